@@ -1,0 +1,166 @@
+"""The Python API: start a search, and read a run directory as pandas tables.
+
+Example:
+    >>> from evolve import RunConfig, run_search
+    >>> cfg = RunConfig().with_overrides(search={"population": 8, "generations": 2})
+    >>> result = run_search(cfg, "runs/my-ames")       # doctest: +SKIP
+    >>> result.best(5)                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evolve.config import DataConfig, RunConfig
+from evolve.rundir import DATA, TEST, RunDir
+from evolve.search import Search
+from fitness import Dataset, load_dataset, objective_name
+from genome import decode
+
+
+def load_data(cfg: DataConfig) -> Dataset:
+    """The dataset a configuration names (built-in name or file path)."""
+    return load_dataset(cfg.dataset, cfg.target, task=cfg.task, id_columns=cfg.id_columns, split=cfg.split)
+
+
+def describe_data(data: Dataset) -> dict[str, Any]:
+    """What ``data.json`` records: which data, which task, the split and the leakage audit."""
+    return {
+        "name": data.name,
+        "task": data.task,
+        "target": data.target,
+        "n_features": data.n_features,
+        "rows": {"train": len(data.x_train), "val": len(data.x_val), "test": len(data.x_test)},
+        "fingerprint": data.fingerprint,
+        "audit": data.audit,
+    }
+
+
+def default_out(cfg: RunConfig, root: str | Path = "runs") -> Path:
+    """``runs/<dataset>-<timestamp>``, made unique if needed."""
+    stem = Path(cfg.data.dataset).stem or "run"
+    base = Path(root) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def run_search(
+    config: RunConfig,
+    out: str | Path | None = None,
+    *,
+    data: Dataset | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Run a whole search and measure the final best once on the test split.
+
+    Args:
+        config: the run configuration (``RunConfig()`` is the Ames demo).
+        out: the new run directory (default ``runs/<dataset>-<timestamp>``); it must
+            not exist or be empty.
+        data: an already loaded dataset (by default the one ``config.data`` names).
+        progress: show progress bars on stderr.
+        log: receives one summary line per generation.
+    """
+    data = data if data is not None else load_data(config.data)
+    run = RunDir.create(out if out is not None else default_out(config), config)
+    run.write_json(DATA, describe_data(data))
+    search = Search(run, config, data, progress=progress, log=log)
+    search.run_generations(config.search.generations)
+    search.score_best_on_test()
+    return RunResult(run.path)
+
+
+class RunResult:
+    """Read-only view of a run directory as pandas tables."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.run = RunDir.open(path)
+        self.path = self.run.path
+        self.config = self.run.config()
+        info = self.run.read_json(DATA) or {}
+        self.task: str = info.get("task", "regression")
+
+    def individuals(self) -> pd.DataFrame:
+        """Every individual (one row per individual and generation)."""
+        return pd.DataFrame(self.run.individuals())
+
+    def evaluations(self) -> pd.DataFrame:
+        """Every training that ran (the journal)."""
+        return pd.DataFrame(self.run.evaluations())
+
+    def by_generation(self) -> pd.DataFrame:
+        """Best and median objective, trained/cached/failed counts, unique keys per generation."""
+        ind = self.individuals()
+        if ind.empty:
+            return pd.DataFrame()
+        ind["objective"] = ind["objective"].astype("float64")
+        g = ind.groupby("generation")
+        return pd.DataFrame(
+            {
+                "best": g["objective"].min(),
+                "median": g["objective"].median(),
+                "trained": g["cached"].apply(lambda c: int((~c.astype(bool)).sum())),
+                "cached": g["cached"].apply(lambda c: int(c.astype(bool).sum())),
+                "failed": g["status"].apply(lambda s: int((s == "failed").sum())),
+                "unique": g["key"].nunique(),
+            }
+        )
+
+    def best(self, k: int = 5) -> pd.DataFrame:
+        """The ``k`` best distinct architectures, best first, described in one line each."""
+        ind = self.individuals()
+        if ind.empty:
+            return pd.DataFrame()
+        ok = ind[ind["status"] == "ok"].sort_values(["objective", "id"])
+        first = ok.drop_duplicates("key").head(k)
+        name = objective_name(self.task)
+        rows = []
+        for r in first.itertuples():
+            arch = decode(self.config.space, r.genes)
+            rows.append(
+                {
+                    "id": r.id,
+                    "generation": r.generation,
+                    "operator": r.operator,
+                    name: r.objective,
+                    "params": r.params,
+                    "architecture": arch.describe(),
+                    "key": r.key,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def test_score(self) -> dict[str, Any] | None:
+        """The held-out test score of the final best, if the run measured it."""
+        return self.run.read_json(TEST)
+
+
+def _fmt_metric(x: float | None) -> str:
+    if x is None or math.isnan(x) or math.isinf(x):
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+
+
+def format_best(table: pd.DataFrame) -> str:
+    """The best-genomes table as aligned text, the architecture in full as the last column."""
+    if table.empty:
+        return "(no successful evaluation)"
+    metric = next(c for c in ("val_rmse", "val_loss") if c in table)
+    label = {"val_rmse": "val RMSE", "val_loss": "val loss"}[metric]
+    lines = [f"{'#':>3} {'id':>5} {'gen':>4}  {'operator':<19}{label:>10} {'params':>10}  architecture"]
+    for rank, r in enumerate(table.itertuples(), start=1):
+        lines.append(
+            f"{rank:>3} {r.id:>5} {r.generation:>4}  {r.operator:<19}{_fmt_metric(getattr(r, metric)):>10} "
+            f"{int(r.params):>10,}  {r.architecture}"
+        )
+    return "\n".join(lines)

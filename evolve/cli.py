@@ -1,0 +1,168 @@
+"""The ``evonas`` command line.
+
+Errors in user input exit with status 2 and one line on stderr (no traceback),
+and are detected before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evolve.api import RunResult, default_out, format_best, load_data, run_search
+from evolve.config import ConfigError, RunConfig
+from evolve.rundir import RunDirError
+from fitness import DataError, SettingsError, objective_name
+from genome import SpaceError
+
+USER_ERRORS = (ConfigError, DataError, RunDirError, SettingsError, SpaceError)
+
+
+class UsageError(Exception):
+    """A malformed command line (reported like any other user error)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="evonas", description="Genetic neural-architecture search over lattices of Dense units."
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="start a new search (no arguments: the Ames demo)")
+    run.add_argument("config", nargs="?", help="a TOML configuration (see examples/)")
+    run.add_argument("--dataset", help="built-in name (ames, mnist5k, digits) or a .csv/.parquet path")
+    run.add_argument("--target", help="the column to predict")
+    run.add_argument("--task", choices=["auto", "regression", "classification"])
+    run.add_argument("--population", type=_positive_int, help="individuals per generation")
+    run.add_argument("--generations", type=_positive_int, help="generations bred after the initial one")
+    run.add_argument("--workers", type=_positive_int, help="parallel trainings (default: one per core)")
+    run.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
+    run.add_argument("--seed", type=_positive_int, help="random seed of the search")
+    run.add_argument("--max-epochs", dest="max_epochs", type=_positive_int, help="epoch cap per candidate")
+    run.add_argument("--patience", type=_positive_int, help="early-stopping patience in epochs")
+    run.add_argument("--out", help="new run directory (default runs/<dataset>-<time>)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    show = sub.add_parser("show", help="summarise a run directory")
+    show.add_argument("run_dir")
+    show.add_argument("--best", type=_positive_int, default=5, help="how many of the best to list")
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace) -> RunConfig:
+    d = (RunConfig.load(args.config) if args.config else RunConfig()).to_dict()
+    if args.dataset is not None and args.dataset != d["data"]["dataset"]:
+        for k in ("target", "id_columns"):  # they belong to the configuration's own dataset
+            d["data"].pop(k, None)
+    overrides = {
+        "data": {"dataset": args.dataset, "target": args.target, "task": args.task},
+        "search": {
+            "population": args.population,
+            "generations": args.generations,
+            "workers": args.workers,
+            "seed": args.seed,
+            "scheduler": args.scheduler,
+            "engine": "dask" if args.scheduler else None,
+        },
+        "training": {"max_epochs": args.max_epochs, "patience": args.patience},
+    }
+    return RunConfig.from_dict(d).with_overrides(**overrides)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _config_from_args(args)
+    if config.search.engine == "dask":
+        raise ConfigError("the dask engine is not available yet; run without --scheduler")
+    data = load_data(config.data)  # bad data fails here, before anything is written
+    out = Path(args.out) if args.out else default_out(config)
+    print(
+        f"evonas: {data.name} ({data.task}, {data.n_features} features; "
+        f"train/val/test {len(data.x_train)}/{len(data.x_val)}/{len(data.x_test)} rows) -> {out}"
+    )
+    s = config.search
+    print(
+        f"evonas: population {s.population}, generations {s.generations} after the initial one, seed {s.seed}"
+    )
+    result = run_search(config, out, data=data, progress=not args.quiet)
+    _print_outcome(result, 5)
+    return 0
+
+
+def _print_outcome(result: RunResult, k: int) -> None:
+    task = result.task
+    print(f"\nBest {k} genomes ({objective_name(task)} on the validation split):")
+    print(format_best(result.best(k)))
+    test = result.test_score()
+    if test is not None:
+        if "test_rmse" in test:
+            figure = (
+                f"test RMSE {test['test_rmse']:,.0f}"
+                if test["test_rmse"] >= 100
+                else f"test RMSE {test['test_rmse']:.4g}"
+            )
+        else:
+            figure = f"test accuracy {test['test_accuracy']:.4f}, test cross-entropy {test['test_loss']:.4f}"
+        print(f"\nBest genome #{test['id']}: {figure} (measured once, on {test['test_rows']} held-out rows)")
+    print(f"\nRun directory: {result.path}   (evonas show {result.path})")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    result = RunResult(args.run_dir)
+    cfg = result.config
+    s = cfg.search
+    print(
+        f"Run {result.path}: dataset {cfg.data.dataset} ({result.task}), population {s.population}, "
+        f"generations {s.generations}, seed {s.seed}"
+    )
+    gens = result.by_generation()
+    if gens.empty:
+        print("No generation has finished yet.")
+        return 0
+    print("\nBy generation:")
+    print(gens.to_string(float_format=lambda x: f"{x:,.4g}" if abs(x) < 100 else f"{x:,.0f}"))
+    _print_outcome(result, args.best)
+    failed = result.individuals().query("status == 'failed'")
+    if not failed.empty:
+        print(f"\nFailed candidates ({len(failed)}):")
+        for r in failed.drop_duplicates("key").itertuples():
+            print(f"  #{r.id} (generation {r.generation}): {r.error}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``evonas`` console script."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv or ["run"])
+        if args.command is None:
+            args = parser.parse_args(["run", *argv])
+        if args.command == "run":
+            return cmd_run(args)
+        return cmd_show(args)
+    except (UsageError, *USER_ERRORS) as exc:
+        print(f"evonas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evonas: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The run configuration: frozen dataclasses loaded from TOML, validated on load.
+
+A ``RunConfig`` has four tables, each rejecting unknown keys by name:
+
+```toml
+[data]      # what to learn: dataset, target, task, id_columns, split
+[search]    # the genetic loop: population, generations, seed, workers, ...
+[training]  # how each candidate trains: max_epochs, patience, tf_threads
+[space]     # the search space (genome.SearchSpace)
+```
+
+The resolved configuration is saved as ``config.toml`` in every run directory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+import tomllib
+
+from fitness import SettingsError, TrainSettings
+from genome import SearchSpace, SpaceError
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message is one clear line naming the key."""
+
+
+def _check_keys(table: str, given: Mapping[str, Any], cls: type) -> None:
+    known = {f.name for f in fields(cls)}
+    for k in given:
+        if k not in known:
+            raise ConfigError(f"unknown key '{table}.{k}' (known: {', '.join(sorted(known))})")
+
+
+def _int_at_least(table: str, name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{table}.{name} must be an integer >= {low}, got {value!r}")
+
+
+def _prob(table: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{table}.{name} must be a number between 0 and 1, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data to learn from and how to split it."""
+
+    dataset: str = "ames"
+    target: str | None = None
+    task: str = "auto"
+    id_columns: tuple[str, ...] = ()
+    split: tuple[float, float, float] = (0.70, 0.15, 0.15)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id_columns", tuple(self.id_columns))
+        object.__setattr__(self, "split", tuple(self.split))
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ConfigError("data.dataset must be a built-in name or a path")
+        if self.task not in ("auto", "regression", "classification"):
+            raise ConfigError(f"data.task must be auto, regression or classification, got {self.task!r}")
+        if len(self.split) != 3 or not all(
+            isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in self.split
+        ):
+            raise ConfigError(f"data.split must be three positive fractions, got {list(self.split)}")
+        if not math.isclose(sum(self.split), 1.0, abs_tol=1e-6):
+            raise ConfigError(f"data.split fractions must sum to 1, got {sum(self.split):g}")
+
+
+ENGINES = ("loky", "dask")
+CROSSOVERS = ("unit_blocks", "two_point")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The genetic loop (DEAP eaSimple-style, with elitism through a hall of fame).
+
+    ``generations`` counts the generations bred after the initial population
+    (generation 0), as in DEAP's ``eaSimple``: a run evaluates
+    ``generations + 1`` populations. ``workers = 0`` means one per CPU core.
+    """
+
+    population: int = 12
+    generations: int = 5
+    seed: int = 0
+    workers: int = 0
+    engine: str = "loky"
+    scheduler: str | None = None
+    tournament_size: int = 3
+    elites: int = 2
+    crossover: str = "unit_blocks"
+    crossover_probability: float = 0.5
+    mutation_probability: float = 0.3
+
+    def __post_init__(self) -> None:
+        _int_at_least("search", "population", self.population, 2)
+        _int_at_least("search", "generations", self.generations, 0)
+        _int_at_least("search", "seed", self.seed, 0)
+        _int_at_least("search", "workers", self.workers, 0)
+        _int_at_least("search", "tournament_size", self.tournament_size, 1)
+        _int_at_least("search", "elites", self.elites, 0)
+        if self.elites >= self.population:
+            raise ConfigError(f"search.elites must be < population ({self.population}), got {self.elites}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"search.engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.crossover not in CROSSOVERS:
+            raise ConfigError(
+                f"search.crossover must be one of {', '.join(CROSSOVERS)}, got {self.crossover!r}"
+            )
+        _prob("search", "crossover_probability", self.crossover_probability)
+        _prob("search", "mutation_probability", self.mutation_probability)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; saved as ``config.toml``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    training: TrainSettings = field(default_factory=TrainSettings)
+    space: SearchSpace = field(default_factory=SearchSpace)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.data).items()}
+        search = asdict(self.search)
+        for table in (data, search):
+            for k in [k for k, v in table.items() if v is None]:
+                del table[k]  # TOML has no null: absent means default
+        return {
+            "data": data,
+            "search": search,
+            "training": self.training.to_dict(),
+            "space": self.space.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunConfig:
+        tables = {"data", "search", "training", "space"}
+        for k in d:
+            if k not in tables:
+                raise ConfigError(f"unknown table '[{k}]' (known: {', '.join(sorted(tables))})")
+        try:
+            data_d = dict(d.get("data", {}))
+            search_d = dict(d.get("search", {}))
+            _check_keys("data", data_d, DataConfig)
+            _check_keys("search", search_d, SearchConfig)
+            return cls(
+                data=DataConfig(**data_d),
+                search=SearchConfig(**search_d),
+                training=TrainSettings.from_dict(d.get("training", {})),
+                space=SearchSpace.from_dict(d.get("space", {})),
+            )
+        except (SettingsError, SpaceError) as exc:
+            raise ConfigError(str(exc)) from None
+        except TypeError as exc:  # e.g. a table given as a scalar
+            raise ConfigError(f"malformed configuration: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        """Read a TOML file; errors name the file and the problem."""
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"configuration file not found: {p}")
+        try:
+            d = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"invalid TOML in {p}: {exc}") from None
+        return cls.from_dict(d)
+
+    def dumps(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def with_overrides(self, **tables: Mapping[str, Any]) -> RunConfig:
+        """A copy with some keys replaced, e.g. ``with_overrides(search={"seed": 3})``."""
+        d = self.to_dict()
+        for table, values in tables.items():
+            d.setdefault(table, {}).update({k: v for k, v in values.items() if v is not None})
+        return RunConfig.from_dict(d)
+
+
+def resolve_workers(search: SearchConfig) -> int:
+    """Number of local workers: the configured count, or one per core."""
+    return search.workers or max(1, os.cpu_count() or 1)
+
+
+__all__ = ["ConfigError", "DataConfig", "RunConfig", "SearchConfig", "resolve_workers"]

@@ -1,0 +1,170 @@
+"""The run directory: plain files (TOML, JSON, JSON Lines), no pickle.
+
+```
+runs/NAME/
+  config.toml         the full resolved configuration
+  evaluations.jsonl   one line per finished evaluation (append-only journal)
+  individuals.jsonl   one line per individual, written at the end of its generation
+  checkpoint.json     the latest complete generation (written atomically)
+  best/model.keras    the best model so far (best/model.json says which)
+  data.json           which data, task, split sizes and the leakage audit
+  test.json           the held-out test score of the final best (measured once)
+```
+
+JSON Lines files are read with :func:`read_jsonl`, which ignores a half-written
+last line (a crash during a write); ``pandas.read_json(path, lines=True)``
+reads them directly too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from evolve.config import ConfigError, RunConfig
+
+CONFIG = "config.toml"
+EVALUATIONS = "evaluations.jsonl"
+INDIVIDUALS = "individuals.jsonl"
+CHECKPOINT = "checkpoint.json"
+TEST = "test.json"
+DATA = "data.json"
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be used as asked (one clear line)."""
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a crash leaves the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append rows, one JSON object per line, and flush them to disk."""
+    lines = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in rows)
+    if not lines:
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(lines)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a JSON Lines file; a half-written last line is skipped."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            if i >= len(lines) - 2:  # the last line, written when the process died
+                return
+            raise RunDirError(f"{path}: line {i + 1} is not valid JSON") from None
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / CONFIG).is_file()
+
+
+class RunDir:
+    """Paths and plain-data I/O of one run directory."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    @property
+    def evaluations_path(self) -> Path:
+        return self.path / EVALUATIONS
+
+    @property
+    def individuals_path(self) -> Path:
+        return self.path / INDIVIDUALS
+
+    @property
+    def best_model_path(self) -> Path:
+        return self.path / "best" / "model.keras"
+
+    @property
+    def models_dir(self) -> Path:
+        """Scratch folder where workers save candidates that may become the best."""
+        return self.path / "models"
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], config: RunConfig) -> RunDir:
+        """Start a new run directory; refuse to reuse anything that exists and is not empty."""
+        p = Path(path)
+        if p.exists() and not p.is_dir():
+            raise RunDirError(f"--out {p} exists and is not a directory; choose another --out")
+        if p.is_dir() and any(p.iterdir()):
+            if is_run_dir(p):
+                raise RunDirError(f"{p} already holds an evonas run; choose another --out (or resume it)")
+            raise RunDirError(f"{p} exists and is not an empty directory; choose another --out")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            probe = p / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise RunDirError(f"cannot write to output directory {p}: {exc.strerror or exc}") from None
+        run = cls(p)
+        write_atomic(p / CONFIG, config.dumps())
+        return run
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> RunDir:
+        p = Path(path)
+        if not p.is_dir():
+            raise RunDirError(f"run directory not found: {p}")
+        if not is_run_dir(p):
+            raise RunDirError(f"{p} is not an evonas run directory (no {CONFIG})")
+        return cls(p)
+
+    def config(self) -> RunConfig:
+        try:
+            return RunConfig.load(self.path / CONFIG)
+        except ConfigError as exc:
+            raise RunDirError(f"{self.path / CONFIG}: {exc}") from None
+
+    def evaluations(self) -> list[dict[str, Any]]:
+        return list(read_jsonl(self.evaluations_path))
+
+    def individuals(self) -> list[dict[str, Any]]:
+        return list(read_jsonl(self.individuals_path))
+
+    def append_evaluation(self, record: dict[str, Any]) -> None:
+        append_jsonl(self.evaluations_path, [record])
+
+    def append_individuals(self, rows: list[dict[str, Any]]) -> None:
+        append_jsonl(self.individuals_path, rows)
+
+    def write_json(self, name: str, data: dict[str, Any]) -> None:
+        write_atomic(self.path / name, json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        p = self.path / name
+        if not p.exists():
+            return None
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            raise RunDirError(f"{p} is corrupt (not valid JSON)") from None

@@ -1,0 +1,240 @@
+"""The generational loop (DEAP ``eaSimple`` with elitism and an evaluation cache).
+
+Pseudocode, one generation after the initial population::
+
+    elites    = best `elites` of the hall of fame (copied, not trained again)
+    parents   = select_tournament(population, population_size - elites)
+    offspring = pairs crossed with probability cxpb, children mutated with
+                probability mutpb (a child left unchanged is always mutated)
+    evaluate(offspring)   # an architecture key seen before is not trained again
+    population = elites + offspring; hall_of_fame.update(population)
+
+Individuals are written to ``individuals.jsonl`` at the end of their
+generation; finished evaluations go to ``evaluations.jsonl`` as they arrive.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from evolve.config import RunConfig, resolve_workers
+from evolve.engine import EvalTask, evaluate_parallel, model_path_for
+from evolve.rundir import TEST, RunDir
+from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
+from fitness import Dataset, evaluate_genome, score_test
+from genome import decode
+
+
+@dataclass
+class GenerationSummary:
+    """One line of the logbook: what a generation achieved."""
+
+    generation: int
+    best: float
+    median: float
+    best_so_far: float
+    trained: int
+    cached: int
+    failed: int
+    unique_keys: int
+    seconds: float
+
+    def line(self, unit: str) -> str:
+        def f(x: float) -> str:
+            return "failed" if math.isinf(x) else f"{x:,.4g}" if x < 100 else f"{x:,.0f}"
+
+        return (
+            f"gen {self.generation:>3} | best {f(self.best)} | median {f(self.median)} | "
+            f"best so far {f(self.best_so_far)} {unit} | trained {self.trained} cached {self.cached} "
+            f"failed {self.failed} | unique {self.unique_keys} | {self.seconds:.1f}s"
+        )
+
+
+class Search:
+    """A generational search over one run directory.
+
+    Args:
+        run: the run directory (its ``config.toml`` is the configuration).
+        data: the loaded dataset.
+        progress: show a progress bar per generation (on stderr).
+        log: where summary lines go (``print`` by default).
+    """
+
+    def __init__(
+        self,
+        run: RunDir,
+        config: RunConfig,
+        data: Dataset,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.run = run
+        self.config = config
+        self.space = config.space
+        self.data = data
+        self.progress = progress
+        self.log = log
+        s = config.search
+        self.toolbox = make_toolbox(self.space, s.crossover, s.tournament_size)
+        self.rng = np.random.default_rng(s.seed)
+        self.hof = make_hall_of_fame(max(5, s.elites))
+        self.population: list[Individual] = []
+        self.generation = -1
+        self.next_id = 0
+        self.cache: dict[str, dict[str, Any]] = {r["key"]: r for r in run.evaluations()}
+        self.logbook: list[GenerationSummary] = []
+        self.workers = resolve_workers(s)
+        self.best_key: str | None = None
+
+    # -- breeding ---------------------------------------------------------
+    def _new(self, genes: np.ndarray, parents: tuple[int, ...], operator: str) -> Individual:
+        ind = Individual(
+            self.next_id, self.generation, genes, decode(self.space, genes).key, parents, operator
+        )
+        self.next_id += 1
+        return ind
+
+    def _initial(self) -> list[Individual]:
+        return [
+            self._new(self.toolbox.random_genome(self.rng), (), "init")
+            for _ in range(self.config.search.population)
+        ]
+
+    def _breed(self) -> list[Individual]:
+        s = self.config.search
+        elites = [self._new(e.genes, (e.id,), "elite") for e in self.hof if not math.isinf(e.objective)][
+            : s.elites
+        ]
+        parents = self.toolbox.select(self.population, s.population - len(elites), self.rng)
+        children: list[Individual] = []
+        for i in range(0, len(parents), 2):
+            pair = parents[i : i + 2]
+            if len(pair) == 2 and self.rng.random() < s.crossover_probability:
+                a, b = self.toolbox.mate(pair[0].genes, pair[1].genes, self.rng)
+                made = [
+                    (a, (pair[0].id, pair[1].id), "crossover"),
+                    (b, (pair[1].id, pair[0].id), "crossover"),
+                ]
+            else:
+                made = [(p.genes, (p.id,), None) for p in pair]
+            for genes, ids, op in made:
+                if op is None or self.rng.random() < s.mutation_probability:
+                    genes = self.toolbox.mutate(genes, self.rng)
+                    op = "mutation" if op is None else "crossover+mutation"
+                children.append(self._new(genes, ids, op))
+        return elites + children
+
+    # -- evaluation -------------------------------------------------------
+    def _evaluate(self, individuals: list[Individual]) -> tuple[int, int]:
+        """Evaluate the keys not seen before; returns (trained, cached)."""
+        pending: dict[str, Individual] = {}
+        for ind in individuals:
+            if ind.key not in self.cache and ind.key not in pending:
+                pending[ind.key] = ind
+        threshold = self.hof[0].objective if len(self.hof) else math.inf
+        self.run.models_dir.mkdir(exist_ok=True)
+        tasks = [
+            EvalTask(i, ind.genes, model_path_for(self.run.models_dir, ind.key), threshold)
+            for i, ind in enumerate(pending.values())
+        ]
+        keys = list(pending)
+        bar = tqdm(
+            total=len(individuals),
+            desc=f"gen {self.generation}",
+            unit="cand",
+            disable=not self.progress,
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        bar.update(len(individuals) - len(tasks))
+        best = threshold
+        for index, record in evaluate_parallel(
+            tasks, self.space, self.data, self.config.training, self.config.search.seed, self.workers
+        ):
+            record["generation"] = self.generation
+            self.cache[keys[index]] = record
+            self.run.append_evaluation(record)
+            if record["objective"] is not None:
+                best = min(best, record["objective"])
+            bar.set_postfix_str(f"best {best:,.4g}")
+            bar.update(1)
+        bar.close()
+        for ind in individuals:
+            ind.assign(self.cache[ind.key], cached=ind.key not in pending or pending[ind.key] is not ind)
+        return len(tasks), len(individuals) - len(tasks)
+
+    def _keep_best_model(self) -> None:
+        """Move the best candidate's saved model to ``best/model.keras``; drop the others."""
+        best = self.hof[0] if len(self.hof) else None
+        if best is not None and not math.isinf(best.objective) and best.key != self.best_key:
+            src = model_path_for(self.run.models_dir, best.key)
+            if not os.path.exists(src):  # e.g. evaluated before a resume: train it again (deterministic)
+                evaluate_genome(
+                    self.space,
+                    best.genes,
+                    self.data,
+                    self.config.training,
+                    self.config.search.seed,
+                    model_path=src,
+                )
+            self.run.best_model_path.parent.mkdir(exist_ok=True)
+            os.replace(src, self.run.best_model_path)
+            self.run.write_json(
+                "best/model.json", {"id": best.id, "key": best.key, "objective": best.objective}
+            )
+            self.best_key = best.key
+        shutil.rmtree(self.run.models_dir, ignore_errors=True)
+
+    # -- the loop ---------------------------------------------------------
+    def step(self) -> GenerationSummary:
+        """Breed (or initialise), evaluate and record one generation."""
+        start = time.perf_counter()
+        self.generation += 1
+        individuals = self._initial() if self.generation == 0 else self._breed()
+        trained, cached = self._evaluate(individuals)
+        self.population = individuals
+        self.hof.update(self.population)
+        self._keep_best_model()
+        self.run.append_individuals([ind.to_record() for ind in individuals])
+        objs = [ind.objective for ind in individuals]
+        summary = GenerationSummary(
+            generation=self.generation,
+            best=min(objs),
+            median=statistics.median(objs),
+            best_so_far=self.hof[0].objective,
+            trained=trained,
+            cached=cached,
+            failed=sum(ind.status == "failed" for ind in individuals),
+            unique_keys=len({ind.key for ind in individuals}),
+            seconds=time.perf_counter() - start,
+        )
+        self.logbook.append(summary)
+        return summary
+
+    def run_generations(self, last_generation: int) -> None:
+        """Run until ``last_generation`` (inclusive) has been evaluated."""
+        unit = "RMSE" if self.data.task == "regression" else "val loss"
+        while self.generation < last_generation:
+            self.log(self.step().line(unit))
+
+    def score_best_on_test(self) -> dict[str, Any]:
+        """Measure the final best once on the held-out test split (cached in ``test.json``)."""
+        best = self.hof[0]
+        done = self.run.read_json(TEST)
+        if done is not None and done.get("key") == best.key:
+            return done
+        result = {"id": best.id, "key": best.key, **score_test(str(self.run.best_model_path), self.data)}
+        self.run.write_json(TEST, result)
+        return result

@@ -1,0 +1,29 @@
+"""Turn a genome into metrics: data, Keras model building, training, evaluation."""
+
+from fitness.data import BUILTIN, DataError, Dataset, load_dataset
+from fitness.model import build_model, unit_layer_names
+from fitness.train import (
+    SettingsError,
+    TrainSettings,
+    configure_tensorflow,
+    evaluate_genome,
+    evaluation_seed,
+    objective_name,
+    score_test,
+)
+
+__all__ = [
+    "BUILTIN",
+    "DataError",
+    "Dataset",
+    "SettingsError",
+    "TrainSettings",
+    "build_model",
+    "configure_tensorflow",
+    "evaluate_genome",
+    "evaluation_seed",
+    "load_dataset",
+    "objective_name",
+    "score_test",
+    "unit_layer_names",
+]

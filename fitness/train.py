@@ -1,0 +1,271 @@
+"""Train one candidate with early stopping and turn the outcome into a record.
+
+The record is plain data (see :func:`evaluate_genome`); a failing candidate
+(an exception, a NaN loss, too many parameters) becomes a record with
+``status="failed"`` and no objective, never an exception that stops a search.
+
+Every evaluation is seeded from ``(run seed, architecture key)`` and
+TensorFlow runs with op determinism and a fixed number of threads, so the same
+genome trains to the same numbers on any worker, in any order, after any resume.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from fitness.data import Dataset
+from fitness.model import build_model, make_optimizer, with_target_scale
+from genome import Architecture, SearchSpace, decode
+
+
+class SettingsError(ValueError):
+    """Invalid training setting (one clear line naming the key)."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How each candidate is trained.
+
+    Attributes:
+        max_epochs: Epoch cap per candidate.
+        patience: Epochs without improvement of the validation loss before stopping
+            (the best weights are restored).
+        tf_threads: TensorFlow threads per worker. Fixed (not derived from the
+            machine) so that results do not depend on where a candidate runs.
+    """
+
+    max_epochs: int = 40
+    patience: int = 5
+    tf_threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "patience", "tf_threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SettingsError(f"training.{name} must be an integer >= 1, got {value!r}")
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainSettings:
+        known = set(cls.__dataclass_fields__)
+        for k in d:
+            if k not in known:
+                raise SettingsError(f"unknown key 'training.{k}' (known: {', '.join(sorted(known))})")
+        return cls(**dict(d))
+
+
+_CONFIGURED: dict[str, int] = {}
+
+
+def import_tensorflow():
+    """Import TensorFlow without its start-up chatter on stderr (shown only if the import fails)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as chatter:
+        os.dup2(chatter.fileno(), 2)
+        try:
+            import tensorflow as tf
+        except BaseException:
+            os.dup2(saved, 2)
+            chatter.seek(0)
+            sys.stderr.write(chatter.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return tf
+
+
+def configure_tensorflow(threads: int) -> None:
+    """Set TensorFlow threads, op determinism and GPU memory growth, once per process."""
+    if _CONFIGURED.get("threads") == threads:
+        return
+    tf = import_tensorflow()
+
+    if "threads" not in _CONFIGURED:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # runtime already initialised by the caller: keep its setting
+            pass
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except RuntimeError:
+                pass
+        tf.config.experimental.enable_op_determinism()
+    _CONFIGURED["threads"] = threads
+
+
+def evaluation_seed(run_seed: int, key: str) -> int:
+    """The seed of one evaluation: a function of the run seed and the architecture key only."""
+    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def objective_name(task: str) -> str:
+    """What the objective of a task measures (minimised)."""
+    return "val_rmse" if task == "regression" else "val_loss"
+
+
+def _fit(model, data: Dataset, arch: Architecture, settings: TrainSettings):
+    import keras
+
+    y_train, y_val = data.y_train, data.y_val
+    if data.task == "regression":
+        y_train = (y_train - data.target_mean) / data.target_std
+        y_val = (y_val - data.target_mean) / data.target_std
+        loss, metrics = "mse", []
+    else:
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    steps = max(1, math.ceil(len(data.x_train) / arch.batch_size))
+    model.compile(
+        optimizer=make_optimizer(arch.optimizer, arch.learning_rate),
+        loss=loss,
+        metrics=metrics,
+        steps_per_execution=steps,
+    )
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=settings.patience, restore_best_weights=True
+    )
+    history = model.fit(
+        data.x_train,
+        y_train,
+        batch_size=arch.batch_size,
+        epochs=settings.max_epochs,
+        validation_data=(data.x_val, y_val),
+        validation_batch_size=max(arch.batch_size, 1024),
+        shuffle=True,
+        verbose=0,
+        callbacks=[stopper, keras.callbacks.TerminateOnNaN()],
+    )
+    return history.history
+
+
+def evaluate_genome(
+    space: SearchSpace,
+    genes: np.ndarray,
+    data: Dataset,
+    settings: TrainSettings,
+    run_seed: int,
+    model_path: str | None = None,
+    save_below: float = math.inf,
+) -> dict[str, Any]:
+    """Decode, build, train and score one genome; never raises for a bad candidate.
+
+    Returns a plain record: ``key``, ``status`` ("ok" | "failed"), ``objective``
+    (minimised: validation RMSE in the target's units for regression,
+    validation cross-entropy for classification; ``None`` when failed),
+    ``metrics`` (validation metrics in user units), ``params``, ``epochs``,
+    ``seconds``, ``seed`` and ``error``. When ``model_path`` is given and the
+    objective is below ``save_below``, the model (predicting in the target's
+    units) is saved there: workers keep only candidates that may become the best.
+    """
+    start = time.perf_counter()
+    arch = decode(space, genes)
+    seed = evaluation_seed(run_seed, arch.key)
+    record: dict[str, Any] = {
+        "key": arch.key,
+        "status": "failed",
+        "objective": None,
+        "metrics": {},
+        "params": arch.n_params(data.n_features, data.n_outputs),
+        "epochs": 0,
+        "seconds": 0.0,
+        "seed": seed,
+        "error": None,
+    }
+    if record["params"] > space.max_params:
+        record["error"] = f"too many parameters: {record['params']:,} > max_params {space.max_params:,}"
+        record["seconds"] = round(time.perf_counter() - start, 3)
+        return record
+    configure_tensorflow(settings.tf_threads)
+    import keras
+
+    try:
+        keras.backend.clear_session()
+        gc.collect()
+        keras.utils.set_random_seed(seed)
+        model = build_model(
+            arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var
+        )
+        history = _fit(model, data, arch, settings)
+        val_loss = np.asarray(history.get("val_loss", []), dtype="float64")
+        losses = np.asarray(history.get("loss", []), dtype="float64")
+        record["epochs"] = len(losses)
+        if len(val_loss) == 0 or not np.all(np.isfinite(losses)) or not np.all(np.isfinite(val_loss)):
+            record["error"] = f"non-finite loss after {len(losses)} epochs"
+        else:
+            best = int(np.argmin(val_loss))
+            if data.task == "regression":
+                rmse = float(math.sqrt(val_loss[best]) * data.target_std)
+                record["objective"] = rmse
+                record["metrics"] = {"val_rmse": rmse}
+            else:
+                acc = float(history["val_accuracy"][best])
+                record["objective"] = float(val_loss[best])
+                record["metrics"] = {"val_loss": float(val_loss[best]), "val_accuracy": acc}
+            record["status"] = "ok"
+            record["best_epoch"] = best + 1
+            if model_path is not None and record["objective"] < save_below:
+                saved = model
+                if data.task == "regression":
+                    saved = with_target_scale(model, data.target_mean, data.target_std)
+                saved.save(model_path)
+    except Exception as exc:  # a bad candidate is a record, not a crash
+        record["status"] = "failed"
+        record["objective"] = None
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        where = f" ({last[0].name})" if last else ""
+        record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}"
+    finally:
+        keras.backend.clear_session()
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def score_test(model_path: str, data: Dataset) -> dict[str, float]:
+    """Measure a saved model once on the held-out test split (used only by the final report)."""
+    configure_tensorflow(1)
+    import keras
+
+    model = keras.models.load_model(model_path)
+    pred = model.predict(data.x_test, batch_size=1024, verbose=0)
+    if data.task == "regression":
+        err = pred.reshape(-1).astype("float64") - data.y_test.astype("float64")
+        return {"test_rmse": float(np.sqrt(np.mean(err**2))), "test_rows": int(len(err))}
+    p = np.clip(pred.astype("float64"), 1e-12, 1.0)
+    y = data.y_test.astype("int64")
+    ce = float(-np.mean(np.log(p[np.arange(len(y)), y])))
+    acc = float(np.mean(np.argmax(p, axis=1) == y))
+    return {"test_loss": ce, "test_accuracy": acc, "test_rows": int(len(y))}
+
+
+__all__ = [
+    "SettingsError",
+    "TrainSettings",
+    "configure_tensorflow",
+    "evaluate_genome",
+    "evaluation_seed",
+    "objective_name",
+    "score_test",
+]

@@ -1,0 +1,102 @@
+"""Decode a genome into an :class:`~genome.architecture.Architecture`.
+
+Rules (DESIGN.md, "Decoding"):
+
+1. Slot ``(l, u)`` is active when ``l < n_levels`` and ``u < n_units[l]``;
+   genes of inactive slots have no effect.
+2. Active level-0 units read the raw input. An active unit at level ``l > 0``
+   always reads unit ``(l-1, min(u, n_units[l-1]-1))``. An input bit adds the
+   raw input; a skip or lateral bit adds its edge when both slots are active.
+3. Each unit is ``Concatenate(inputs) -> [BatchNorm] -> Dense -> [Dropout]``.
+4. The output head takes every active unit of the last level and every active
+   unit whose output bit is set.
+5. Units with no path to the output head are dead and dropped.
+
+Example:
+    >>> import numpy as np
+    >>> from genome.operators import random_genome
+    >>> space = SearchSpace(max_levels=2, max_units=2)
+    >>> arch = decode(space, random_genome(space, np.random.default_rng(0)))
+    >>> len(arch.key)
+    16
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genome.architecture import INPUT, Architecture, Unit, UnitId
+from genome.space import SearchSpace
+
+
+def decode(space: SearchSpace, genes: np.ndarray) -> Architecture:
+    """Decode ``genes`` (validated against ``space``) into an Architecture.
+
+    Raises:
+        SpaceError: the genome does not fit the space's layout.
+    """
+    layout = space.layout
+    g = layout.validate(genes)
+    n_levels = int(g[layout.n_levels][0])
+    n_units = [int(n) for n in g[layout.n_units][:n_levels]]
+    active = [(level, u) for level in range(n_levels) for u in range(n_units[level])]
+    active_set = set(active)
+
+    def bit(block: slice, uid: UnitId) -> bool:
+        return bool(g[block][layout.slot(*uid)])
+
+    inputs: dict[UnitId, set[UnitId | str]] = {uid: set() for uid in active}
+    for level, u in active:
+        sources = inputs[(level, u)]
+        if level == 0 or bit(layout.input_mask, (level, u)):
+            sources.add(INPUT)
+        if level > 0:
+            sources.add((level - 1, min(u, n_units[level - 1] - 1)))
+    for pairs, block in (
+        (layout.skip_pairs, layout.skip_mask),
+        (layout.lateral_pairs, layout.lateral_mask),
+    ):
+        for k in np.flatnonzero(g[block]):
+            source, target = pairs[k]
+            if source in active_set and target in active_set:
+                inputs[target].add(source)
+
+    last = n_levels - 1
+    outputs = {uid for uid in active if uid[0] == last or bit(layout.output_mask, uid)}
+
+    # Every edge goes to a later (level, index), so a reverse sweep finds all
+    # units with a path to the output head.
+    live = set(outputs)
+    for uid in reversed(active):
+        if uid in live:
+            live.update(src for src in inputs[uid] if src != INPUT)
+
+    units = tuple(_unit(space, g, layout.slot(*uid), uid, inputs[uid]) for uid in active if uid in live)
+    return Architecture(
+        units=units,
+        outputs=tuple(sorted(outputs)),
+        optimizer=space.optimizers[int(g[layout.optimizer][0])],
+        learning_rate=space.learning_rates[int(g[layout.learning_rate][0])],
+        batch_size=space.batch_sizes[int(g[layout.batch_size][0])],
+    )
+
+
+def _unit(
+    space: SearchSpace,
+    g: np.ndarray,
+    slot: int,
+    uid: UnitId,
+    sources: set[UnitId | str],
+) -> Unit:
+    layout = space.layout
+    ordered: list[UnitId | str] = [INPUT] if INPUT in sources else []
+    ordered += sorted(src for src in sources if src != INPUT)  # type: ignore[type-var]
+    return Unit(
+        level=uid[0],
+        index=uid[1],
+        neurons=space.neuron_choices[int(g[layout.neurons][slot])],
+        activation=space.activations[int(g[layout.activation][slot])],
+        dropout=space.dropout_choices[int(g[layout.dropout][slot])],
+        batchnorm=bool(g[layout.batchnorm][slot]),
+        inputs=tuple(ordered),
+    )

@@ -1,0 +1,192 @@
+"""The search space: the bounds of every gene, validated once, saved with every run.
+
+A :class:`SearchSpace` is a frozen, hashable dataclass. It fixes the choice
+tuples that index genes point into and, through :attr:`SearchSpace.layout`,
+the layout of the 1-D genome.
+
+Example:
+    >>> space = SearchSpace(max_levels=3, neuron_choices=[16, 32, 64])
+    >>> space.neuron_choices
+    (16, 32, 64)
+    >>> SearchSpace.from_dict(space.to_dict()) == space
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from genome.layout import GeneLayout
+
+KNOWN_ACTIVATIONS: frozenset[str] = frozenset(
+    {"relu", "elu", "gelu", "swish", "tanh", "selu", "sigmoid", "linear"}
+)
+KNOWN_OPTIMIZERS: frozenset[str] = frozenset({"adam", "adamw", "rmsprop", "sgd"})
+
+MAX_LEVELS_LIMIT = 16
+MAX_UNITS_LIMIT = 16
+
+
+class SpaceError(ValueError):
+    """Invalid search-space setting or genome; the message is one line naming the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSpace:
+    """Bounds of the genetic search: lattice size, layer choices, training choices.
+
+    Attributes:
+        max_levels: Most levels a network may have (1..16).
+        max_units: Most units in one level (1..16).
+        neuron_choices: Widths a unit may take (sorted, unique, >= 1).
+        activations: Activation names a unit may take.
+        dropout_choices: Dropout rates after a unit (sorted, unique, in [0, 1)).
+        optimizers: Optimizer names (``sgd`` means SGD with momentum 0.9).
+        learning_rates: Learning-rate choices (sorted, unique, > 0).
+        batch_sizes: Batch-size choices (sorted, unique, >= 1).
+        max_params: Networks with more parameters are rejected before building.
+        connection_probability: Chance of a 1 for each connection, input and
+            output bit of a random genome.
+    """
+
+    max_levels: int = 4
+    max_units: int = 4
+    neuron_choices: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
+    activations: tuple[str, ...] = ("relu", "elu", "gelu", "swish", "tanh")
+    dropout_choices: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+    optimizers: tuple[str, ...] = ("adam", "adamw", "rmsprop", "sgd")
+    learning_rates: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+    batch_sizes: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
+    max_params: int = 2_000_000
+    connection_probability: float = 0.2
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # the dataclass is frozen
+        set_(self, "max_levels", _int(self.max_levels, "max_levels", 1, MAX_LEVELS_LIMIT))
+        set_(self, "max_units", _int(self.max_units, "max_units", 1, MAX_UNITS_LIMIT))
+        set_(self, "max_params", _int(self.max_params, "max_params", 1))
+        p = _float(self.connection_probability, "connection_probability")
+        if not 0.0 <= p <= 1.0:
+            raise SpaceError(f"space.connection_probability must be in [0, 1], got {p!r}")
+        set_(self, "connection_probability", p)
+
+        neurons = _numbers(self.neuron_choices, "neuron_choices", integer=True)
+        _check_min(neurons, "neuron_choices", 1, ">= 1")
+        set_(self, "neuron_choices", neurons)
+        dropouts = _numbers(self.dropout_choices, "dropout_choices", integer=False)
+        if any(not 0.0 <= x < 1.0 for x in dropouts):
+            raise SpaceError(f"space.dropout_choices must all be in [0, 1), got {list(dropouts)}")
+        set_(self, "dropout_choices", dropouts)
+        rates = _numbers(self.learning_rates, "learning_rates", integer=False)
+        if any(x <= 0 for x in rates):
+            raise SpaceError(f"space.learning_rates must all be > 0, got {list(rates)}")
+        set_(self, "learning_rates", rates)
+        batches = _numbers(self.batch_sizes, "batch_sizes", integer=True)
+        _check_min(batches, "batch_sizes", 1, ">= 1")
+        set_(self, "batch_sizes", batches)
+
+        set_(
+            self,
+            "activations",
+            _names(self.activations, "activations", KNOWN_ACTIVATIONS),
+        )
+        set_(self, "optimizers", _names(self.optimizers, "optimizers", KNOWN_OPTIMIZERS))
+
+    @property
+    def layout(self) -> GeneLayout:
+        """The gene layout of this space (cached per space)."""
+        from genome.layout import layout_for
+
+        return layout_for(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML-able dict (lists, not tuples)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SearchSpace:
+        """Build a space from a mapping such as a TOML ``[space]`` table.
+
+        Missing keys take their defaults; unknown keys raise :class:`SpaceError`.
+        """
+        if not isinstance(d, Mapping):
+            raise SpaceError(f"space must be a table of settings, got {type(d).__name__}")
+        known = [f.name for f in fields(cls)]
+        for key in d:
+            if key not in known:
+                raise SpaceError(f"unknown key 'space.{key}' (known: {', '.join(known)})")
+        return cls(**dict(d))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _int(value: object, key: str, low: int, high: int | None = None) -> int:
+    if not _is_int(value):
+        raise SpaceError(f"space.{key} must be an integer, got {value!r}")
+    value = int(value)  # type: ignore[arg-type]
+    if value < low:
+        raise SpaceError(f"space.{key} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise SpaceError(f"space.{key} must be <= {high}, got {value}")
+    return value
+
+
+def _float(value: object, key: str) -> float:
+    if not _is_real(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+        raise SpaceError(f"space.{key} must be a finite number, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _sequence(value: object, key: str) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        raise SpaceError(f"space.{key} must be a list, got {value!r}")
+    items = tuple(value)  # type: ignore[arg-type]
+    if not items:
+        raise SpaceError(f"space.{key} must not be empty")
+    return items
+
+
+def _numbers(value: object, key: str, *, integer: bool) -> tuple[Any, ...]:
+    items = _sequence(value, key)
+    if integer:
+        if not all(_is_int(x) for x in items):
+            raise SpaceError(f"space.{key} must hold integers, got {list(items)}")
+        out: tuple[Any, ...] = tuple(int(x) for x in items)
+    else:
+        if not all(_is_real(x) and math.isfinite(float(x)) for x in items):
+            raise SpaceError(f"space.{key} must hold finite numbers, got {list(items)}")
+        out = tuple(float(x) for x in items)
+    if any(a >= b for a, b in itertools.pairwise(out)):
+        raise SpaceError(f"space.{key} must be sorted and unique, got {list(out)}")
+    return out
+
+
+def _check_min(items: tuple[Any, ...], key: str, low: int, words: str) -> None:
+    if any(x < low for x in items):
+        raise SpaceError(f"space.{key} must all be {words}, got {list(items)}")
+
+
+def _names(value: object, key: str, known: frozenset[str]) -> tuple[str, ...]:
+    items = _sequence(value, key)
+    for name in items:
+        if not isinstance(name, str) or name not in known:
+            raise SpaceError(f"space.{key}: unknown name {name!r} (known: {', '.join(sorted(known))})")
+    if len(set(items)) != len(items):
+        raise SpaceError(f"space.{key} must not repeat a name, got {list(items)}")
+    return items

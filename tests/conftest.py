@@ -1,0 +1,73 @@
+"""Helpers shared by every test folder: build genomes from named blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+import pytest
+
+from genome import SearchSpace
+
+Slot = tuple[int, int]
+Pair = tuple[Slot, Slot]
+
+
+def make_genes(
+    space: SearchSpace,
+    *,
+    n_levels: int = 1,
+    n_units: Iterable[int] = (),
+    neurons: Mapping[Slot, int] | None = None,
+    activation: Mapping[Slot, int] | None = None,
+    dropout: Mapping[Slot, int] | None = None,
+    batchnorm: Iterable[Slot] = (),
+    inputs: Iterable[Slot] = (),
+    skips: Iterable[Pair] = (),
+    laterals: Iterable[Pair] = (),
+    outputs: Iterable[Slot] = (),
+    optimizer: int = 0,
+    learning_rate: int = 0,
+    batch_size: int = 0,
+    base: np.ndarray | None = None,
+) -> np.ndarray:
+    """A genome from named blocks.
+
+    Starts from ``base`` (default: the lower bounds, i.e. one level of one
+    unit, index 0 everywhere, all bits 0); levels not given in ``n_units``
+    keep the base value. Slot settings are index genes keyed by ``(l, u)``;
+    bits are listed as the slots or pairs that are set to 1.
+    """
+    layout = space.layout
+    g = layout.low.copy() if base is None else np.array(base, dtype=np.int64)
+    g[layout.n_levels] = n_levels
+    for level, count in enumerate(n_units):
+        g[layout.n_units.start + level] = count
+    for block, values in (
+        (layout.neurons, neurons),
+        (layout.activation, activation),
+        (layout.dropout, dropout),
+    ):
+        for (level, unit), value in (values or {}).items():
+            g[block.start + layout.slot(level, unit)] = value
+    for block, slots in (
+        (layout.batchnorm, batchnorm),
+        (layout.input_mask, inputs),
+        (layout.output_mask, outputs),
+    ):
+        for level, unit in slots:
+            g[block.start + layout.slot(level, unit)] = 1
+    for pair in skips:
+        g[layout.skip_mask.start + layout.skip_pairs.index(pair)] = 1
+    for pair in laterals:
+        g[layout.lateral_mask.start + layout.lateral_pairs.index(pair)] = 1
+    g[layout.optimizer] = optimizer
+    g[layout.learning_rate] = learning_rate
+    g[layout.batch_size] = batch_size
+    return layout.validate(g)
+
+
+@pytest.fixture
+def build() -> Callable[..., np.ndarray]:
+    """The :func:`make_genes` helper."""
+    return make_genes

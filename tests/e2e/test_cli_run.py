@@ -1,0 +1,98 @@
+"""End to end: the real `evonas` command line, real Keras training, tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = ["--population", "4", "--generations", "1", "--max-epochs", "2", "--patience", "1", "--quiet"]
+
+
+def evonas(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def ames_runs(tmp_path_factory):
+    """The same seed twice: once on two loky workers, once in-process."""
+    root = tmp_path_factory.mktemp("ames")
+    a = evonas("run", "--dataset", "ames", *TINY, "--seed", "3", "--workers", "2", "--out", str(root / "a"))
+    b = evonas("run", "--dataset", "ames", *TINY, "--seed", "3", "--workers", "1", "--out", str(root / "b"))
+    return root, a, b
+
+
+def test_ames_run_writes_the_run_directory_and_reports(ames_runs):
+    root, a, _ = ames_runs
+    assert a.returncode == 0, a.stderr
+    run = root / "a"
+    for name in (
+        "config.toml",
+        "data.json",
+        "evaluations.jsonl",
+        "individuals.jsonl",
+        "best/model.keras",
+        "test.json",
+    ):
+        assert (run / name).exists(), name
+    assert not (run / "models").exists()  # scratch models are cleaned up
+    out = a.stdout
+    assert "gen   0 |" in out and "gen   1 |" in out
+    assert "Best 5 genomes" in out and "val RMSE" in out
+    assert "test RMSE" in out and "held-out rows" in out
+    individuals = jsonl(run / "individuals.jsonl")
+    assert [i["generation"] for i in individuals] == [0] * 4 + [1] * 4
+    assert {i["operator"] for i in individuals[:4]} == {"init"}
+    ids = {i["id"] for i in individuals}
+    for ind in individuals[4:]:
+        assert ind["parents"] and set(ind["parents"]) <= ids
+    best = json.loads((run / "best/model.json").read_text())
+    ok = [i for i in individuals if i["status"] == "ok"]
+    assert best["objective"] == min(i["objective"] for i in ok)
+
+
+def test_same_seed_gives_identical_individuals_whatever_the_workers(ames_runs):
+    root, a, b = ames_runs
+    assert b.returncode == 0, b.stderr
+    assert (root / "a/individuals.jsonl").read_text() == (root / "b/individuals.jsonl").read_text()
+    assert json.loads((root / "a/test.json").read_text()) == json.loads((root / "b/test.json").read_text())
+
+
+def test_an_architecture_already_evaluated_is_not_trained_again(ames_runs):
+    root, _, _ = ames_runs
+    individuals = jsonl(root / "a/individuals.jsonl")
+    evaluations = jsonl(root / "a/evaluations.jsonl")
+    keys = [e["key"] for e in evaluations]
+    assert len(keys) == len(set(keys)) == len({i["key"] for i in individuals})
+    elites = [i for i in individuals if i["operator"] == "elite"]
+    assert elites and all(i["cached"] for i in elites)
+    assert sum(not i["cached"] for i in individuals) == len(evaluations)
+
+
+def test_show_summarises_a_run(ames_runs):
+    root, _, _ = ames_runs
+    shown = evonas("show", str(root / "a"))
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "By generation" in shown.stdout and "Best 5 genomes" in shown.stdout and "test RMSE" in shown.stdout
+    )
+
+
+def test_mnist5k_classification_run(tmp_path):
+    out = tmp_path / "mnist"
+    res = evonas("run", "--dataset", "mnist5k", *TINY, "--workers", "2", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "val loss" in res.stdout and "test accuracy" in res.stdout
+    test = json.loads((out / "test.json").read_text())
+    assert test["test_accuracy"] > 0.3  # 10 classes, chance is 0.1
+    evaluations = jsonl(out / "evaluations.jsonl")
+    assert all(0 <= e["metrics"]["val_accuracy"] <= 1 for e in evaluations if e["status"] == "ok")

@@ -1,0 +1,118 @@
+"""Training one candidate: records, determinism, failures (real Keras, tiny budgets)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fitness import TrainSettings, evaluate_genome, evaluation_seed, load_dataset, score_test
+from genome import SearchSpace, decode
+
+SPACE = SearchSpace(max_levels=2, max_units=2)
+FAST = TrainSettings(max_epochs=3, patience=2)
+
+
+@pytest.fixture(scope="module")
+def regression_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4))
+    frame = pd.DataFrame(x, columns=list("abcd"))
+    frame["y"] = 1000 + 300 * x[:, 0] - 200 * x[:, 1] ** 2 + rng.normal(scale=20, size=300)
+    return load_dataset(frame, "y")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture
+def genes(build):
+    return build(
+        SPACE,
+        n_levels=2,
+        n_units=(2, 1),
+        neurons={(0, 0): 3, (0, 1): 2, (1, 0): 3},
+        laterals=[((0, 0), (0, 1))],
+        learning_rate=3,
+        batch_size=1,
+    )
+
+
+def test_regression_record_is_plain_data_in_target_units(regression_data, genes):
+    rec = evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=1)
+    assert rec["status"] == "ok" and rec["error"] is None
+    assert rec["key"] == decode(SPACE, genes).key
+    assert rec["seed"] == evaluation_seed(1, rec["key"])
+    assert 1 <= rec["epochs"] <= FAST.max_epochs and 1 <= rec["best_epoch"] <= rec["epochs"]
+    assert rec["params"] == decode(SPACE, genes).n_params(4, 1)
+    # RMSE in the target's units: the target's std is about 300, so the RMSE is of that order
+    assert rec["objective"] == rec["metrics"]["val_rmse"]
+    assert 10 < rec["objective"] < 3 * regression_data.target_std
+
+
+def test_same_seed_and_key_train_identically_in_any_order(regression_data, genes, build):
+    first = evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=5)
+    other = build(SPACE, n_levels=1, n_units=(1,), neurons={(0, 0): 4})
+    evaluate_genome(SPACE, other, regression_data, FAST, run_seed=5)
+    again = evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=5)
+    assert again["objective"] == first["objective"]
+    changed = evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=6)
+    assert changed["objective"] != first["objective"]
+
+
+def test_classification_reports_cross_entropy_and_accuracy(digits, genes):
+    rec = evaluate_genome(SPACE, genes, digits, TrainSettings(max_epochs=4, patience=2), run_seed=0)
+    assert rec["status"] == "ok"
+    assert rec["objective"] == rec["metrics"]["val_loss"]
+    assert rec["metrics"]["val_accuracy"] > 0.5  # 10 classes: chance is 0.1
+
+
+def test_saved_model_predicts_in_target_units_and_scores_test(regression_data, genes, tmp_path):
+    path = tmp_path / "m.keras"
+    rec = evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=1, model_path=str(path))
+    assert path.exists()
+    score = score_test(str(path), regression_data)
+    assert score["test_rows"] == len(regression_data.y_test)
+    assert 0.3 * rec["objective"] < score["test_rmse"] < 3 * rec["objective"]
+
+
+def test_model_not_saved_unless_below_threshold(regression_data, genes, tmp_path):
+    path = tmp_path / "m.keras"
+    evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=1, model_path=str(path), save_below=1e-9)
+    assert not path.exists()
+
+
+def test_nan_loss_is_a_failed_record(regression_data, genes):
+    x = regression_data.x_train.copy()
+    x[:, 0] = np.nan
+    bad = dataclasses.replace(regression_data, x_train=x)
+    rec = evaluate_genome(SPACE, genes, bad, FAST, run_seed=0)
+    assert rec["status"] == "failed" and rec["objective"] is None
+    assert "non-finite loss" in rec["error"]
+
+
+def test_exception_while_training_is_a_failed_record(regression_data, genes):
+    bad = dataclasses.replace(regression_data, x_train=regression_data.x_train[:, :2])
+    rec = evaluate_genome(SPACE, genes, bad, FAST, run_seed=0)
+    assert rec["status"] == "failed" and rec["objective"] is None
+    assert rec["error"] and "Error" in rec["error"].split(":")[0]
+
+
+def test_network_above_max_params_fails_before_building(regression_data, genes):
+    tiny = dataclasses.replace(SPACE, max_params=10)
+    rec = evaluate_genome(tiny, genes, regression_data, FAST, run_seed=0)
+    assert rec["status"] == "failed" and rec["epochs"] == 0
+    assert "max_params" in rec["error"]
+
+
+def test_settings_reject_bad_values_and_unknown_keys():
+    with pytest.raises(ValueError, match="training.max_epochs"):
+        TrainSettings(max_epochs=0)
+    with pytest.raises(ValueError, match="unknown key 'training.epochs'"):
+        TrainSettings.from_dict({"epochs": 3})
+    assert math.isfinite(TrainSettings().patience)
