@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from evolve.config import DataConfig, RunConfig
-from evolve.rundir import DATA, TEST, RunDir
+from evolve.rundir import CONFIG, DATA, TEST, RunDir, write_atomic
 from evolve.search import Search
 from fitness import Dataset, load_dataset, objective_name
 from genome import decode
@@ -73,10 +73,43 @@ def run_search(
     """
     data = data if data is not None else load_data(config.data)
     run = RunDir.create(out if out is not None else default_out(config), config)
-    run.write_json(DATA, describe_data(data))
-    search = Search(run, config, data, progress=progress, log=log)
-    search.run_generations(config.search.generations)
-    search.score_best_on_test()
+    with run.lock():
+        run.write_json(DATA, describe_data(data))
+        search = Search(run, config, data, progress=progress, log=log)
+        search.run_generations(config.search.generations)
+        search.score_best_on_test()
+    return RunResult(run.path)
+
+
+def resume_search(
+    path: str | Path,
+    *,
+    generations: int | None = None,
+    workers: int | None = None,
+    data: Dataset | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Continue a run from its checkpoint, reusing every evaluation in its journal.
+
+    The result is the same as that of an uninterrupted run with the same seed.
+    A larger ``generations`` extends a finished run (and is saved in ``config.toml``);
+    ``workers`` changes only how many trainings run at once.
+    """
+    run = RunDir.open(path)
+    with run.lock():
+        config = run.config()
+        checkpoint = run.checkpoint()
+        overrides = {"generations": generations, "workers": workers}
+        if any(v is not None for v in overrides.values()):
+            config = config.with_overrides(search=overrides)
+        data = data if data is not None else load_data(config.data)
+        search = Search(run, config, data, progress=progress, log=log)
+        search.restore(checkpoint)
+        if generations is not None:
+            write_atomic(run.path / CONFIG, config.dumps())
+        search.run_generations(config.search.generations)
+        search.score_best_on_test()
     return RunResult(run.path)
 
 

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from evolve.api import RunResult, default_out, format_best, load_data, run_search
+from evolve.api import RunResult, default_out, format_best, load_data, resume_search, run_search
 from evolve.config import ConfigError, RunConfig
-from evolve.rundir import RunDirError
+from evolve.rundir import RunDir, RunDirError
 from fitness import DataError, SettingsError, objective_name
 from genome import SpaceError
 
@@ -58,9 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="new run directory (default runs/<dataset>-<time>)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    resume = sub.add_parser("resume", help="continue an interrupted run (or extend a finished one)")
+    resume.add_argument("run_dir")
+    resume.add_argument("--generations", type=_positive_int, help="total generations after the initial one")
+    resume.add_argument("--workers", type=_positive_int, help="parallel trainings (default: as configured)")
+    resume.add_argument("--quiet", action="store_true", help="no progress bars")
+
     show = sub.add_parser("show", help="summarise a run directory")
     show.add_argument("run_dir")
     show.add_argument("--best", type=_positive_int, default=5, help="how many of the best to list")
+
+    lineage = sub.add_parser("lineage", help="ancestry of the best genomes, in architecture terms")
+    lineage.add_argument("run_dir")
+    which = lineage.add_mutually_exclusive_group()
+    which.add_argument("--best", type=_positive_int, help="the K best distinct architectures (default 1)")
+    which.add_argument("--id", type=_positive_int, help="one individual, by id")
+    lineage.add_argument("--depth", type=_positive_int, help="generations back (default: to generation 0)")
+    lineage.add_argument("--dot", help="also write the ancestry as Graphviz DOT to this file")
+    lineage.add_argument("--png", help="also draw the ancestry tree to this PNG file")
+
+    report = sub.add_parser("report", help="plots and report.html of a run (in RUN_DIR/report)")
+    report.add_argument("run_dir")
+    report.add_argument("--out", help="folder for the report (default RUN_DIR/report)")
     return parser
 
 
@@ -98,9 +117,54 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(
         f"evonas: population {s.population}, generations {s.generations} after the initial one, seed {s.seed}"
     )
-    result = run_search(config, out, data=data, progress=not args.quiet)
+    with _interruptible(out):
+        result = run_search(config, out, data=data, progress=not args.quiet)
     _print_outcome(result, 5)
     return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    run = RunDir.open(args.run_dir)
+    config = run.config()
+    checkpoint = run.checkpoint()
+    target = config.search.generations if args.generations is None else args.generations
+    if target < checkpoint.get("generation", 0):
+        raise ConfigError(
+            f"--generations {target} is below the {checkpoint['generation']} generations the run already has"
+        )
+    done = len(run.evaluations())
+    print(
+        f"evonas: resuming {run.path} after generation {checkpoint.get('generation')} "
+        f"({done} evaluations in the journal are reused), until generation {target}"
+    )
+    with _interruptible(run.path):
+        result = resume_search(
+            run.path, generations=args.generations, workers=args.workers, progress=not args.quiet
+        )
+    _print_outcome(result, 5)
+    return 0
+
+
+class _interruptible:
+    """Turn Ctrl-C into a clean stop that says how to continue."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted; finished evaluations are saved in {self.path}; "
+                f"continue with: evonas resume {self.path}"
+            )
+        return False
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a search (exit status 130)."""
 
 
 def _print_outcome(result: RunResult, k: int) -> None:
@@ -141,6 +205,33 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"\nFailed candidates ({len(failed)}):")
         for r in failed.drop_duplicates("key").itertuples():
             print(f"  #{r.id} (generation {r.generation}): {r.error}")
+    print(f"\nLineage of the best: evonas lineage {result.path}; plots: evonas report {result.path}")
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from evolve.lineage import Lineage
+
+    for flag, value, low in (("--best", args.best, 1), ("--id", args.id, 0), ("--depth", args.depth, 0)):
+        if value is not None and value < low:
+            raise ConfigError(f"{flag} must be >= {low}, got {value}")
+    lin = Lineage.load(args.run_dir)
+    ids = lin.check([args.id]) if args.id is not None else lin.best_ids(args.best or 1)
+    if not ids:
+        raise RunDirError(f"{args.run_dir} has no successful individual yet; use --id ID")
+    text = lin.tree_text(ids, args.depth)
+    written = lin.save(ids, args.depth, dot=args.dot, png=args.png)
+    print(text)
+    for path in written:
+        print(f"\nevonas: wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from evolve.report import write_report
+
+    page = write_report(args.run_dir, args.out)
+    print(f"evonas: wrote {page} and its plots in {page.parent}")
     return 0
 
 
@@ -153,15 +244,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv or ["run"])
         if args.command is None:
             args = parser.parse_args(["run", *argv])
-        if args.command == "run":
-            return cmd_run(args)
-        return cmd_show(args)
+        commands = {
+            "run": cmd_run,
+            "resume": cmd_resume,
+            "show": cmd_show,
+            "lineage": cmd_lineage,
+            "report": cmd_report,
+        }
+        return commands[args.command](args)
     except (UsageError, *USER_ERRORS) as exc:
         print(f"evonas: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"evonas: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("evonas: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `evonas show RUN | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

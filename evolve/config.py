@@ -84,13 +84,13 @@ class SearchConfig:
 
     ``generations`` counts the generations bred after the initial population
     (generation 0), as in DEAP's ``eaSimple``: a run evaluates
-    ``generations + 1`` populations. ``workers = 0`` means one per CPU core.
+    ``generations + 1`` populations. Without ``workers``, one worker per CPU core.
     """
 
     population: int = 12
     generations: int = 5
     seed: int = 0
-    workers: int = 0
+    workers: int | None = None
     engine: str = "loky"
     scheduler: str | None = None
     tournament_size: int = 3
@@ -101,9 +101,10 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         _int_at_least("search", "population", self.population, 2)
-        _int_at_least("search", "generations", self.generations, 0)
+        _int_at_least("search", "generations", self.generations, 1)
         _int_at_least("search", "seed", self.seed, 0)
-        _int_at_least("search", "workers", self.workers, 0)
+        if self.workers is not None:
+            _int_at_least("search", "workers", self.workers, 1)
         _int_at_least("search", "tournament_size", self.tournament_size, 1)
         _int_at_least("search", "elites", self.elites, 0)
         if self.elites >= self.population:

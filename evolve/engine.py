@@ -1,9 +1,15 @@
-"""Evaluate a batch of genomes in parallel through joblib.
+"""Evaluate a batch of genomes in parallel, in worker processes that outlive a generation.
 
-``loky`` (the default) runs worker processes on this machine; they are reused
-from one generation to the next, so each imports TensorFlow once. Results are
-yielded as they finish; each evaluation is seeded from (run seed, key), so the
-order of completion never changes a result.
+The ``loky`` engine (the default) uses joblib's reusable loky executor: each
+worker process receives the dataset once (through the executor's initializer),
+imports and configures TensorFlow once, and is reused from one generation to
+the next. Results are yielded as they finish; each evaluation is seeded from
+(run seed, key), so the order of completion never changes a result.
+
+The search process itself never trains: a candidate that kills its worker
+(out of memory, a crash in native code) breaks only that worker. The engine then
+runs the unfinished candidates one at a time to find the culprit, which is
+recorded as failed; the others are trained normally.
 """
 
 from __future__ import annotations
@@ -11,15 +17,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
 
-from fitness import Dataset, TrainSettings, evaluate_genome
+from fitness import Dataset, TrainSettings, configure_tensorflow, evaluate_genome, failed_record
 from genome import SearchSpace
+
+_WORKER: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -32,34 +42,83 @@ class EvalTask:
     save_below: float = math.inf
 
 
+def init_worker(data: Dataset, settings: TrainSettings) -> None:
+    """Runs once in each worker process: keep the data, import and configure TensorFlow."""
+    _WORKER["data"] = data
+    configure_tensorflow(settings.tf_threads)
+
+
 def run_task(
-    task: EvalTask, space: SearchSpace, data: Dataset, settings: TrainSettings, run_seed: int
+    task: EvalTask, space: SearchSpace, settings: TrainSettings, run_seed: int, data: Dataset | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """Worker entry point (module level, so it pickles for any backend)."""
+    """Worker entry point (module level, so it pickles); uses the worker's dataset by default."""
     record = evaluate_genome(
-        space, task.genes, data, settings, run_seed, model_path=task.model_path, save_below=task.save_below
+        space,
+        task.genes,
+        data if data is not None else _WORKER["data"],
+        settings,
+        run_seed,
+        model_path=task.model_path,
+        save_below=task.save_below,
     )
     record["worker"] = os.getpid()
     return task.index, record
 
 
-def evaluate_parallel(
-    tasks: Sequence[EvalTask],
-    space: SearchSpace,
-    data: Dataset,
-    settings: TrainSettings,
-    run_seed: int,
-    workers: int,
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(task.index, record)`` for every task, in completion order."""
-    if not tasks:
-        return
-    if workers <= 1 or len(tasks) == 1:
-        for task in tasks:
-            yield run_task(task, space, data, settings, run_seed)
-        return
-    parallel = Parallel(n_jobs=min(workers, len(tasks)), backend="loky", return_as="generator_unordered")
-    yield from parallel(delayed(run_task)(t, space, data, settings, run_seed) for t in tasks)
+class LocalEngine:
+    """Worker processes on this machine (joblib's loky executor)."""
+
+    name = "loky"
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+
+    def _executor(self, data: Dataset, settings: TrainSettings, workers: int):
+        # Same data object and settings: the running workers are reused (TensorFlow stays imported).
+        return get_reusable_executor(
+            max_workers=workers, initializer=init_worker, initargs=(data, settings), reuse="auto"
+        )
+
+    def evaluate(
+        self,
+        tasks: Sequence[EvalTask],
+        space: SearchSpace,
+        data: Dataset,
+        settings: TrainSettings,
+        run_seed: int,
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield ``(task.index, record)`` for every task, in completion order."""
+        if not tasks:
+            return
+        executor = self._executor(data, settings, min(self.workers, len(tasks)))
+        futures: dict[Future, EvalTask] = {
+            executor.submit(run_task, t, space, settings, run_seed): t for t in tasks
+        }
+        left = dict(futures)
+        try:
+            for future in as_completed(futures):
+                if future.exception() is not None:
+                    break
+                del left[future]
+                yield future.result()
+            else:
+                return
+        except BaseException:  # Ctrl-C or a signal: stop the workers too, nothing keeps training
+            for future in futures:
+                future.cancel()
+            executor.shutdown(wait=False, kill_workers=True)
+            raise
+        # A worker died. Keep what finished; run the rest one at a time to find the culprit(s).
+        for future, task in sorted(left.items(), key=lambda item: item[1].index):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                yield future.result()
+                continue
+            alone = self._executor(data, settings, 1)
+            try:
+                yield alone.submit(run_task, task, space, settings, run_seed).result()
+            except BrokenProcessPool as exc:
+                reason = f"worker process died while training ({type(exc).__name__}); out of memory?"
+                yield task.index, failed_record(space, task.genes, data, run_seed, reason)
 
 
 def model_path_for(models_dir: Path, key: str) -> str:

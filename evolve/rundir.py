@@ -9,6 +9,7 @@ runs/NAME/
   best/model.keras    the best model so far (best/model.json says which)
   data.json           which data, task, split sizes and the leakage audit
   test.json           the held-out test score of the final best (measured once)
+  lock                present while a process works on the run (pid, host)
 ```
 
 JSON Lines files are read with :func:`read_jsonl`, which ignores a half-written
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ EVALUATIONS = "evaluations.jsonl"
 INDIVIDUALS = "individuals.jsonl"
 CHECKPOINT = "checkpoint.json"
 TEST = "test.json"
+LOCK = "lock"
 DATA = "data.json"
 
 
@@ -54,9 +58,14 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def dumps_line(row: dict[str, Any]) -> str:
+    """One JSON Lines line (sorted keys, no NaN)."""
+    return json.dumps(row, sort_keys=True, allow_nan=False) + "\n"
+
+
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows, one JSON object per line, and flush them to disk."""
-    lines = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in rows)
+    lines = "".join(dumps_line(r) for r in rows)
     if not lines:
         return
     with open(path, "a", encoding="utf-8") as f:
@@ -80,6 +89,24 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             if i >= len(lines) - 2:  # the last line, written when the process died
                 return
             raise RunDirError(f"{path}: line {i + 1} is not valid JSON") from None
+
+
+def _lock_holder(path: Path) -> dict[str, Any] | None:
+    """Who holds the lock, or None when the lock is stale (its process is gone) or unreadable."""
+    try:
+        holder = json.loads(path.read_text())
+        pid, host = int(holder["pid"]), str(holder["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if host != socket.gethostname():
+        return holder  # another machine: cannot check, assume alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return holder
 
 
 def is_run_dir(path: Path) -> bool:
@@ -156,6 +183,51 @@ class RunDir:
 
     def append_individuals(self, rows: list[dict[str, Any]]) -> None:
         append_jsonl(self.individuals_path, rows)
+
+    def rewrite_individuals(self, rows: list[dict[str, Any]]) -> None:
+        """Replace ``individuals.jsonl`` atomically (used on resume to drop an unfinished generation)."""
+        write_atomic(self.individuals_path, "".join(dumps_line(r) for r in rows))
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The latest checkpoint; a clear error when missing or unreadable."""
+        try:
+            cp = self.read_json(CHECKPOINT)
+        except RunDirError:
+            raise RunDirError(
+                f"{self.path / CHECKPOINT} is corrupt or truncated; the run cannot be resumed"
+            ) from None
+        if cp is None:
+            raise RunDirError(
+                f"{self.path} has no {CHECKPOINT}: no generation finished; start it again with evonas run"
+            )
+        if not isinstance(cp, dict):
+            raise RunDirError(f"{self.path / CHECKPOINT} is corrupt (not a JSON object)")
+        return cp
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run directory for this process; a lock left by a dead process is taken over."""
+        path = self.path / LOCK
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _lock_holder(path)
+                if holder is not None:
+                    raise RunDirError(
+                        f"{self.path} is in use by process {holder['pid']} on {holder['host']}; "
+                        "wait for it to finish or stop it"
+                    ) from None
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            break
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
 
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         write_atomic(self.path / name, json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")

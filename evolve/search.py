@@ -5,7 +5,8 @@ Pseudocode, one generation after the initial population::
     elites    = best `elites` of the hall of fame (copied, not trained again)
     parents   = select_tournament(population, population_size - elites)
     offspring = pairs crossed with probability cxpb, children mutated with
-                probability mutpb (a child left unchanged is always mutated)
+                probability mutpb (a child left unchanged is always mutated, and a
+                child whose architecture was already seen is mutated again, a few times at most)
     evaluate(offspring)   # an architecture key seen before is not trained again
     population = elites + offspring; hall_of_fame.update(population)
 
@@ -29,11 +30,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from evolve.config import RunConfig, resolve_workers
-from evolve.engine import EvalTask, evaluate_parallel, model_path_for
-from evolve.rundir import TEST, RunDir
+from evolve.engine import EvalTask, LocalEngine, model_path_for
+from evolve.rundir import CHECKPOINT, TEST, RunDir, RunDirError
 from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
 from fitness import Dataset, evaluate_genome, score_test
 from genome import decode
+
+CHECKPOINT_FORMAT = 1
+NOVELTY_RETRIES = 5
 
 
 @dataclass
@@ -94,7 +98,7 @@ class Search:
         self.next_id = 0
         self.cache: dict[str, dict[str, Any]] = {r["key"]: r for r in run.evaluations()}
         self.logbook: list[GenerationSummary] = []
-        self.workers = resolve_workers(s)
+        self.engine = LocalEngine(resolve_workers(s))
         self.best_key: str | None = None
 
     # -- breeding ---------------------------------------------------------
@@ -113,11 +117,14 @@ class Search:
 
     def _breed(self) -> list[Individual]:
         s = self.config.search
-        elites = [self._new(e.genes, (e.id,), "elite") for e in self.hof if not math.isinf(e.objective)][
-            : s.elites
-        ]
+        best = [e for e in self.hof if not math.isinf(e.objective)][: s.elites]
+        elites = [self._new(e.genes, (e.id,), "elite") for e in best]
         parents = self.toolbox.select(self.population, s.population - len(elites), self.rng)
         children: list[Individual] = []
+        # keys evaluated in earlier generations (not the journal's whole content: after a
+        # resume it may hold evaluations of this very generation, made before the stop)
+        seen = {k for k, r in self.cache.items() if r["generation"] < self.generation}
+        seen |= {e.key for e in elites}
         for i in range(0, len(parents), 2):
             pair = parents[i : i + 2]
             if len(pair) == 2 and self.rng.random() < s.crossover_probability:
@@ -132,23 +139,44 @@ class Search:
                 if op is None or self.rng.random() < s.mutation_probability:
                     genes = self.toolbox.mutate(genes, self.rng)
                     op = "mutation" if op is None else "crossover+mutation"
+                genes, op = self._novel(genes, op, seen)
+                seen.add(decode(self.space, genes).key)
                 children.append(self._new(genes, ids, op))
         return elites + children
 
+    def _novel(self, genes: np.ndarray, op: str, seen: set[str]) -> tuple[np.ndarray, str]:
+        """Mutate again (a bounded number of times) while the child is an architecture already seen.
+
+        Spends the training budget on new networks instead of cached repeats;
+        a child that stays a repeat after the retries is kept (it costs nothing).
+        """
+        for _ in range(NOVELTY_RETRIES):
+            if decode(self.space, genes).key not in seen:
+                break
+            genes = self.toolbox.mutate(genes, self.rng)
+            if "mutation" not in op:
+                op = f"{op}+mutation"
+        return genes, op
+
     # -- evaluation -------------------------------------------------------
-    def _evaluate(self, individuals: list[Individual]) -> tuple[int, int]:
-        """Evaluate the keys not seen before; returns (trained, cached)."""
+    def _evaluate(self, individuals: list[Individual]) -> None:
+        """Train each key not in the journal yet (once), then assign every individual its record.
+
+        An individual is ``cached`` when its key's evaluation belongs to another
+        individual (an earlier one, or an elite's original): this depends only on
+        the run, not on whether it was interrupted and resumed.
+        """
         pending: dict[str, Individual] = {}
         for ind in individuals:
             if ind.key not in self.cache and ind.key not in pending:
                 pending[ind.key] = ind
         threshold = self.hof[0].objective if len(self.hof) else math.inf
         self.run.models_dir.mkdir(exist_ok=True)
+        todo = list(pending.values())
         tasks = [
             EvalTask(i, ind.genes, model_path_for(self.run.models_dir, ind.key), threshold)
-            for i, ind in enumerate(pending.values())
+            for i, ind in enumerate(todo)
         ]
-        keys = list(pending)
         bar = tqdm(
             total=len(individuals),
             desc=f"gen {self.generation}",
@@ -160,11 +188,12 @@ class Search:
         )
         bar.update(len(individuals) - len(tasks))
         best = threshold
-        for index, record in evaluate_parallel(
-            tasks, self.space, self.data, self.config.training, self.config.search.seed, self.workers
+        for index, record in self.engine.evaluate(
+            tasks, self.space, self.data, self.config.training, self.config.search.seed
         ):
             record["generation"] = self.generation
-            self.cache[keys[index]] = record
+            record["individual"] = todo[index].id
+            self.cache[record["key"]] = record
             self.run.append_evaluation(record)
             if record["objective"] is not None:
                 best = min(best, record["objective"])
@@ -172,8 +201,8 @@ class Search:
             bar.update(1)
         bar.close()
         for ind in individuals:
-            ind.assign(self.cache[ind.key], cached=ind.key not in pending or pending[ind.key] is not ind)
-        return len(tasks), len(individuals) - len(tasks)
+            record = self.cache[ind.key]
+            ind.assign(record, cached=record.get("individual") != ind.id)
 
     def _keep_best_model(self) -> None:
         """Move the best candidate's saved model to ``best/model.keras``; drop the others."""
@@ -197,25 +226,69 @@ class Search:
             self.best_key = best.key
         shutil.rmtree(self.run.models_dir, ignore_errors=True)
 
+    # -- checkpoints -------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """The state after the last complete generation, as plain JSON data."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "generation": self.generation,
+            "next_id": self.next_id,
+            "population": [ind.to_record() for ind in self.population],
+            "hall_of_fame": [ind.to_record() for ind in self.hof],
+            "rng": self.rng.bit_generator.state,
+            "best_key": self.best_key,
+            "data_fingerprint": self.data.fingerprint,
+        }
+
+    def restore(self, cp: dict[str, Any]) -> None:
+        """Continue from a checkpoint: the next generation is bred exactly as it would have been."""
+        where = self.run.path / CHECKPOINT
+        if cp.get("format") != CHECKPOINT_FORMAT:
+            raise RunDirError(
+                f"{where} has format {cp.get('format')!r}; this evonas reads {CHECKPOINT_FORMAT}"
+            )
+        if cp.get("data_fingerprint") != self.data.fingerprint:
+            raise RunDirError(
+                f"the data of {self.run.path} changed since the run started "
+                f"(fingerprint {cp.get('data_fingerprint')} != {self.data.fingerprint}); "
+                "restore the original data"
+            )
+        try:
+            population = [Individual.from_record(r) for r in cp["population"]]
+            hof = [Individual.from_record(r) for r in cp["hall_of_fame"]]
+            self.rng.bit_generator.state = cp["rng"]
+            self.generation, self.next_id = int(cp["generation"]), int(cp["next_id"])
+            self.best_key = cp["best_key"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunDirError(f"{where} is corrupt ({type(exc).__name__}: {exc})") from None
+        self.population = population
+        # DEAP's HallOfFame keeps items best first and their fitnesses in ascending order of key.
+        self.hof.items = hof
+        self.hof.keys = [ind.fitness for ind in reversed(hof)]
+        # individuals of a generation that was running when the process stopped are bred again
+        kept = [r for r in self.run.individuals() if r["generation"] <= self.generation]
+        self.run.rewrite_individuals(kept)
+
     # -- the loop ---------------------------------------------------------
     def step(self) -> GenerationSummary:
         """Breed (or initialise), evaluate and record one generation."""
         start = time.perf_counter()
         self.generation += 1
         individuals = self._initial() if self.generation == 0 else self._breed()
-        trained, cached = self._evaluate(individuals)
+        self._evaluate(individuals)
         self.population = individuals
         self.hof.update(self.population)
         self._keep_best_model()
         self.run.append_individuals([ind.to_record() for ind in individuals])
+        self.run.write_json(CHECKPOINT, self.checkpoint())
         objs = [ind.objective for ind in individuals]
         summary = GenerationSummary(
             generation=self.generation,
             best=min(objs),
             median=statistics.median(objs),
             best_so_far=self.hof[0].objective,
-            trained=trained,
-            cached=cached,
+            trained=sum(not ind.cached for ind in individuals),
+            cached=sum(ind.cached for ind in individuals),
             failed=sum(ind.status == "failed" for ind in individuals),
             unique_keys=len({ind.key for ind in individuals}),
             seconds=time.perf_counter() - start,

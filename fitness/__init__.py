@@ -8,6 +8,7 @@ from fitness.train import (
     configure_tensorflow,
     evaluate_genome,
     evaluation_seed,
+    failed_record,
     objective_name,
     score_test,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "configure_tensorflow",
     "evaluate_genome",
     "evaluation_seed",
+    "failed_record",
     "load_dataset",
     "objective_name",
     "score_test",

@@ -28,7 +28,8 @@ import numpy as np
 
 from fitness.data import Dataset
 from fitness.model import build_model, make_optimizer, with_target_scale
-from genome import Architecture, SearchSpace, decode
+from fitness.trainer import train_compiled
+from genome import SearchSpace, decode
 
 
 class SettingsError(ValueError):
@@ -127,38 +128,41 @@ def objective_name(task: str) -> str:
     return "val_rmse" if task == "regression" else "val_loss"
 
 
-def _fit(model, data: Dataset, arch: Architecture, settings: TrainSettings):
-    import keras
+def failed_record(
+    space: SearchSpace, genes: np.ndarray, data: Dataset, run_seed: int, error: str | None
+) -> dict[str, Any]:
+    """The record of a candidate that did not train (also the starting point of every record)."""
+    arch = decode(space, genes)
+    return {
+        "key": arch.key,
+        "status": "failed",
+        "objective": None,
+        "metrics": {},
+        "params": arch.n_params(data.n_features, data.n_outputs),
+        "epochs": 0,
+        "seconds": 0.0,
+        "seed": evaluation_seed(run_seed, arch.key),
+        "error": error,
+    }
 
-    y_train, y_val = data.y_train, data.y_val
-    if data.task == "regression":
-        y_train = (y_train - data.target_mean) / data.target_std
-        y_val = (y_val - data.target_mean) / data.target_std
-        loss, metrics = "mse", []
-    else:
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
-    steps = max(1, math.ceil(len(data.x_train) / arch.batch_size))
-    model.compile(
-        optimizer=make_optimizer(arch.optimizer, arch.learning_rate),
-        loss=loss,
-        metrics=metrics,
-        steps_per_execution=steps,
-    )
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=settings.patience, restore_best_weights=True
-    )
-    history = model.fit(
-        data.x_train,
-        y_train,
-        batch_size=arch.batch_size,
-        epochs=settings.max_epochs,
-        validation_data=(data.x_val, y_val),
-        validation_batch_size=max(arch.batch_size, 1024),
-        shuffle=True,
-        verbose=0,
-        callbacks=[stopper, keras.callbacks.TerminateOnNaN()],
-    )
-    return history.history
+
+def inject_faults(params: int) -> None:
+    """Testing aid: simulate failures chosen by the ``EVONAS_FAULTS`` environment variable.
+
+    ``EVONAS_FAULTS="exit_above=N"`` kills the worker process (as the kernel's
+    out-of-memory killer would) for candidates with more than N parameters;
+    ``"raise_above=N"`` raises an exception while building them. Rules combine
+    with commas. Unset (the normal case), this does nothing.
+    """
+    spec = os.environ.get("EVONAS_FAULTS")
+    if not spec:
+        return
+    for rule in spec.split(","):
+        name, _, value = rule.partition("=")
+        if name.strip() == "exit_above" and params > int(value):
+            os._exit(137)
+        if name.strip() == "raise_above" and params > int(value):
+            raise RuntimeError(f"injected fault: {params} parameters > {value}")
 
 
 def evaluate_genome(
@@ -182,18 +186,7 @@ def evaluate_genome(
     """
     start = time.perf_counter()
     arch = decode(space, genes)
-    seed = evaluation_seed(run_seed, arch.key)
-    record: dict[str, Any] = {
-        "key": arch.key,
-        "status": "failed",
-        "objective": None,
-        "metrics": {},
-        "params": arch.n_params(data.n_features, data.n_outputs),
-        "epochs": 0,
-        "seconds": 0.0,
-        "seed": seed,
-        "error": None,
-    }
+    record = failed_record(space, genes, data, run_seed, None)
     if record["params"] > space.max_params:
         record["error"] = f"too many parameters: {record['params']:,} > max_params {space.max_params:,}"
         record["seconds"] = round(time.perf_counter() - start, 3)
@@ -204,11 +197,15 @@ def evaluate_genome(
     try:
         keras.backend.clear_session()
         gc.collect()
-        keras.utils.set_random_seed(seed)
+        keras.utils.set_random_seed(record["seed"])
+        inject_faults(record["params"])
         model = build_model(
             arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var
         )
-        history = _fit(model, data, arch, settings)
+        optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
+        history = train_compiled(
+            model, optimizer, data, arch.batch_size, settings.max_epochs, settings.patience, record["seed"]
+        )
         val_loss = np.asarray(history.get("val_loss", []), dtype="float64")
         losses = np.asarray(history.get("loss", []), dtype="float64")
         record["epochs"] = len(losses)
@@ -266,6 +263,7 @@ __all__ = [
     "configure_tensorflow",
     "evaluate_genome",
     "evaluation_seed",
+    "failed_record",
     "objective_name",
     "score_test",
 ]

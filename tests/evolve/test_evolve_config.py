@@ -1,0 +1,70 @@
+"""Run configuration: TOML round trip, validation, unknown keys rejected by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from evolve.config import ConfigError, RunConfig
+from genome import SearchSpace
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = RunConfig().with_overrides(
+        data={"dataset": "digits", "split": [0.6, 0.2, 0.2]},
+        search={"population": 6, "seed": 9, "crossover": "two_point"},
+        training={"max_epochs": 7},
+        space={"max_levels": 2, "neuron_choices": [8, 16]},
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(cfg.dumps())
+    back = RunConfig.load(path)
+    assert back == cfg
+    assert back.space == SearchSpace(max_levels=2, neuron_choices=(8, 16))
+    assert back.data.split == (0.6, 0.2, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ({"search": {"populaton": 3}}, "unknown key 'search.populaton'"),
+        ({"data": {"datset": "x"}}, "unknown key 'data.datset'"),
+        ({"training": {"epochs": 3}}, "unknown key 'training.epochs'"),
+        ({"space": {"levels": 3}}, "space.levels"),
+        ({"serach": {}}, "unknown table '[serach]'"),
+        ({"search": {"population": 1}}, "search.population must be an integer >= 2"),
+        ({"search": {"generations": -1}}, "search.generations"),
+        ({"search": {"workers": -2}}, "search.workers"),
+        ({"search": {"workers": 0}}, "search.workers must be an integer >= 1"),
+        ({"search": {"elites": 5, "population": 5}}, "search.elites must be < population"),
+        ({"search": {"crossover_probability": 1.5}}, "search.crossover_probability"),
+        ({"search": {"engine": "spark"}}, "search.engine"),
+        ({"data": {"split": [0.5, 0.2, 0.2]}}, "must sum to 1"),
+        ({"data": {"split": [0.8, 0.2]}}, "three positive fractions"),
+        ({"data": {"task": "ranking"}}, "data.task"),
+        ({"space": {"max_levels": 0}}, "space.max_levels"),
+        ({"search": {"population": "8"}}, "search.population"),
+    ],
+)
+def test_invalid_configuration_names_the_key(tables, message):
+    with pytest.raises(ConfigError) as err:
+        RunConfig.from_dict(tables)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        RunConfig.load(tmp_path / "none.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[search\npopulation = 3")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        RunConfig.load(bad)
+
+
+def test_examples_load():
+    from pathlib import Path
+
+    examples = sorted(Path(__file__).parents[2].joinpath("examples").glob("*.toml"))
+    assert examples, "examples/*.toml missing"
+    for path in examples:
+        RunConfig.load(path)
