@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from evolve.config import DataConfig, RunConfig
-from evolve.rundir import CONFIG, DATA, TEST, RunDir, write_atomic
+from evolve.config import DataConfig, RunConfig, SearchConfig
+from evolve.engine import make_engine
+from evolve.rundir import CONFIG, DATA, TEST, RunDir, drop_partial_line, write_atomic
 from evolve.search import Search
 from fitness import Dataset, load_dataset, objective_name
 from genome import decode
@@ -40,6 +41,16 @@ def describe_data(data: Dataset) -> dict[str, Any]:
         "fingerprint": data.fingerprint,
         "audit": data.audit,
     }
+
+
+def check_engine(search: SearchConfig) -> None:
+    """Reach the Dask scheduler, if the run uses one, before anything is written.
+
+    An unreachable scheduler (or workers that cannot run evonas) raises a
+    ``ConfigError`` naming the address, after at most ``dask_engine.CONNECT_TIMEOUT_S``.
+    """
+    if search.engine == "dask":
+        make_engine(search).close()
 
 
 def default_out(cfg: RunConfig, root: str | Path = "runs") -> Path:
@@ -72,6 +83,7 @@ def run_search(
         log: receives one summary line per generation.
     """
     data = data if data is not None else load_data(config.data)
+    check_engine(config.search)
     run = RunDir.create(out if out is not None else default_out(config), config)
     with run.lock():
         run.write_json(DATA, describe_data(data))
@@ -86,26 +98,40 @@ def resume_search(
     *,
     generations: int | None = None,
     workers: int | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
     data: Dataset | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> RunResult:
     """Continue a run from its checkpoint, reusing every evaluation in its journal.
 
+    A run stopped before its first generation finished (no checkpoint yet)
+    starts again from generation 0, still reusing the evaluations it finished.
+
     The result is the same as that of an uninterrupted run with the same seed.
     A larger ``generations`` extends a finished run (and is saved in ``config.toml``);
-    ``workers`` changes only how many trainings run at once.
+    ``workers`` changes only how many trainings run at once; ``engine`` and
+    ``scheduler`` (e.g. ``engine="dask", scheduler="tcp://host:8786"``) change only
+    where they run, for this resume (``config.toml`` keeps the run's own).
     """
     run = RunDir.open(path)
+    where = {"engine": engine, "scheduler": scheduler}
+    check_engine(run.config().with_overrides(search=where).search)  # before anything is written
     with run.lock():
         config = run.config()
         checkpoint = run.checkpoint()
+        drop_partial_line(run.evaluations_path)
         overrides = {"generations": generations, "workers": workers}
         if any(v is not None for v in overrides.values()):
             config = config.with_overrides(search=overrides)
         data = data if data is not None else load_data(config.data)
-        search = Search(run, config, data, progress=progress, log=log)
-        search.restore(checkpoint)
+        search = Search(run, config.with_overrides(search=where), data, progress=progress, log=log)
+        if checkpoint is not None:
+            search.restore(checkpoint)
+        else:  # stopped before generation 0 finished: start over, reusing the journal
+            run.rewrite_individuals([])
+            run.write_json(DATA, describe_data(data))
         if generations is not None:
             write_atomic(run.path / CONFIG, config.dumps())
         search.run_generations(config.search.generations)

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_dir")
     resume.add_argument("--generations", type=_positive_int, help="total generations after the initial one")
     resume.add_argument("--workers", type=_positive_int, help="parallel trainings (default: as configured)")
+    where = resume.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="resume on this Dask scheduler (tcp://host:8786); same results")
+    where.add_argument("--local", action="store_true", help="resume on local workers, whatever the run used")
     resume.add_argument("--quiet", action="store_true", help="no progress bars")
 
     show = sub.add_parser("show", help="summarise a run directory")
@@ -105,10 +108,9 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
-    if config.search.engine == "dask":
-        raise ConfigError("the dask engine is not available yet; run without --scheduler")
     data = load_data(config.data)  # bad data fails here, before anything is written
     out = Path(args.out) if args.out else default_out(config)
+    RunDir.check_new(out)
     print(
         f"evonas: {data.name} ({data.task}, {data.n_features} features; "
         f"train/val/test {len(data.x_train)}/{len(data.x_val)}/{len(data.x_test)} rows) -> {out}"
@@ -116,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     s = config.search
     print(
         f"evonas: population {s.population}, generations {s.generations} after the initial one, seed {s.seed}"
+        + (f", on the Dask cluster at {s.scheduler}" if s.engine == "dask" else "")
     )
     with _interruptible(out):
         result = run_search(config, out, data=data, progress=not args.quiet)
@@ -128,18 +131,24 @@ def cmd_resume(args: argparse.Namespace) -> int:
     config = run.config()
     checkpoint = run.checkpoint()
     target = config.search.generations if args.generations is None else args.generations
-    if target < checkpoint.get("generation", 0):
-        raise ConfigError(
-            f"--generations {target} is below the {checkpoint['generation']} generations the run already has"
-        )
-    done = len(run.evaluations())
+    reached = checkpoint["generation"] if checkpoint is not None else -1
+    if target < reached:
+        raise ConfigError(f"--generations {target} is below the {reached} generations the run already has")
+    where = (
+        f"after generation {reached}" if checkpoint is not None else "from generation 0 (none had finished)"
+    )
     print(
-        f"evonas: resuming {run.path} after generation {checkpoint.get('generation')} "
-        f"({done} evaluations in the journal are reused), until generation {target}"
+        f"evonas: resuming {run.path} {where} ({len(run.evaluations())} evaluations in the journal "
+        f"are reused), until generation {target}"
     )
     with _interruptible(run.path):
         result = resume_search(
-            run.path, generations=args.generations, workers=args.workers, progress=not args.quiet
+            run.path,
+            generations=args.generations,
+            workers=args.workers,
+            engine="dask" if args.scheduler else "loky" if args.local else None,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
         )
     _print_outcome(result, 5)
     return 0

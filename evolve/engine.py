@@ -16,20 +16,29 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from joblib.externals.loky import get_reusable_executor
 
+from evolve.config import ConfigError, SearchConfig, resolve_workers
 from fitness import Dataset, TrainSettings, configure_tensorflow, evaluate_genome, failed_record
 from genome import SearchSpace
 
+if TYPE_CHECKING:
+    from evolve.dask_engine import DaskEngine
+
 _WORKER: dict[str, Any] = {}
+
+# loky replaces a worker whose memory grew a lot (after many candidates); the job is not
+# lost and results do not depend on the worker, so its warning is noise for our users.
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs", category=UserWarning)
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,24 @@ class LocalEngine:
             except BrokenProcessPool as exc:
                 reason = f"worker process died while training ({type(exc).__name__}); out of memory?"
                 yield task.index, failed_record(space, task.genes, data, run_seed, reason)
+
+
+def make_engine(search: SearchConfig) -> LocalEngine | DaskEngine:
+    """The engine ``search.engine`` names: ``LocalEngine``, or ``DaskEngine`` (connected to its scheduler).
+
+    Dask is an optional extra (``pip install 'evonas[dask]'``), imported only here.
+    """
+    if search.engine == "dask":
+        try:
+            from evolve.dask_engine import DaskEngine
+        except ImportError as exc:
+            if exc.name not in ("dask", "distributed"):
+                raise
+            raise ConfigError(
+                "search.engine = 'dask' needs the distributed package: pip install 'evonas[dask]'"
+            ) from None
+        return DaskEngine(search.scheduler)
+    return LocalEngine(resolve_workers(search))
 
 
 def model_path_for(models_dir: Path, key: str) -> str:

@@ -109,6 +109,16 @@ def _lock_holder(path: Path) -> dict[str, Any] | None:
     return holder
 
 
+def drop_partial_line(path: Path) -> None:
+    """Cut a half-written last line (a crash during a write) so that appends start on a fresh line."""
+    if not path.exists():
+        return
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+
+
 def is_run_dir(path: Path) -> bool:
     return (path / CONFIG).is_file()
 
@@ -136,9 +146,9 @@ class RunDir:
         """Scratch folder where workers save candidates that may become the best."""
         return self.path / "models"
 
-    @classmethod
-    def create(cls, path: str | os.PathLike[str], config: RunConfig) -> RunDir:
-        """Start a new run directory; refuse to reuse anything that exists and is not empty."""
+    @staticmethod
+    def check_new(path: str | os.PathLike[str]) -> None:
+        """Raise unless ``path`` can become a new run directory (absent, or an empty directory)."""
         p = Path(path)
         if p.exists() and not p.is_dir():
             raise RunDirError(f"--out {p} exists and is not a directory; choose another --out")
@@ -146,6 +156,12 @@ class RunDir:
             if is_run_dir(p):
                 raise RunDirError(f"{p} already holds an evonas run; choose another --out (or resume it)")
             raise RunDirError(f"{p} exists and is not an empty directory; choose another --out")
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], config: RunConfig) -> RunDir:
+        """Start a new run directory; refuse to reuse anything that exists and is not empty."""
+        p = Path(path)
+        cls.check_new(p)
         try:
             p.mkdir(parents=True, exist_ok=True)
             probe = p / ".write-test"
@@ -188,19 +204,15 @@ class RunDir:
         """Replace ``individuals.jsonl`` atomically (used on resume to drop an unfinished generation)."""
         write_atomic(self.individuals_path, "".join(dumps_line(r) for r in rows))
 
-    def checkpoint(self) -> dict[str, Any]:
-        """The latest checkpoint; a clear error when missing or unreadable."""
+    def checkpoint(self) -> dict[str, Any] | None:
+        """The latest checkpoint (None when no generation has finished); a clear error when unreadable."""
         try:
             cp = self.read_json(CHECKPOINT)
         except RunDirError:
             raise RunDirError(
                 f"{self.path / CHECKPOINT} is corrupt or truncated; the run cannot be resumed"
             ) from None
-        if cp is None:
-            raise RunDirError(
-                f"{self.path} has no {CHECKPOINT}: no generation finished; start it again with evonas run"
-            )
-        if not isinstance(cp, dict):
+        if cp is not None and not isinstance(cp, dict):
             raise RunDirError(f"{self.path / CHECKPOINT} is corrupt (not a JSON object)")
         return cp
 

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from evolve.config import RunConfig, resolve_workers
-from evolve.engine import EvalTask, LocalEngine, model_path_for
+from evolve.config import RunConfig
+from evolve.engine import EvalTask, make_engine, model_path_for
 from evolve.rundir import CHECKPOINT, TEST, RunDir, RunDirError
 from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
 from fitness import Dataset, evaluate_genome, score_test
@@ -98,7 +98,7 @@ class Search:
         self.next_id = 0
         self.cache: dict[str, dict[str, Any]] = {r["key"]: r for r in run.evaluations()}
         self.logbook: list[GenerationSummary] = []
-        self.engine = LocalEngine(resolve_workers(s))
+        self.engine = make_engine(s)
         self.best_key: str | None = None
 
     # -- breeding ---------------------------------------------------------

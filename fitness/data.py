@@ -24,13 +24,37 @@ Missing-value policy:
   median of the column (0 when the column has no train value); a column with
   any missing value anywhere also gets a 0/1 indicator column ``"col:missing"``.
 * Non-numeric features: missing is its own level ``"<missing>"``; one-hot over
-  the ``max_levels_per_category`` most frequent train levels (ties by name);
-  unseen or dropped levels encode as all zeros.
+  the ``max_levels_per_category`` (default 50) most frequent train levels (ties
+  by name); unseen or dropped levels encode as all zeros. A column with
+  thousands of levels is therefore capped, not refused: ``audit`` gives each
+  column's train levels and kept levels, and lists the capped columns.
+
+Input checks (``fitness.validate``): every problem stops the load with one
+``DataError`` line naming the problem and the fix, before anything is trained.
+
+* A ``.csv`` file is read as UTF-8 (a byte-order mark is fine). There is no
+  fallback to Latin-1 or other guesses, which would silently garble text: a
+  file that is not UTF-8 is an error saying to re-save it as UTF-8. An empty
+  file, a header without rows, a row with too many fields and a file separated
+  by ``;`` or tabs are errors too.
+* Infinite numbers, and finite ones beyond float32 range (``|x| > 3.4e38``),
+  count as missing (see above); ``audit["infinite_values"]`` counts them.
+* Mixed types: a text column whose present values are at least 90% numbers is
+  numeric, its words (``"?"``, ``"unknown"``) counting as missing; below 90% it
+  is categorical. Both cases are listed in ``audit["mixed_type_columns"]``.
+  A target that mixes numbers and words is an error unless the task is
+  classification (then every value is a label).
+* The target must exist (the closest column names are suggested), have a
+  value on some row, take at least two values, and be numeric for regression.
+* Classification: every class needs at least one train row. The hash split
+  puts each row by its content, so a class of one or two rows may miss the
+  train split: that is an error naming the class (merge or drop it). Classes
+  absent from val or test are fine.
+* At least one feature column must remain, and vary on the train rows.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import warnings
@@ -43,15 +67,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fitness.validate import (
+    DataError,
+    as_float,
+    check_classes,
+    check_features,
+    check_split,
+    check_target_values,
+    coerce_mixed_columns,
+    is_numeric,
+    prepare_target,
+    read_table_file,
+    resolve_columns,
+    suggest,
+)
+
 BUILTIN = {"ames", "mnist5k", "digits"}
 TASKS = ("auto", "regression", "classification")
 MISSING = "<missing>"
 MAX_CLASS_LEVELS = 20  # an integer target with at most this many values is a class label
 LEAK_CORRELATION = 0.999
-
-
-class DataError(ValueError):
-    """Bad user data; the message is one line naming the problem and the fix."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,22 +154,6 @@ def _read_builtin(name: str) -> tuple[pd.DataFrame, str, tuple[str, ...]]:
     return frame, "digit", ()
 
 
-def _read_file(path: Path) -> pd.DataFrame:
-    """Read a .csv or .parquet file, turning every failure into a DataError."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-    except ImportError:
-        raise DataError(f"reading {path} needs pyarrow: pip install pyarrow") from None
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"cannot read {path}: {reason}: check that it is a valid {suffix[1:]} file") from None
-    raise DataError(f"unsupported file type {suffix or '(none)'!r} for {path}: use a .csv or .parquet file")
-
-
 def read_frame(
     source: str | os.PathLike | pd.DataFrame,
 ) -> tuple[pd.DataFrame, str, str | None, tuple[str, ...]]:
@@ -147,22 +166,16 @@ def read_frame(
         return frame, key, target, ids
     path = Path(source)
     if path.is_file():
-        return _read_file(path), path.stem, None, ()
-    if path.suffix.lower() in (".csv", ".parquet", ".pq") or os.sep in str(source):
+        return read_table_file(path), path.stem, None, ()
+    if path.is_dir():
+        raise DataError(f"data path {source} is a directory: give the path of a .csv or .parquet file")
+    if path.suffix or os.sep in str(source):  # looks like a path, not a name
         raise DataError(f"data file not found: {source}: check the path")
     names = ", ".join(sorted(BUILTIN))
-    raise DataError(f"unknown dataset {str(source)!r}: use one of {names} or a path to a .csv/.parquet file")
-
-
-def _check_split(split: Sequence[float]) -> tuple[float, float, float]:
-    """Validate train/val/test fractions: three positive numbers summing to 1."""
-    try:
-        fractions = [float(f) for f in split]
-    except (TypeError, ValueError):
-        fractions = []
-    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1.0) > 1e-6:
-        raise DataError(f"bad split {split!r}: give three fractions > 0 (train, val, test) summing to 1")
-    return fractions[0], fractions[1], fractions[2]
+    hint = suggest(key, sorted(BUILTIN))
+    raise DataError(
+        f"unknown dataset {str(source)!r}{hint}: use one of {names} or a path to a .csv/.parquet file"
+    )
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
@@ -180,7 +193,7 @@ def split_labels(frame: pd.DataFrame, split: Sequence[float]) -> np.ndarray:
     >>> bool(labels[0] == labels[1])
     True
     """
-    return _labels_from_hashes(_row_hashes(frame), _check_split(split))
+    return _labels_from_hashes(_row_hashes(frame), check_split(split))
 
 
 def _labels_from_hashes(hashes: np.ndarray, fractions: tuple[float, float, float]) -> np.ndarray:
@@ -189,35 +202,21 @@ def _labels_from_hashes(hashes: np.ndarray, fractions: tuple[float, float, float
     return np.where(u < fractions[0], "train", np.where(u < fractions[0] + fractions[1], "val", "test"))
 
 
-def _suggest(name: str, columns: Sequence[str]) -> str:
-    """' (did you mean ...?)' with the closest column names, or ''."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    """True for int/float/bool columns; strings, categories, dates are non-numeric."""
-    return pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(series.dtype, pd.CategoricalDtype)
-
-
-def _as_float(frame: pd.DataFrame) -> np.ndarray:
-    """Numeric columns as float64 with missing and infinite values as NaN."""
-    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.where(np.isfinite(values), values, np.nan)
-
-
 def detect_task(y: pd.Series, task: str = "auto") -> str:
     """ "classification" for non-numeric or few-valued integer targets, else "regression"."""
     if task not in TASKS:
         raise DataError(f"unknown task {task!r}: use auto, regression or classification")
-    numeric = _is_numeric(y) and not pd.api.types.is_bool_dtype(y.dtype)
+    numeric = is_numeric(y) and not pd.api.types.is_bool_dtype(y.dtype)
     if task == "regression" and not numeric:
-        raise DataError(f"target {y.name!r} is not numeric ({y.dtype}): use task classification")
+        raise DataError(
+            f"target {y.name!r} is not numeric ({y.dtype}), so it cannot be a regression target: "
+            "use --task classification or choose a numeric target"
+        )
     if task != "auto":
         return task
     if not numeric:
         return "classification"
-    values = _as_float(y.to_frame())[:, 0]
+    values = as_float(y.to_frame())[:, 0]
     values = values[~np.isnan(values)]
     integral = bool(np.all(values == np.round(values)))
     return "classification" if integral and len(np.unique(values)) <= MAX_CLASS_LEVELS else "regression"
@@ -225,11 +224,11 @@ def detect_task(y: pd.Series, task: str = "auto") -> str:
 
 def _find_leaks(frame: pd.DataFrame, y: pd.Series, columns: list[str], task: str) -> list[str]:
     """Columns equal to the target row for row, or (regression) with |corr| >= 0.999."""
-    if not _is_numeric(y):
+    if not is_numeric(y):
         target = y.astype(object)
-        return [c for c in columns if not _is_numeric(frame[c]) and frame[c].astype(object).equals(target)]
-    numeric = [c for c in columns if _is_numeric(frame[c])]
-    values, target = _as_float(frame[numeric]), _as_float(y.to_frame())[:, 0]
+        return [c for c in columns if not is_numeric(frame[c]) and frame[c].astype(object).equals(target)]
+    numeric = [c for c in columns if is_numeric(frame[c])]
+    values, target = as_float(frame[numeric]), as_float(y.to_frame())[:, 0]
     leaks = []
     for i, name in enumerate(numeric):
         ok = ~np.isnan(values[:, i])
@@ -247,13 +246,14 @@ def _encode(
     frame: pd.DataFrame, train: np.ndarray, max_levels: int
 ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
     """Encode feature columns (fit on rows where ``train``); return matrix, names, facts."""
-    numeric = [c for c in frame.columns if _is_numeric(frame[c])]
+    numeric = [c for c in frame.columns if is_numeric(frame[c])]
     categorical = [c for c in frame.columns if c not in set(numeric)]
     blocks: list[np.ndarray] = []
     names: list[str] = []
 
-    values = _as_float(frame[numeric]) if numeric else np.zeros((len(frame), 0))
+    values = as_float(frame[numeric]) if numeric else np.zeros((len(frame), 0))
     missing = np.isnan(values)
+    infinite = (missing & frame[numeric].notna().to_numpy(dtype=bool)).sum(axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN train column
         medians = np.nanmedian(values[train], axis=0) if train.any() else np.zeros(len(numeric))
@@ -282,11 +282,15 @@ def _encode(
     facts = {
         "numeric_columns": len(numeric),
         "categorical_columns": levels_info,
+        "capped_categorical_columns": [
+            c for c, info in levels_info.items() if info["kept"] < info["train_levels"]
+        ],
         "columns_with_missing": [str(c) for c, f in zip(numeric, flagged, strict=True) if f]
         + [str(c) for c in categorical if frame[c].isna().any()],
+        "infinite_values": {str(c): int(n) for c, n in zip(numeric, infinite, strict=True) if n},
         "missing_value_policy": (
-            "numeric: train median + 'col:missing' indicator; categorical: '<missing>' level; "
-            "unseen or dropped levels: all zeros; missing target: row dropped"
+            "numeric: train median + 'col:missing' indicator (infinite counts as missing); "
+            "categorical: '<missing>' level; unseen or dropped levels: all zeros; missing target: row dropped"
         ),
     }
     return np.hstack(blocks).astype(np.float32), names, facts
@@ -295,10 +299,10 @@ def _encode(
 def _encode_target(y: pd.Series, task: str) -> tuple[np.ndarray, tuple]:
     """Regression: float32 values, (). Classification: int64 indices, sorted class labels."""
     if task == "regression":
-        return _as_float(y.to_frame())[:, 0].astype(np.float32), ()
+        return as_float(y.to_frame())[:, 0].astype(np.float32), ()
     values = y.astype(object).to_numpy()
-    if _is_numeric(y) and not pd.api.types.is_bool_dtype(y.dtype):
-        numbers = _as_float(y.to_frame())[:, 0]
+    if is_numeric(y) and not pd.api.types.is_bool_dtype(y.dtype):
+        numbers = as_float(y.to_frame())[:, 0]
         if np.all(numbers == np.round(numbers)):  # 1.0 -> 1: integral labels read back as float
             values = numbers.astype(np.int64).astype(object)
     unique = list(pd.unique(values))
@@ -311,35 +315,10 @@ def _encode_target(y: pd.Series, task: str) -> tuple[np.ndarray, tuple]:
     return codes, tuple(c.item() if isinstance(c, np.generic) else c for c in classes)  # JSON-able
 
 
-def _resolve_columns(
-    frame: pd.DataFrame, name: str, target: str | None, ids: Sequence[str]
-) -> tuple[str, list[str]]:
-    """Check the target and identifier columns exist; return them."""
-    columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise DataError(f"dataset {name!r} has no rows or no columns: check the file")
-    if frame.columns.duplicated().any():
-        dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
-        raise DataError(f"duplicate column names {dup} in {name!r}: give every column a unique name")
-    if target is None:
-        shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
-        raise DataError(f"no target column for {name!r}: pass --target COLUMN (columns: {shown})")
-    if target not in frame.columns:
-        hint = _suggest(target, columns)
-        raise DataError(f"target column {target!r} not found in {name!r}{hint}: check --target")
-    for column in ids:
-        if column not in frame.columns:
-            hint = _suggest(column, columns)
-            raise DataError(f"id column {column!r} not found in {name!r}{hint}: check the id columns")
-        if column == target:
-            raise DataError(f"column {target!r} is both target and id column: remove it from the id columns")
-    return target, list(dict.fromkeys(ids))
-
-
 def _has_target(y: pd.Series) -> np.ndarray:
     """Rows whose target is present (and finite, for a numeric target)."""
-    if _is_numeric(y) and not pd.api.types.is_bool_dtype(y.dtype):
-        return ~np.isnan(_as_float(y.to_frame())[:, 0])
+    if is_numeric(y) and not pd.api.types.is_bool_dtype(y.dtype):
+        return ~np.isnan(as_float(y.to_frame())[:, 0])
     return y.notna().to_numpy(dtype=bool)
 
 
@@ -358,7 +337,7 @@ def load_dataset(
     >>> data.task, data.n_outputs, data.audit["dropped_columns"]["identifiers"]  # doctest: +SKIP
     ('regression', 1, ['rownames', 'Order', 'PID'])
     """
-    fractions = _check_split(split)
+    fractions = check_split(split)
     if task not in TASKS:
         raise DataError(f"unknown task {task!r}: use auto, regression or classification")
     levels = max_levels_per_category
@@ -366,21 +345,25 @@ def load_dataset(
         raise DataError(f"bad max_levels_per_category {levels!r}: use an integer >= 1")
     frame, name, default_target, default_ids = read_frame(source)
     given = [id_columns] if isinstance(id_columns, str) else list(id_columns)
-    target, ids = _resolve_columns(
+    target, ids = resolve_columns(
         frame,
         name,
         target if target is not None else default_target,
         [c for c in default_ids if c in frame.columns] + given,
     )
-    keep = _has_target(frame[target])
+    y = prepare_target(frame[target], task)
+    keep = _has_target(y)
+    check_target_values(y, keep)
+    if y is not frame[target]:  # text of numbers, now numeric
+        frame = frame.copy()
+        frame[target] = y
     frame = frame.loc[keep].reset_index(drop=True)
     y = frame[target]
     task = detect_task(y, task)
-    if y.nunique() < 2:
-        raise DataError(f"target {target!r} has fewer than two distinct values: choose a target that varies")
 
     other = [c for c in frame.columns if c != target and c not in ids]
-    auto_ids = [c for c in other if not _is_numeric(frame[c]) and frame[c].nunique(dropna=False) == len(y)]
+    frame, mixed = coerce_mixed_columns(frame, other)
+    auto_ids = [c for c in other if not is_numeric(frame[c]) and frame[c].nunique(dropna=False) == len(y)]
     content = [c for c in frame.columns if c not in set(ids + auto_ids)]
     candidates = [c for c in content if c != target]
     leaks = _find_leaks(frame, y, candidates, task)
@@ -391,10 +374,13 @@ def load_dataset(
         if not mask.any():
             raise DataError(f"the {side} split of {name!r} is empty: use more rows or a larger fraction")
 
+    y_encoded, classes = _encode_target(y, task)
+    if task == "classification":
+        check_classes(y_encoded, classes, parts["train"], str(target))
     features = [c for c in candidates if c not in set(leaks)]
     x, feature_names, facts = _encode(frame[features], parts["train"], levels)
-    y_encoded, classes = _encode_target(y, task)
     x_train, y_train = x[parts["train"]], y_encoded[parts["train"]]
+    check_features(x_train, features, name, [*ids, *auto_ids, *leaks])
     var = x_train.var(axis=0, dtype=np.float64)
     var[var == 0] = 1.0
     target_mean, target_std = 0.0, 1.0
@@ -421,6 +407,7 @@ def load_dataset(
         },
         "n_features": len(feature_names),
         **facts,
+        "mixed_type_columns": mixed,
         "max_levels_per_category": levels,
         "n_classes": len(classes),
         "duplicate_rows": int(len(hashes) - len(sides_per_row)),

@@ -43,15 +43,23 @@ def build_model(
     task: str,
     feature_mean: np.ndarray,
     feature_var: np.ndarray,
+    seed: int = 0,
 ) -> keras.Model:
     """Return the (uncompiled) Keras model of ``arch``.
 
     Regression models output one standardised value (the trainer scales the
-    target); classification models output softmax probabilities.
+    target); classification models output softmax probabilities. Every random
+    layer gets an explicit seed derived from ``seed``, so the initial weights and
+    dropout masks never depend on global random state (or on other threads using it).
     """
     import keras
 
     layers = keras.layers
+    seeds = iter(np.random.default_rng(seed).integers(0, 2**31 - 1, size=3 * len(arch.units) + 2).tolist())
+
+    def glorot():
+        return keras.initializers.GlorotUniform(seed=next(seeds))
+
     inputs = keras.Input(shape=(n_features,), name="features")
     scaled = layers.Normalization(
         mean=np.asarray(feature_mean, dtype="float32"),
@@ -64,15 +72,18 @@ def build_model(
         x = _join(layers, [tensors[src] for src in unit.inputs], names["concat"])
         if unit.batchnorm:
             x = layers.BatchNormalization(name=names["batchnorm"])(x)
-        x = layers.Dense(unit.neurons, activation=unit.activation, name=names["dense"])(x)
+        x = layers.Dense(
+            unit.neurons, activation=unit.activation, kernel_initializer=glorot(), name=names["dense"]
+        )(x)
+        dropout_seed = next(seeds)
         if unit.dropout > 0:
-            x = layers.Dropout(unit.dropout, name=names["dropout"])(x)
+            x = layers.Dropout(unit.dropout, seed=dropout_seed, name=names["dropout"])(x)
         tensors[unit.id] = x
     head = _join(layers, [tensors[uid] for uid in arch.outputs], "head_concat")
     if task == "classification":
-        out = layers.Dense(n_outputs, activation="softmax", name="output")(head)
+        out = layers.Dense(n_outputs, activation="softmax", kernel_initializer=glorot(), name="output")(head)
     else:
-        out = layers.Dense(1, name="output")(head)
+        out = layers.Dense(1, kernel_initializer=glorot(), name="output")(head)
     return keras.Model(inputs, out, name=f"evonas_{arch.key}")
 
 

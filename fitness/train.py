@@ -48,8 +48,8 @@ class TrainSettings:
             machine) so that results do not depend on where a candidate runs.
     """
 
-    max_epochs: int = 40
-    patience: int = 5
+    max_epochs: int = 30
+    patience: int = 4
     tf_threads: int = 1
 
     def __post_init__(self) -> None:
@@ -200,7 +200,13 @@ def evaluate_genome(
         keras.utils.set_random_seed(record["seed"])
         inject_faults(record["params"])
         model = build_model(
-            arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var
+            arch,
+            data.n_features,
+            data.n_outputs,
+            data.task,
+            data.feature_mean,
+            data.feature_var,
+            record["seed"],
         )
         optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
         history = train_compiled(

@@ -135,3 +135,18 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(uninterrupted, tmp_path):
     res = evonas("resume", str(run))
     assert res.returncode == 0, res.stderr
     assert final_state(run) == final_state(uninterrupted)
+
+
+def test_killed_before_the_first_checkpoint_resumes_from_generation_0(uninterrupted, tmp_path):
+    run = tmp_path / "early"
+    run.mkdir()
+    for name in ("config.toml", "data.json"):
+        (run / name).write_bytes((uninterrupted / name).read_bytes())
+    gen0 = [r for r in lines(uninterrupted / "evaluations.jsonl") if r["generation"] == 0][:2]
+    (run / "evaluations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in gen0) + '{"key": "abc')
+    res = evonas("resume", str(run))
+    assert res.returncode == 0, res.stderr
+    assert "from generation 0" in res.stdout
+    assert final_state(run) == final_state(uninterrupted)
+    keys = [r["key"] for r in lines(run / "evaluations.jsonl")]  # the cut line was dropped
+    assert len(keys) == len(set(keys)) and keys[:2] == [r["key"] for r in gen0]

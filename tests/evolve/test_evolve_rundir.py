@@ -72,3 +72,17 @@ def test_open_errors(tmp_path):
         RunDir.open(tmp_path / "nope")
     with pytest.raises(RunDirError, match="not an evonas run"):
         RunDir.open(tmp_path)
+
+
+def test_drop_partial_line_lets_appends_start_clean(tmp_path):
+    from evolve.rundir import drop_partial_line
+
+    path = tmp_path / "e.jsonl"
+    append_jsonl(path, [{"id": 0}])
+    with open(path, "a") as f:
+        f.write('{"id": 1, "ob')
+    drop_partial_line(path)
+    append_jsonl(path, [{"id": 2}])
+    assert [r["id"] for r in read_jsonl(path)] == [0, 2]
+    drop_partial_line(path)  # a clean file is left as it is
+    assert [r["id"] for r in read_jsonl(path)] == [0, 2]

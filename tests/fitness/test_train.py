@@ -116,3 +116,24 @@ def test_settings_reject_bad_values_and_unknown_keys():
     with pytest.raises(ValueError, match="unknown key 'training.epochs'"):
         TrainSettings.from_dict({"epochs": 3})
     assert math.isfinite(TrainSettings().patience)
+
+
+def test_other_threads_drawing_global_random_numbers_change_nothing(regression_data, genes):
+    import random
+    import threading
+
+    first = evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=2)
+    stop = threading.Event()
+
+    def noise():  # e.g. an event loop of a Dask worker
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=noise, daemon=True)
+    thread.start()
+    try:
+        again = evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=2)
+    finally:
+        stop.set()
+        thread.join()
+    assert again["objective"] == first["objective"]

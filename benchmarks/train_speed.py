@@ -1,0 +1,160 @@
+"""Candidate training speed: evonas' compiled trainer against ``keras.Model.fit``, side by side.
+
+    .venv/bin/python benchmarks/train_speed.py                 # all three parts
+    .venv/bin/python benchmarks/train_speed.py --part speed --genomes 20 --epochs 20
+
+Parts:
+  speed    the same random genomes on Ames (same model and initial weights, data,
+           batch size, optimizer and number of epochs, validation every epoch)
+           trained by ``fit`` (default settings) and by evonas, alternating which
+           goes first; prints a table and the median ratios of time and best val loss.
+  memory   evaluates many candidates in one process (the worker's situation) and
+           prints resident memory at candidate 20 and at the last one.
+  workers  one generation of 16 candidates through the engine with 1 and 2 workers
+           (both warmed up first) and the wall-time ratio.
+Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fitness import TrainSettings, build_model, evaluate_genome, load_dataset  # noqa: E402
+from fitness.model import make_optimizer  # noqa: E402
+from fitness.train import configure_tensorflow  # noqa: E402
+from fitness.trainer import train_compiled  # noqa: E402
+from genome import SearchSpace, decode, random_genome  # noqa: E402
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
+    import keras
+
+    rng = np.random.default_rng(seed)
+    y = ((data.y_train - data.target_mean) / data.target_std).astype("float32")
+    yv = ((data.y_val - data.target_mean) / data.target_std).astype("float32")
+
+    def fresh(arch):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)  # same initial weights for both trainers
+        model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
+        return model, make_optimizer(arch.optimizer, arch.learning_rate)
+
+    def with_fit(arch):
+        model, opt = fresh(arch)
+        start = time.perf_counter()
+        model.compile(optimizer=opt, loss="mse")
+        hist = model.fit(
+            data.x_train,
+            y,
+            batch_size=arch.batch_size,
+            epochs=epochs,
+            validation_data=(data.x_val, yv),
+            verbose=0,
+        )
+        return time.perf_counter() - start, min(hist.history["val_loss"])
+
+    def with_evonas(arch):
+        model, opt = fresh(arch)
+        start = time.perf_counter()
+        hist = train_compiled(model, opt, data, arch.batch_size, epochs, epochs + 1, seed)
+        return time.perf_counter() - start, min(hist["val_loss"])
+
+    print(f"\n[speed] {genomes} random genomes on Ames, {epochs} epochs each, validation every epoch")
+    print(
+        f"{'#':>3} {'params':>9} {'batch':>5} {'fit s':>7} {'evonas s':>9} {'time ratio':>10}"
+        f" {'fit val':>8} {'evonas val':>10} {'loss ratio':>10}"
+    )
+    times, losses = [], []
+    for i in range(genomes):
+        arch = decode(space, random_genome(space, rng))
+        if i % 2 == 0:
+            (tf_, lf), (te, le) = with_fit(arch), with_evonas(arch)
+        else:
+            (te, le), (tf_, lf) = with_evonas(arch), with_fit(arch)
+        times.append(te / tf_)
+        losses.append(le / lf)
+        print(
+            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {tf_:>7.2f} {te:>9.2f}"
+            f" {te / tf_:>10.3f} {lf:>8.4f} {le:>10.4f} {le / lf:>10.3f}"
+        )
+    print(
+        f"median time ratio evonas/fit: {statistics.median(times):.3f}"
+        f" (range {min(times):.3f}-{max(times):.3f})"
+    )
+    print(
+        f"median best-val-loss ratio evonas/fit: {statistics.median(losses):.3f}"
+        f" (range {min(losses):.3f}-{max(losses):.3f})"
+    )
+
+
+def part_memory(data, space, candidates: int, seed: int) -> None:
+    rng = np.random.default_rng(seed + 1)
+    settings = TrainSettings(max_epochs=2, patience=1)
+    print(f"\n[memory] {candidates} candidates evaluated one after another in one process")
+    marks = {}
+    start = time.perf_counter()
+    for i in range(1, candidates + 1):
+        evaluate_genome(space, random_genome(space, rng), data, settings, run_seed=seed)
+        if i in (1, 20, 100, 200, candidates):
+            marks[i] = rss_mb()
+            print(f"  after candidate {i:>4}: RSS {marks[i]:8.1f} MB  ({time.perf_counter() - start:6.1f}s)")
+    print(f"growth from candidate 20 to {candidates}: {marks[candidates] - marks[20]:+.1f} MB")
+
+
+def part_workers(data, space, seed: int) -> None:
+    from evolve.engine import EvalTask, LocalEngine
+
+    rng = np.random.default_rng(seed + 2)
+    settings = TrainSettings(max_epochs=10, patience=3)
+    tasks = [EvalTask(i, random_genome(space, rng)) for i in range(16)]
+    warm = [EvalTask(0, random_genome(space, rng))]
+    print("\n[workers] one generation of 16 candidates (max 10 epochs, patience 3), warmed workers")
+    walls = {}
+    for workers in (1, 2):
+        engine = LocalEngine(workers)
+        list(engine.evaluate(warm * workers, space, data, settings, seed))  # start and warm the workers
+        start = time.perf_counter()
+        list(engine.evaluate(tasks, space, data, settings, seed))
+        walls[workers] = time.perf_counter() - start
+        print(f"  {workers} worker(s): {walls[workers]:.1f}s")
+    print(f"wall-time ratio 2 workers / 1 worker: {walls[2] / walls[1]:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
+    parser.add_argument("--part", choices=["speed", "memory", "workers", "all"], default="all")
+    parser.add_argument("--genomes", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--candidates", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print("command:", " ".join([".venv/bin/python", *sys.argv]))
+    configure_tensorflow(1)
+    data = load_dataset("ames")
+    space = SearchSpace()
+    print(f"Ames: {len(data.x_train)} training rows, {data.n_features} features; TensorFlow threads: 1")
+    if args.part in ("speed", "all"):
+        part_speed(data, space, args.genomes, args.epochs, args.seed)
+    if args.part in ("memory", "all"):
+        part_memory(data, space, args.candidates, args.seed)
+    if args.part in ("workers", "all"):
+        part_workers(data, space, args.seed)
+
+
+if __name__ == "__main__":
+    main()

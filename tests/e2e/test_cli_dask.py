@@ -1,0 +1,291 @@
+"""The dask engine on a real cluster (a scheduler and two workers on 127.0.0.1): same results as local.
+
+The cluster is started by hand, as a user would (``dask scheduler``, ``dask worker``),
+from the repository root so the workers import this code. Its scheduler allows one
+retry per task (``allowed-failures = 1``, Dask's default is 3) and its workers inject
+a fault (``EVONAS_FAULTS``) that kills them for networks above ``DEADLY`` parameters;
+the searches that must match a local run cap ``max_params`` below that, so the fault
+never fires there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import distributed
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLY = 20_000
+CONFIG = f"""
+[data]
+dataset = "digits"
+[search]
+population = 4
+generations = 1
+seed = 7
+workers = 2
+elites = 1
+[training]
+max_epochs = 2
+patience = 1
+[space]
+max_levels = 2
+max_units = 2
+neuron_choices = [8, 16, 32, 64]
+max_params = {DEADLY}
+"""
+TIMING = ("seconds", "worker")  # the only fields of a record that depend on where and when it ran
+
+
+def evonas(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "evolve.cli", *args, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Cluster:
+    address: str
+    client: distributed.Client
+    logs: Path
+
+    def worker_pids(self) -> dict[str, int]:
+        return self.client.run(os.getpid)
+
+    def setups(self) -> dict[str, dict[str, int]]:
+        from evolve.dask_engine import setup_counts
+
+        return self.client.run(setup_counts)
+
+    def tail(self) -> str:
+        return "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[Cluster]:
+    logs = tmp_path_factory.mktemp("dask-logs")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    dask = [sys.executable, "-m"]
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+    commands = [
+        [*dask, "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1]],
+        *[
+            [*dask, "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1"]
+            + ["--nworkers", "1", "--memory-limit", "0", "--name", f"w{i}"]
+            for i in (1, 2)
+        ],
+    ]
+    procs: list[subprocess.Popen] = []
+    client = None
+    try:
+        for i, cmd in enumerate(commands):
+            log = open(logs / f"{i}-{cmd[2].rsplit('_', 1)[1]}.log", "w")
+            worker_env = {**env, "EVONAS_FAULTS": f"exit_above={DEADLY}"} if i else env
+            procs.append(
+                subprocess.Popen(
+                    [*cmd, "--no-dashboard"],
+                    cwd=ROOT,
+                    env=worker_env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # a process group: the nanny and its worker go together
+                )
+            )
+            log.close()
+        client = distributed.Client(address, timeout=60, set_as_default=False)
+        client.wait_for_workers(2, timeout=120)
+        yield Cluster(address, client, logs)
+    finally:
+        if client is not None:
+            client.close()
+        for proc in reversed(procs):  # workers first, then the scheduler
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dask-config") / "tiny.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_run(config, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dask-local") / "local"
+    res = evonas("run", str(config), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def final_state(run: Path) -> tuple[bytes, list, dict, dict]:
+    return (
+        (run / "individuals.jsonl").read_bytes(),
+        json.loads((run / "checkpoint.json").read_text())["population"],
+        json.loads((run / "best/model.json").read_text()),
+        json.loads((run / "test.json").read_text()),
+    )
+
+
+def evaluations_by_key(run: Path) -> dict[str, dict]:
+    records = lines(run / "evaluations.jsonl")
+    return {r["key"]: {k: v for k, v in r.items() if k not in TIMING} for r in records}
+
+
+def test_dask_run_is_identical_to_the_local_run_and_sends_the_data_once(cluster, config, local_run, tmp_path):
+    before = cluster.setups()
+    out = tmp_path / "dask"
+    res = evonas("run", str(config), "--scheduler", cluster.address, "--out", str(out))
+    assert res.returncode == 0, res.stderr + cluster.tail()
+    assert f"on the Dask cluster at {cluster.address}" in res.stdout
+    assert final_state(out) == final_state(local_run)
+    assert evaluations_by_key(out) == evaluations_by_key(local_run)
+    evaluations = lines(out / "evaluations.jsonl")
+    assert {r["worker"] for r in evaluations} <= set(cluster.worker_pids()), "not trained on the cluster"
+    assert len(evaluations) > len(cluster.worker_pids())
+    # the dataset reached each worker once (one plugin setup), however many candidates it trained
+    after = cluster.setups()
+    new = {w: {k: n for k, n in counts.items() if k not in before.get(w, {})} for w, counts in after.items()}
+    assert all(list(counts.values()) == [1] for counts in new.values()), new
+    assert len({name for counts in new.values() for name in counts}) == 1
+    # ... and the run removed it from the workers when it ended
+    assert cluster.client.run(lambda: sorted(__import__("evolve.dask_engine").dask_engine._DATA)) == {
+        w: [] for w in after
+    }
+
+
+def test_a_worker_killed_mid_generation_is_replaced_and_its_candidate_retried(
+    cluster, config, local_run, tmp_path
+):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evolve.cli", "run", str(config), "--scheduler", cluster.address]
+        + ["--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    victim = None
+    try:
+        deadline = time.time() + 300
+        while victim is None and time.time() < deadline and proc.poll() is None:
+            busy = {w: keys for w, keys in cluster.client.processing().items() if keys}
+            for worker, keys in busy.items():
+                training = [k for k in keys if str(k).startswith("evonas-train-")]
+                if training:
+                    time.sleep(0.5)  # well into the training, not merely assigned
+                    if training[0] in cluster.client.processing().get(worker, ()):
+                        victim = worker, cluster.worker_pids()[worker], str(training[0]).split("-")[2]
+                        os.kill(victim[1], signal.SIGKILL)
+                        break
+            time.sleep(0.1)
+        assert victim is not None, "no worker was seen training"
+        stdout, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr + cluster.tail()
+    worker, pid, key = victim
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    retried = evaluations_by_key(out)[key]
+    assert retried["status"] == "ok"
+    assert next(r for r in lines(out / "evaluations.jsonl") if r["key"] == key)["worker"] != worker
+    assert final_state(out) == final_state(local_run)
+    cluster.client.wait_for_workers(2, timeout=120)  # the nanny started a new worker process
+
+
+def test_a_local_run_interrupted_mid_generation_resumes_on_dask_with_the_same_result(
+    cluster, config, local_run, tmp_path
+):
+    out = tmp_path / "split"
+    proc = subprocess.Popen(  # one local worker: generation 1 trains its candidates one after another
+        [sys.executable, "-m", "evolve.cli", "run", str(config), "--workers", "1", "--out", str(out)]
+        + ["--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    journal = out / "evaluations.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if journal.exists() and any(r["generation"] == 1 for r in lines(journal)):
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the local run finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    before = lines(journal)
+    config_before = (out / "config.toml").read_text()
+
+    res = evonas("resume", str(out), "--scheduler", cluster.address)
+    assert res.returncode == 0, res.stderr + cluster.tail()
+    assert "after generation 0" in res.stdout
+    assert final_state(out) == final_state(local_run)
+    after = lines(journal)
+    assert after[: len(before)] == before
+    assert len({r["key"] for r in after}) == len(after), "an evaluation was trained twice"
+    assert all(isinstance(r["worker"], int) for r in before)  # local pids, then Dask worker addresses
+    assert all(str(r["worker"]).startswith("tcp://") for r in after[len(before) :])
+    assert (out / "config.toml").read_text() == config_before  # the engine override is for this resume only
+
+
+def test_a_candidate_that_kills_every_worker_it_runs_on_is_recorded_as_failed(cluster, config, tmp_path):
+    deadly = tmp_path / "deadly.toml"  # same search, but networks above DEADLY are allowed: they kill workers
+    deadly.write_text(config.read_text().replace(f"max_params = {DEADLY}", "max_params = 2000000"))
+    out = tmp_path / "deadly"
+    res = evonas("run", str(deadly), "--scheduler", cluster.address, "--out", str(out))
+    assert res.returncode == 0, res.stderr + cluster.tail()
+    evaluations = lines(out / "evaluations.jsonl")
+    died = [r for r in evaluations if "KilledWorker" in (r["error"] or "")]
+    assert died, f"seed 7 has networks above {DEADLY} parameters: {[r['params'] for r in evaluations]}"
+    assert all(r["status"] == "failed" and r["params"] > DEADLY for r in died), "a bystander was blamed"
+    reason = "worker process died while training, 2 times with this candidate alone (KilledWorker)"
+    assert all(reason in r["error"] for r in died)
+    assert {r["key"] for r in died} == {r["key"] for r in evaluations if r["params"] > DEADLY}
+    assert any(r["status"] == "ok" for r in evaluations)
+    assert {i["generation"] for i in lines(out / "individuals.jsonl")} == {0, 1}
+    cluster.client.wait_for_workers(2, timeout=120)
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_before_anything_is_written(config, tmp_path):
+    out = tmp_path / "never"
+    start = time.perf_counter()
+    res = evonas("run", str(config), "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--out", str(out))
+    assert res.returncode == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert time.perf_counter() - start < 60
+    assert not out.exists()
