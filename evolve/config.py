@@ -87,7 +87,7 @@ class SearchConfig:
     ``generations + 1`` populations. Without ``workers``, one worker per CPU core.
     """
 
-    population: int = 12
+    population: int = 10
     generations: int = 5
     seed: int = 0
     workers: int | None = None
