@@ -73,7 +73,7 @@ def main() -> int:
     identical = 0
     for trial in range(1, args.trials + 1):
         run = root / f"trial{trial}"
-        delay = float(rng.uniform(0.5, length))
+        delay = float(rng.uniform(0.5, 0.95 * length))
         proc = subprocess.Popen(
             [sys.executable, "-m", "evolve.cli", "run", *SEARCH, "--out", str(run)],
             stdout=subprocess.DEVNULL,
@@ -87,7 +87,12 @@ def main() -> int:
         proc.wait()
         before = journal_keys(run)
         resumed = ""
-        if killed:
+        if killed and not (run / "config.toml").exists():
+            # killed before the run directory was written: nothing to resume, the user runs it again
+            res = evonas("run", *SEARCH, "--out", str(run))
+            ok = res.returncode == 0
+            resumed = "nothing written, run again" if ok else f"run failed: {res.stderr.strip()}"
+        elif killed:
             res = evonas("resume", str(run))
             resumed = "resumed" if res.returncode == 0 else f"resume failed: {res.stderr.strip()}"
         after = journal_keys(run)
