@@ -30,7 +30,6 @@ import atexit
 import dataclasses
 import logging
 import os
-import random
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -54,43 +53,6 @@ _SETUPS: dict[str, int] = {}
 _TRAINING = threading.Lock()
 
 
-def isolate_python_random() -> None:
-    """Give each thread but the main one its own state of Python's ``random`` module (once per process).
-
-    Keras draws the seed of every layer built without one from Python's global
-    ``random``, which ``keras.utils.set_random_seed`` seeds before each candidate.
-    In a Dask worker the event loop (main thread: heartbeats, retries, peer choice)
-    draws from that same global state while a task trains, so the weights would
-    depend on timing. The module's functions are redirected to a per-thread
-    ``random.Random``; the main thread keeps the shared one.
-    """
-    if getattr(random, "_evonas_per_thread", False):
-        return
-    shared = random._inst
-    local = threading.local()
-
-    def state() -> random.Random:
-        inst = getattr(local, "inst", None)
-        if inst is None:
-            inst = local.inst = (
-                shared if threading.current_thread() is threading.main_thread() else random.Random()
-            )
-        return inst
-
-    def redirect(name: str):
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return getattr(state(), name)(*args, **kwargs)
-
-        call.__name__ = call.__qualname__ = name
-        call.__doc__ = getattr(shared, name).__doc__
-        return call
-
-    for name in dir(random):
-        if getattr(getattr(random, name), "__self__", None) is shared:
-            setattr(random, name, redirect(name))
-    random._evonas_per_thread = True
-
-
 class SchedulerError(ConfigError):
     """The Dask scheduler cannot be reached, or its workers cannot run evonas (one line)."""
 
@@ -104,7 +66,6 @@ class DataPlugin(WorkerPlugin):
         self.settings = settings
 
     def setup(self, worker: Any) -> None:
-        isolate_python_random()
         init_worker(self.data, self.settings)
         _DATA[self.name] = self.data
         _SETUPS[self.name] = _SETUPS.get(self.name, 0) + 1
@@ -136,7 +97,6 @@ def run_on_worker(
         # the run directory is not on a file system this worker shares: keep no model here
         # (the search trains its best candidate again, deterministically, when its file is missing)
         task = dataclasses.replace(task, model_path=None)
-    isolate_python_random()
     with _TRAINING:
         index, record = run_task(task, space, settings, run_seed, data=data)
     record["worker"] = distributed.get_worker().address
