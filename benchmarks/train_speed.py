@@ -18,6 +18,7 @@ Timings are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -72,29 +73,38 @@ def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
         model, opt = fresh(arch)
         start = time.perf_counter()
         hist = train_compiled(model, opt, data, arch.batch_size, epochs, epochs + 1, seed)
-        return time.perf_counter() - start, min(hist["val_loss"])
+        elapsed = time.perf_counter() - start
+        steady = statistics.median(hist["seconds"][1:]) * epochs  # the epochs without tracing
+        return elapsed, min(hist["val_loss"]), steady
+
+    def fit_steps(arch):
+        return math.ceil(len(data.x_train) / arch.batch_size) * epochs
 
     print(f"\n[speed] {genomes} random genomes on Ames, {epochs} epochs each, validation every epoch")
+    print("  steady s: evonas' time without tracing (median epoch x epochs): the arithmetic and what is left")
+    print("  floor: steady s / fit s, the ratio evonas would reach if tracing cost nothing")
     print(
-        f"{'#':>3} {'params':>9} {'batch':>5} {'fit s':>7} {'evonas s':>9} {'time ratio':>10}"
-        f" {'fit val':>8} {'evonas val':>10} {'loss ratio':>10}"
+        f"{'#':>3} {'params':>9} {'batch':>5} {'steps':>6} {'fit s':>7} {'evonas s':>9} {'steady s':>8}"
+        f" {'time ratio':>10} {'floor':>6} {'fit val':>8} {'evonas val':>10} {'loss ratio':>10}"
     )
-    times, losses = [], []
+    times, floors, losses = [], [], []
     for i in range(genomes):
         arch = decode(space, random_genome(space, rng))
         if i % 2 == 0:
-            (tf_, lf), (te, le) = with_fit(arch), with_evonas(arch)
+            (tf_, lf), (te, le, steady) = with_fit(arch), with_evonas(arch)
         else:
-            (te, le), (tf_, lf) = with_evonas(arch), with_fit(arch)
+            (te, le, steady), (tf_, lf) = with_evonas(arch), with_fit(arch)
         times.append(te / tf_)
+        floors.append(steady / tf_)
         losses.append(le / lf)
         print(
-            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {tf_:>7.2f} {te:>9.2f}"
-            f" {te / tf_:>10.3f} {lf:>8.4f} {le:>10.4f} {le / lf:>10.3f}"
+            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {fit_steps(arch):>6}"
+            f" {tf_:>7.2f} {te:>9.2f} {steady:>8.2f} {te / tf_:>10.3f} {steady / tf_:>6.3f}"
+            f" {lf:>8.4f} {le:>10.4f} {le / lf:>10.3f}"
         )
     print(
         f"median time ratio evonas/fit: {statistics.median(times):.3f}"
-        f" (range {min(times):.3f}-{max(times):.3f})"
+        f" (range {min(times):.3f}-{max(times):.3f}); median floor {statistics.median(floors):.3f}"
     )
     print(
         f"median best-val-loss ratio evonas/fit: {statistics.median(losses):.3f}"

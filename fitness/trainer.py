@@ -15,11 +15,13 @@ evaluation seed, so training is deterministic for a given (run seed, key).
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
 
 from fitness.data import Dataset
+from fitness.fused import fused_updater
 
 _DEVICE_DATA: dict[str, tuple[Any, ...]] = {}
 
@@ -57,8 +59,9 @@ def train_compiled(
 ) -> dict[str, list[float]]:
     """Train ``model`` with early stopping; returns the per-epoch history like ``fit`` does.
 
-    History keys: ``loss`` (mean training loss of the epoch), ``val_loss`` and,
-    for classification, ``val_accuracy``. Training stops after ``patience``
+    History keys: ``loss`` (mean training loss of the epoch), ``val_loss``,
+    for classification ``val_accuracy``, and ``seconds`` (wall time of each epoch;
+    the first includes tracing the graph). Training stops after ``patience``
     epochs without a better validation loss, or at the first non-finite loss;
     the weights of the best epoch are restored.
     """
@@ -68,7 +71,13 @@ def train_compiled(
     x, y, xv, yv = device_data(data)
     classify = data.task == "classification"
     variables = model.trainable_variables
-    optimizer.build(variables)
+    apply_gradients = fused_updater(optimizer, variables)
+    if apply_gradients is None:  # an optimizer or setting without a fused kernel
+        optimizer.build(variables)
+
+        def apply_gradients(grads):
+            optimizer.apply_gradients(zip(grads, variables))
+
     n = int(x.shape[0])
     n_batches = math.ceil(n / batch_size)
 
@@ -86,7 +95,7 @@ def train_compiled(
             with tf.GradientTape() as tape:
                 loss = loss_of(yb, model(xb, training=True))
             grads = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(grads, variables))
+            apply_gradients(grads)
             total += loss * tf.cast(tf.shape(idx)[0], tf.float32)
         pv = model(xv, training=False)
         acc = tf.constant(0.0)
@@ -96,13 +105,15 @@ def train_compiled(
         return total / n, loss_of(yv, pv), acc
 
     rng = np.random.default_rng(seed)
-    history: dict[str, list[float]] = {"loss": [], "val_loss": []}
+    history: dict[str, list[float]] = {"loss": [], "val_loss": [], "seconds": []}
     if classify:
         history["val_accuracy"] = []
     best, best_weights, waited = math.inf, None, 0
     for _ in range(max_epochs):
+        started = time.perf_counter()
         order = tf.constant(rng.permutation(n).astype(np.int32))
         loss, val, acc = (float(t) for t in epoch(order))
+        history["seconds"].append(time.perf_counter() - started)
         history["loss"].append(loss)
         history["val_loss"].append(val)
         if classify:
