@@ -14,8 +14,10 @@ evaluation seed, so training is deterministic for a given (run seed, key).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,29 @@ def device_data(data: Dataset) -> tuple[Any, ...]:
     return tensors
 
 
+@contextlib.contextmanager
+def forgetting_custom_gradients() -> Iterator[None]:
+    """Drop the gradient functions that ``tf.custom_gradient`` registers while tracing, on exit.
+
+    In graph mode every call of a ``tf.custom_gradient`` op (``tf.nn.silu``, the
+    swish activation, is one) registers a new gradient function in TensorFlow's
+    global registry, and the registry keeps it, with the whole traced graph it
+    refers to, for ever (tensorflow/tensorflow#97697): about 3 MB per candidate
+    that uses swish. The functions are only needed while the graph is traced and
+    differentiated, so the ones added inside this block are removed at its end.
+    """
+    from tensorflow.python.framework import ops
+
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    before = set(registry) if isinstance(registry, dict) else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            for name in [k for k in registry if k not in before and k.startswith("CustomGradient-")]:
+                del registry[name]
+
+
 def train_compiled(
     model: Any,
     optimizer: Any,
@@ -65,6 +90,13 @@ def train_compiled(
     epochs without a better validation loss, or at the first non-finite loss;
     the weights of the best epoch are restored.
     """
+    with forgetting_custom_gradients():
+        return _train(model, optimizer, data, batch_size, max_epochs, patience, seed)
+
+
+def _train(
+    model: Any, optimizer: Any, data: Dataset, batch_size: int, max_epochs: int, patience: int, seed: int
+) -> dict[str, list[float]]:
     import keras
     import tensorflow as tf
 

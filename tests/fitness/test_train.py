@@ -137,3 +137,24 @@ def test_other_threads_drawing_global_random_numbers_change_nothing(regression_d
         stop.set()
         thread.join()
     assert again["objective"] == first["objective"]
+
+
+def test_swish_candidates_leave_no_gradient_functions_behind(regression_data, build):
+    """tf.nn.silu registers a gradient function per trace; the trainer must drop them (TF #97697)."""
+    from tensorflow.python.framework import ops
+
+    swish = SPACE.activations.index("swish")
+    genes = build(
+        SPACE,
+        n_levels=1,
+        n_units=(2,),
+        neurons={(0, 0): 3, (0, 1): 2},
+        activation={(0, 0): swish, (0, 1): swish},
+    )
+    assert "swish" in decode(SPACE, genes).describe()
+    registry = ops._gradient_registry._registry
+    evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=1)  # imports and warms TensorFlow
+    before = len(registry)
+    for seed in (2, 3):
+        assert evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=seed)["status"] == "ok"
+    assert len(registry) == before
