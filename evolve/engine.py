@@ -6,6 +6,11 @@ imports and configures TensorFlow once, and is reused from one generation to
 the next. Results are yielded as they finish; each evaluation is seeded from
 (run seed, key), so the order of completion never changes a result.
 
+On a machine with NVIDIA GPUs (``CUDA_VISIBLE_DEVICES``, or ``nvidia-smi -L``),
+the default is one worker per GPU, and each worker sees one GPU only: workers
+claim slots 0, 1, 2... as they start and take GPU ``slot % n_gpus``, so
+``workers = 2 x n_gpus`` puts two workers on every GPU.
+
 The search process itself never trains: a candidate that kills its worker
 (out of memory, a crash in native code) breaks only that worker. The engine then
 runs the unfinished candidates one at a time to find the culprit, which is
@@ -16,7 +21,11 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import subprocess
+import tempfile
 import warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -51,8 +60,49 @@ class EvalTask:
     save_below: float = math.inf
 
 
-def init_worker(data: Dataset, settings: TrainSettings) -> None:
-    """Runs once in each worker process: keep the data, import and configure TensorFlow."""
+def local_gpus() -> tuple[str, ...]:
+    """The NVIDIA GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` entries (empty: none).
+
+    ``CUDA_VISIBLE_DEVICES`` decides when it is set; otherwise ``nvidia-smi -L``
+    lists the GPUs. Nothing here imports TensorFlow (the search process never does).
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [v.strip() for v in visible.split(",") if v.strip()]
+        return () if not ids or ids[0].startswith("-") else tuple(ids)
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return ()
+    try:
+        listed = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    if listed.returncode != 0:
+        return ()
+    return tuple(
+        str(i) for i, line in enumerate(ln for ln in listed.stdout.splitlines() if ln.startswith("GPU "))
+    )
+
+
+def claim_slot(slots_dir: str) -> int:
+    """The lowest slot number not yet claimed in ``slots_dir`` (atomic across processes)."""
+    slot = 0
+    while True:
+        try:
+            os.close(os.open(os.path.join(slots_dir, f"slot-{slot}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return slot
+        except FileExistsError:
+            slot += 1
+
+
+def init_worker(
+    data: Dataset, settings: TrainSettings, gpus: tuple[str, ...] = (), slots_dir: str | None = None
+) -> None:
+    """Runs once in each worker process: pick its GPU (if any), keep the data, set up TensorFlow."""
+    if gpus and slots_dir is not None:  # before TensorFlow is imported in this process
+        gpu = gpus[claim_slot(slots_dir) % len(gpus)]
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        _WORKER["gpu"] = gpu
     _WORKER["data"] = data
     configure_tensorflow(settings.tf_threads)
 
@@ -71,6 +121,8 @@ def run_task(
         save_below=task.save_below,
     )
     record["worker"] = os.getpid()
+    if "gpu" in _WORKER:
+        record["gpu"] = _WORKER["gpu"]
     return task.index, record
 
 
@@ -79,13 +131,20 @@ class LocalEngine:
 
     name = "loky"
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, gpus: Sequence[str] = ()) -> None:
         self.workers = max(1, workers)
+        self.gpus = tuple(gpus)
+        self.slots_dir = tempfile.mkdtemp(prefix="evonas-gpu-slots-") if self.gpus else None
+        if self.slots_dir is not None:
+            weakref.finalize(self, shutil.rmtree, self.slots_dir, True)
 
     def _executor(self, data: Dataset, settings: TrainSettings, workers: int):
         # Same data object and settings: the running workers are reused (TensorFlow stays imported).
         return get_reusable_executor(
-            max_workers=workers, initializer=init_worker, initargs=(data, settings), reuse="auto"
+            max_workers=workers,
+            initializer=init_worker,
+            initargs=(data, settings, self.gpus, self.slots_dir),
+            reuse="auto",
         )
 
     def evaluate(
@@ -145,7 +204,9 @@ def make_engine(search: SearchConfig) -> LocalEngine | DaskEngine:
                 "search.engine = 'dask' needs the distributed package: pip install 'evonas[dask]'"
             ) from None
         return DaskEngine(search.scheduler)
-    return LocalEngine(resolve_workers(search))
+    gpus = local_gpus()
+    workers = search.workers or (len(gpus) if gpus else resolve_workers(search))
+    return LocalEngine(workers, gpus)
 
 
 def model_path_for(models_dir: Path, key: str) -> str:

@@ -151,8 +151,10 @@ def inject_faults(params: int) -> None:
 
     ``EVONAS_FAULTS="exit_above=N"`` kills the worker process (as the kernel's
     out-of-memory killer would) for candidates with more than N parameters;
-    ``"raise_above=N"`` raises an exception while building them. Rules combine
-    with commas. Unset (the normal case), this does nothing.
+    ``"raise_above=N"`` raises an exception while building them; ``"sleep=S"``
+    makes every candidate take S seconds longer (so that tests can interrupt a
+    run mid-generation however fast training is). Rules combine with commas.
+    Unset (the normal case), this does nothing.
     """
     spec = os.environ.get("EVONAS_FAULTS")
     if not spec:
@@ -163,6 +165,8 @@ def inject_faults(params: int) -> None:
             os._exit(137)
         if name.strip() == "raise_above" and params > int(value):
             raise RuntimeError(f"injected fault: {params} parameters > {value}")
+        if name.strip() == "sleep":
+            time.sleep(float(value))
 
 
 def evaluate_genome(

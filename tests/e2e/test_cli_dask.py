@@ -236,6 +236,9 @@ def test_a_local_run_interrupted_mid_generation_resumes_on_dask_with_the_same_re
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "EVONAS_FAULTS": "sleep=0.7"},  # time to interrupt it, however fast training is
+        # a background shell starts its jobs with SIGINT ignored; the child must see Ctrl-C as a user would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     journal = out / "evaluations.jsonl"
     deadline = time.time() + 300

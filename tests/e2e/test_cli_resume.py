@@ -64,6 +64,7 @@ def test_sigkill_mid_generation_then_resume_is_identical_and_trains_nothing_twic
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env={**os.environ, "EVONAS_FAULTS": "sleep=0.7"},  # time to kill it, however fast training is
     )
     journal = run / "evaluations.jsonl"
     deadline = time.time() + 300
@@ -123,6 +124,9 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(uninterrupted, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "EVONAS_FAULTS": "sleep=0.7"},  # time to interrupt it, however fast training is
+        # a background shell starts its jobs with SIGINT ignored; the child must see Ctrl-C as a user would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 300
     while time.time() < deadline and not (run / "checkpoint.json").exists():

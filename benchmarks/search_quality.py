@@ -1,0 +1,510 @@
+"""Search quality side by side: evonas against the tools a user would pick instead.
+
+    .venv/bin/python benchmarks/search_quality.py --dataset ames --budget 100 --seeds 3
+
+On one hash split (train/val/test, the one every evonas run uses) and one budget
+of candidate trainings, with the same epoch cap and early stopping for every
+neural method:
+
+  evonas-genetic   evonas' default genetic search, generation after generation until
+                   the budget is spent (the last generation may overshoot it by a few);
+  evonas-random    as many random genomes of the same space as the genetic search trained
+                   (no selection, no variation), through the same trainer;
+  kt-random        KerasTuner RandomSearch over a typical MLP space (1-3 layers, width,
+                   activation, dropout, learning rate; Adam, batch 32), as many trials;
+  kt-hyperband     KerasTuner Hyperband over the same MLP space, stopped at as many trials;
+  hgb-default      scikit-learn HistGradientBoosting with default settings;
+  hgb-tuned        the same on a 3x3 grid (learning rate, leaves), chosen on the val split;
+  linear           ridge (regression) or logistic regression (classification), the
+                   regularisation chosen on the val split.
+
+Each selects its model on the validation split; the test split is touched once,
+at the end, for the selected model only. The scikit-learn references do not
+depend on the seed and run once per dataset. Results go to one JSON file per
+(dataset, method, seed) under --results, so a long benchmark can be run in
+parts; --report-only rebuilds the markdown table and the PNG of best-so-far
+against trainings from those files. A leakage audit is printed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import multiprocessing
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evolve.api import describe_data  # noqa: E402
+from evolve.config import RunConfig  # noqa: E402
+from evolve.rundir import DATA, RunDir  # noqa: E402
+from evolve.search import Search  # noqa: E402
+from fitness import TrainSettings, load_dataset  # noqa: E402
+from fitness.data import Dataset  # noqa: E402
+from genome import decode  # noqa: E402
+
+NEURAL = ("evonas-genetic", "evonas-random", "kt-random", "kt-hyperband")
+REFERENCES = ("hgb-default", "hgb-tuned", "linear")
+METHODS = NEURAL + REFERENCES
+KT_BATCH = 32
+
+
+# -- the audit ----------------------------------------------------------------
+def _row_digests(*arrays: np.ndarray) -> set[bytes]:
+    rows = np.ascontiguousarray(np.hstack([a.reshape(len(a), -1).astype("float64") for a in arrays]))
+    return {hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in rows}
+
+
+def leakage_audit(data: Dataset) -> list[str]:
+    """Checks on the encoded matrices the methods see (not only on what the loader says it did)."""
+    a = data.audit
+    target = data.target
+    named = [f for f in data.feature_names if f == target or f.startswith(f"{target}=")]
+    train = _row_digests(data.x_train)
+    val, test = _row_digests(data.x_val), _row_digests(data.x_test)
+    lines = [
+        f"dataset {data.name}: task {data.task}, target {target!r}, {data.n_features} encoded features",
+        f"split sizes: train {len(data.x_train)}, val {len(data.x_val)}, test {len(data.x_test)}"
+        f" ({a['split_method']})",
+        f"target among the features: {'YES: ' + ', '.join(named) if named else 'no'}",
+        f"identifier columns dropped: {a['dropped_columns']['identifiers'] or 'none found'};"
+        f" columns dropped as leaks: {a['dropped_columns']['leaks'] or 'none'}",
+        f"identical feature rows across splits: train&val {len(train & val)}, train&test {len(train & test)},"
+        f" val&test {len(val & test)}",
+    ]
+    if data.task == "regression":
+        worst = max(
+            abs(float(np.corrcoef(data.x_train[:, j], data.y_train)[0, 1]))
+            for j in range(data.n_features)
+            if np.std(data.x_train[:, j]) > 0
+        )
+        lines.append(f"largest |correlation| of a feature with the target (train): {worst:.3f}")
+    if named:
+        raise SystemExit("leakage audit failed: the target is among the features")
+    return lines
+
+
+# -- metrics --------------------------------------------------------------------
+def regression_rmse(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((pred.reshape(-1).astype("float64") - y.astype("float64")) ** 2)))
+
+
+def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(proba.astype("float64"), 1e-12, 1.0)
+    return float(-np.mean(np.log(p[np.arange(len(y)), y.astype("int64")])))
+
+
+def scores(data: Dataset, val_out: np.ndarray, test_out: np.ndarray) -> dict[str, float]:
+    """Val and test metrics from predictions (target units) or class probabilities."""
+    if data.task == "regression":
+        return {"val": regression_rmse(val_out, data.y_val), "test": regression_rmse(test_out, data.y_test)}
+    return {
+        "val": log_loss(val_out, data.y_val),
+        "val_accuracy": float(np.mean(np.argmax(val_out, 1) == data.y_val)),
+        "test": float(np.mean(np.argmax(test_out, 1) == data.y_test)),
+        "test_loss": log_loss(test_out, data.y_test),
+    }
+
+
+def best_so_far(values: list[float | None]) -> list[float]:
+    out, best = [], math.inf
+    for v in values:
+        if v is not None and math.isfinite(v):
+            best = min(best, v)
+        out.append(best)
+    return out
+
+
+# -- evonas ---------------------------------------------------------------------
+def run_evonas(
+    data: Dataset,
+    dataset: str,
+    seed: int,
+    budget: int,
+    random_only: bool,
+    settings: TrainSettings,
+    workdir: Path,
+) -> dict[str, Any]:
+    # the default population (10); a smoke-test budget gets a smaller one
+    population = budget if random_only else (10 if budget >= 20 else max(3, budget // 2))
+    cfg = RunConfig().with_overrides(
+        data={"dataset": dataset},
+        search={"seed": seed, "population": population},
+        training={"max_epochs": settings.max_epochs, "patience": settings.patience},
+    )
+    run = RunDir.create(workdir / ("random" if random_only else "genetic"), cfg)
+    start = time.perf_counter()
+    with run.lock():
+        run.write_json(DATA, describe_data(data))
+        search = Search(
+            run, cfg, data, progress=sys.stderr.isatty(), log=lambda line: print("   ", line, flush=True)
+        )
+        while search.generation < 0 or (not random_only and len(search.cache) < budget):
+            print("   ", search.step().line("val"), flush=True)
+        test = search.score_best_on_test()
+    seconds = time.perf_counter() - start
+    records = run.evaluations()
+    best = search.hof[0]
+    objectives = [r["objective"] for r in records]
+    result: dict[str, Any] = {
+        "val": best.objective,
+        "test": test["test_rmse"] if data.task == "regression" else test["test_accuracy"],
+        "trainings": len(records),
+        "seconds": seconds,
+        "curve": best_so_far(objectives),
+        "selected": decode(cfg.space, best.genes).describe(),
+        "generations": search.generation + 1,
+    }
+    if data.task == "classification":
+        result["test_loss"] = test["test_loss"]
+        by_key = {r["key"]: r for r in records}
+        result["val_accuracy"] = by_key[best.key]["metrics"]["val_accuracy"]
+    return result
+
+
+# -- KerasTuner -----------------------------------------------------------------
+def run_keras_tuner(
+    data: Dataset, seed: int, trials: int, hyperband: bool, settings: TrainSettings, workdir: Path
+) -> dict[str, Any]:
+    import keras
+    import keras_tuner as kt
+
+    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+    keras.utils.set_random_seed(seed)  # initial weights and dropout: reproducible per seed
+    regression = data.task == "regression"
+    y, yv = data.y_train, data.y_val
+    if regression:  # the same standardised target evonas trains on
+        y = ((y - data.target_mean) / data.target_std).astype("float32")
+        yv = ((yv - data.target_mean) / data.target_std).astype("float32")
+
+    def build(hp):
+        inputs = keras.Input((data.n_features,))
+        x = keras.layers.Normalization(mean=data.feature_mean, variance=data.feature_var)(inputs)
+        activation = hp.Choice("activation", ["relu", "tanh", "elu"])
+        dropout = hp.Float("dropout", 0.0, 0.5, step=0.1)
+        for i in range(hp.Int("layers", 1, 3)):
+            x = keras.layers.Dense(hp.Choice(f"units_{i}", [32, 64, 128, 256, 512]), activation=activation)(x)
+            if dropout > 0:
+                x = keras.layers.Dropout(dropout)(x)
+        if regression:
+            out, loss = keras.layers.Dense(1)(x), "mse"
+        else:
+            out, loss = (
+                keras.layers.Dense(data.n_outputs, activation="softmax")(x),
+                "sparse_categorical_crossentropy",
+            )
+        model = keras.Model(inputs, out)
+        lr = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+        return model
+
+    common = dict(objective="val_loss", seed=seed, directory=str(workdir), overwrite=True)
+    if hyperband:
+        tuner = kt.Hyperband(
+            build,
+            max_epochs=settings.max_epochs,
+            factor=3,
+            hyperband_iterations=100,
+            project_name="hyperband",
+            **common,
+        )
+        tuner.oracle.max_trials = trials
+    else:
+        tuner = kt.RandomSearch(build, max_trials=trials, project_name="random", **common)
+    stop = keras.callbacks.EarlyStopping(patience=settings.patience, restore_best_weights=True)
+    start = time.perf_counter()
+    tuner.search(
+        data.x_train,
+        y,
+        validation_data=(data.x_val, yv),
+        epochs=settings.max_epochs,
+        batch_size=KT_BATCH,
+        callbacks=[stop],
+        verbose=0,
+    )
+    model = tuner.get_best_models(1)[0]
+    val_out = model.predict(data.x_val, batch_size=1024, verbose=0)
+    test_out = model.predict(data.x_test, batch_size=1024, verbose=0)
+    seconds = time.perf_counter() - start
+    if regression:
+        val_out = val_out * data.target_std + data.target_mean
+        test_out = test_out * data.target_std + data.target_mean
+    ordered = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    trial_scores = [t.score for t in ordered]
+    if regression:  # val MSE of the standardised target -> RMSE in target units
+        trial_scores = [None if s is None else math.sqrt(s) * data.target_std for s in trial_scores]
+    hp = tuner.get_best_hyperparameters(1)[0].values
+    return {
+        **scores(data, val_out, test_out),
+        "trainings": len(ordered),
+        "seconds": seconds,
+        "curve": best_so_far(trial_scores),
+        "selected": ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in hp.items()
+            if not k.startswith("tuner/")
+        ),
+    }
+
+
+# -- scikit-learn references -----------------------------------------------------------
+def run_reference(data: Dataset, method: str) -> dict[str, Any]:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    regression = data.task == "regression"
+    scale = np.sqrt(data.feature_var)
+
+    def standard(x):
+        return (x - data.feature_mean) / scale
+
+    if method == "linear":
+        if regression:
+            grid = [{"alpha": a} for a in np.logspace(-2, 4, 7)]
+            build = lambda g: Ridge(**g)  # noqa: E731
+        else:
+            grid = [{"C": c} for c in np.logspace(-3, 1, 5)]
+            build = lambda g: LogisticRegression(max_iter=2000, **g)  # noqa: E731
+        prep = standard
+    else:
+        cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+        grid = [{}]
+        if method == "hgb-tuned":
+            grid = [
+                {"learning_rate": lr, "max_leaf_nodes": n} for lr in (0.05, 0.1, 0.2) for n in (15, 31, 63)
+            ]
+        build = lambda g: cls(random_state=0, **g)  # noqa: E731
+        prep = lambda x: x  # noqa: E731
+    start = time.perf_counter()
+    best: tuple[float, Any, dict] | None = None
+    curve_values = []
+    for g in grid:
+        model = build(g).fit(prep(data.x_train), data.y_train)
+        out = model.predict(prep(data.x_val)) if regression else model.predict_proba(prep(data.x_val))
+        val = regression_rmse(out, data.y_val) if regression else log_loss(out, data.y_val)
+        curve_values.append(val)
+        if best is None or val < best[0]:
+            best = (val, model, g)
+    _, model, g = best
+    predict = model.predict if regression else model.predict_proba
+    result = {
+        **scores(data, predict(prep(data.x_val)), predict(prep(data.x_test))),
+        "trainings": len(grid),
+        "seconds": time.perf_counter() - start,
+        "curve": best_so_far(curve_values),
+        "selected": ", ".join(f"{k}={v:g}" for k, v in g.items()) or "defaults",
+    }
+    return result
+
+
+# -- the report --------------------------------------------------------------------
+def load_results(results: Path, dataset: str) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(results.glob(f"{dataset}__*.json")):
+        r = json.loads(path.read_text())
+        found.setdefault(r["method"], []).append(r)
+    return found
+
+
+def _med_range(values: list[float], fmt: str) -> str:
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1 or min(values) == max(values):
+        return format(med, fmt)
+    return f"{format(med, fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+
+def write_report(results: Path, dataset: str, report_dir: Path, command: str) -> Path | None:
+    found = load_results(results, dataset)
+    if not found:
+        return None
+    task = next(iter(found.values()))[0]["task"]
+    regression = task == "regression"
+    val_name, test_name = ("val RMSE", "test RMSE") if regression else ("val log loss", "test accuracy")
+    fmt = ",.0f" if regression else ".4f"
+    lines = [
+        f"Command: `{command}`",
+        "",
+        f"| method | seeds | {val_name} | {test_name} |"
+        + ("" if regression else " val accuracy |")
+        + " trainings | wall time s | selected (seed of the median test) |",
+        "|---|---|---|---|" + ("" if regression else "---|") + "---|---|---|",
+    ]
+    for method in METHODS:
+        rs = found.get(method)
+        if not rs:
+            continue
+        rs = sorted(rs, key=lambda r: r["seed"])
+        tests = [r["test"] for r in rs]
+        median_run = sorted(rs, key=lambda r: r["test"])[len(rs) // 2]
+        seeds = "any (deterministic)" if method in REFERENCES else ",".join(str(r["seed"]) for r in rs)
+        row = f"| {method} | {seeds} | {_med_range([r['val'] for r in rs], fmt)} | {_med_range(tests, fmt)} |"
+        if not regression:
+            row += f" {_med_range([r['val_accuracy'] for r in rs], '.4f')} |"
+        row += (
+            f" {_med_range([r['trainings'] for r in rs], 'd')} |"
+            f" {_med_range([r['seconds'] for r in rs], '.0f')} |"
+            f" {median_run['selected'].replace('|', '/')} |"
+        )
+        lines.append(row)
+    lines.append("")
+    lines.append(
+        "Median over the seeds, (range) where the seeds differ. Each method selects on the val split;"
+    )
+    lines.append("the test split is scored once, for the selected model.")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    table = report_dir / f"{dataset}.md"
+    table.write_text("\n".join(lines) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for method in NEURAL:
+        rs = found.get(method)
+        if not rs:
+            continue
+        n = min(len(r["curve"]) for r in rs)
+        curves = np.array([r["curve"][:n] for r in rs], dtype="float64")
+        curves[~np.isfinite(curves)] = np.nan
+        x = np.arange(1, n + 1)
+        line = ax.plot(x, np.nanmedian(curves, axis=0), label=f"{method} (median of {len(rs)})")[0]
+        if len(rs) > 1:
+            ax.fill_between(
+                x, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), alpha=0.15, color=line.get_color()
+            )
+    for method in REFERENCES:
+        rs = found.get(method)
+        if rs:
+            ax.axhline(
+                rs[0]["val"],
+                linestyle="--",
+                linewidth=1,
+                color="grey" if method != "hgb-tuned" else "black",
+                label=f"{method} (val)",
+            )
+    ax.set_xlabel("trainings")
+    ax.set_ylabel(f"best {val_name} so far")
+    ax.set_title(f"{dataset}: best validation score against trainings spent")
+    finite = [v for rs in found.values() for r in rs for v in r["curve"] if math.isfinite(v)]
+    if finite:
+        low = min(finite)
+        ax.set_ylim(low * 0.95, min(max(finite), low * (1.6 if regression else 2.5)))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    picture = report_dir / f"{dataset}-best-so-far.png"
+    fig.savefig(picture, dpi=110)
+    plt.close(fig)
+    print(f"wrote {table} and {picture}")
+    return table
+
+
+# -- main ------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="evonas vs random search, KerasTuner, gradient boosting, linear"
+    )
+    parser.add_argument("--dataset", choices=["ames", "mnist5k", "digits"], default="ames")
+    parser.add_argument("--budget", type=int, default=100, help="candidate trainings per neural method")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 for the neural methods")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS)
+    )
+    parser.add_argument("--max-epochs", type=int, default=TrainSettings().max_epochs)
+    parser.add_argument("--patience", type=int, default=TrainSettings().patience)
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--report-dir", type=Path, default=ROOT / "docs" / "benchmarks")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rebuild the table and picture from --results"
+    )
+    args = parser.parse_args(argv)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or args.budget < 2 or args.seeds < 1:
+        parser.error(f"unknown methods {unknown}" if unknown else "--budget must be >= 2 and --seeds >= 1")
+    command = (
+        f".venv/bin/python benchmarks/search_quality.py --dataset {args.dataset} --budget {args.budget}"
+        f" --seeds {args.seeds}"
+        + (f" --max-epochs {args.max_epochs}" if args.max_epochs != TrainSettings().max_epochs else "")
+        + (f" --patience {args.patience}" if args.patience != TrainSettings().patience else "")
+    )
+    if not args.report_only:
+        settings = TrainSettings(max_epochs=args.max_epochs, patience=args.patience)
+        data = load_dataset(args.dataset)
+        print("leakage audit:")
+        for line in leakage_audit(data):
+            print("  " + line)
+        args.results.mkdir(parents=True, exist_ok=True)
+
+        def save(method: str, seed: int | None, result: dict[str, Any]) -> None:
+            result.update(
+                method=method,
+                seed=seed,
+                dataset=args.dataset,
+                task=data.task,
+                budget=args.budget,
+                max_epochs=settings.max_epochs,
+                patience=settings.patience,
+            )
+            name = f"{args.dataset}__{method}__{'ref' if seed is None else f'seed{seed}'}.json"
+            (args.results / name).write_text(json.dumps(result, indent=1) + "\n")
+            print(
+                f"  {method} seed {seed}: val {result['val']:.6g}, test {result['test']:.6g}, "
+                f"{result['trainings']} trainings, {result['seconds']:.0f}s",
+                flush=True,
+            )
+
+        for method in [m for m in methods if m in REFERENCES]:
+            save(method, None, run_reference(data, method))
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            budget = args.budget
+            with tempfile.TemporaryDirectory(prefix="evonas-bench-") as tmp:
+                work = Path(tmp)
+                if "evonas-genetic" in methods:
+                    print(f"evonas-genetic, seed {seed}, budget {budget}", flush=True)
+                    genetic = run_evonas(data, args.dataset, seed, budget, False, settings, work)
+                    save("evonas-genetic", seed, genetic)
+                    budget = genetic["trainings"]  # the others get exactly as many trainings
+                if "evonas-random" in methods:
+                    print(f"evonas-random, seed {seed}, {budget} trainings", flush=True)
+                    save(
+                        "evonas-random",
+                        seed,
+                        run_evonas(data, args.dataset, seed, budget, True, settings, work),
+                    )
+                for method, hyperband in (("kt-random", False), ("kt-hyperband", True)):
+                    if method in methods:
+                        print(f"{method}, seed {seed}, {budget} trials", flush=True)
+                        # a fresh process: TensorFlow as KerasTuner users have it (all cores, the
+                        # default op settings), not as evonas configured this one for scoring
+                        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                            job = pool.submit(
+                                run_keras_tuner, data, seed, budget, hyperband, settings, work / method
+                            )
+                            result = job.result()
+                        save(method, seed, result)
+                        shutil.rmtree(work / method, ignore_errors=True)
+    write_report(args.results, args.dataset, args.report_dir, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Smoke test of the peer benchmark: every method, a tiny budget, real training, one seed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+METHODS = [
+    "evonas-genetic",
+    "evonas-random",
+    "kt-random",
+    "kt-hyperband",
+    "hgb-default",
+    "hgb-tuned",
+    "linear",
+]
+
+
+def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path):
+    results, report = tmp_path / "results", tmp_path / "report"
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "search_quality.py"),
+        "--dataset", "digits", "--budget", "3", "--seeds", "1", "--max-epochs", "2", "--patience", "1",
+        "--results", str(results), "--report-dir", str(report),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "target among the features: no" in out
+    assert "identical feature rows across splits" in out and "split sizes: train" in out
+
+    found = {json.loads(p.read_text())["method"]: json.loads(p.read_text()) for p in results.glob("*.json")}
+    assert sorted(found) == sorted(METHODS)
+    genetic = found["evonas-genetic"]
+    for method in ("evonas-genetic", "evonas-random", "kt-random", "kt-hyperband"):
+        r = found[method]
+        # the others get exactly as many trainings as the genetic search used
+        assert r["trainings"] == genetic["trainings"] >= 3, (method, r["trainings"])
+        assert len(r["curve"]) == r["trainings"]
+        assert all(a >= b for a, b in zip(r["curve"], r["curve"][1:]))  # best so far never worsens
+        assert r["val"] == min(r["curve"]) or method.startswith("kt-")
+    for r in found.values():
+        assert 0.0 <= r["test"] <= 1.0 and 0.0 <= r["val_accuracy"] <= 1.0  # digits: accuracy
+        assert r["val"] > 0 and r["seconds"] > 0
+    # ten classes: every trained method beats chance on the test split
+    assert found["linear"]["test"] > 0.8 and found["hgb-default"]["test"] > 0.8
+
+    table = (report / "digits.md").read_text()
+    for method in METHODS:
+        assert f"| {method} |" in table
+    assert (report / "digits-best-so-far.png").stat().st_size > 10_000
