@@ -247,6 +247,8 @@ def run_keras_tuner(
     if regression:  # val MSE of the standardised target -> RMSE in target units
         trial_scores = [None if s is None else math.sqrt(s) * data.target_std for s in trial_scores]
     hp = tuner.get_best_hyperparameters(1)[0].values
+    # KerasTuner keeps values of inactive parameters (units of layers the model does not have)
+    hp = {k: v for k, v in hp.items() if not k.startswith("units_") or int(k.split("_")[1]) < hp["layers"]}
     return {
         **scores(data, val_out, test_out),
         "trainings": len(ordered),
@@ -328,6 +330,17 @@ def _med_range(values: list[float], fmt: str) -> str:
     return f"{format(med, fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
+def active_only(selected: str) -> str:
+    """Drop KerasTuner's values of inactive parameters (units of layers the model does not have)."""
+    parts = [p.strip() for p in selected.split(",")]
+    layers = next((int(p.split("=")[1]) for p in parts if p.startswith("layers=")), None)
+    if layers is None:
+        return selected
+    return ", ".join(
+        p for p in parts if not p.startswith("units_") or int(p.split("=")[0].split("_")[1]) < layers
+    )
+
+
 def write_report(results: Path, dataset: str, report_dir: Path, command: str) -> Path | None:
     found = load_results(results, dataset)
     if not found:
@@ -341,7 +354,7 @@ def write_report(results: Path, dataset: str, report_dir: Path, command: str) ->
         "",
         f"| method | seeds | {val_name} | {test_name} |"
         + ("" if regression else " val accuracy |")
-        + " trainings | wall time s | selected (seed of the median test) |",
+        + " trainings | wall time s | selected (the run with the median test score) |",
         "|---|---|---|---|" + ("" if regression else "---|") + "---|---|---|",
     ]
     for method in METHODS:
@@ -356,9 +369,9 @@ def write_report(results: Path, dataset: str, report_dir: Path, command: str) ->
         if not regression:
             row += f" {_med_range([r['val_accuracy'] for r in rs], '.4f')} |"
         row += (
-            f" {_med_range([r['trainings'] for r in rs], 'd')} |"
+            f" {_med_range([r['trainings'] for r in rs], '.0f')} |"
             f" {_med_range([r['seconds'] for r in rs], '.0f')} |"
-            f" {median_run['selected'].replace('|', '/')} |"
+            f" {active_only(median_run['selected']).replace('|', '/')} |"
         )
         lines.append(row)
     lines.append("")
@@ -394,9 +407,9 @@ def write_report(results: Path, dataset: str, report_dir: Path, command: str) ->
         if rs:
             ax.axhline(
                 rs[0]["val"],
-                linestyle="--",
+                linestyle={"hgb-default": ":", "hgb-tuned": "--", "linear": "-."}[method],
                 linewidth=1,
-                color="grey" if method != "hgb-tuned" else "black",
+                color="black",
                 label=f"{method} (val)",
             )
     ax.set_xlabel("trainings")
