@@ -6,7 +6,8 @@ Here a whole epoch — shuffled mini-batches, forward, gradients, optimizer
 updates, and the validation loss at the end — runs inside one ``tf.function``
 graph, and the data stays on the device (as constants, shared by all the
 candidates a worker trains). The optimizer, the batches, early stopping on the
-validation loss and the restored best weights are the same as with ``fit``.
+validation loss and the restored best weights are the same as with ``fit``; the
+optimizer's updates run as TensorFlow's fused kernels (see :mod:`fitness.fused`).
 
 The shuffling order comes from a ``numpy.random.Generator`` seeded with the
 evaluation seed, so training is deterministic for a given (run seed, key).
@@ -57,8 +58,8 @@ def forgetting_custom_gradients() -> Iterator[None]:
     In graph mode every call of a ``tf.custom_gradient`` op (``tf.nn.silu``, the
     swish activation, is one) registers a new gradient function in TensorFlow's
     global registry, and the registry keeps it, with the whole traced graph it
-    refers to, for ever (tensorflow/tensorflow#97697): about 3 MB per candidate
-    that uses swish. The functions are only needed while the graph is traced and
+    refers to, for ever (tensorflow/tensorflow#97697): 3 to 11 MB per candidate
+    that uses swish, measured. The functions are only needed while the graph is traced and
     differentiated, so the ones added inside this block are removed at its end.
     """
     from tensorflow.python.framework import ops
