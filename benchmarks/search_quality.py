@@ -291,7 +291,7 @@ def run_reference(data: Dataset, method: str) -> dict[str, Any]:
         build = lambda g: cls(random_state=0, **g)  # noqa: E731
         prep = lambda x: x  # noqa: E731
     start = time.perf_counter()
-    best: tuple[float, Any, dict] | None = None
+    best: tuple[float, Any, dict, np.ndarray] | None = None
     curve_values = []
     for g in grid:
         model = build(g).fit(prep(data.x_train), data.y_train)
@@ -299,11 +299,11 @@ def run_reference(data: Dataset, method: str) -> dict[str, Any]:
         val = regression_rmse(out, data.y_val) if regression else log_loss(out, data.y_val)
         curve_values.append(val)
         if best is None or val < best[0]:
-            best = (val, model, g)
-    _, model, g = best
+            best = (val, model, g, out)
+    _, model, g, val_out = best
     predict = model.predict if regression else model.predict_proba
     result = {
-        **scores(data, predict(prep(data.x_val)), predict(prep(data.x_test))),
+        **scores(data, val_out, predict(prep(data.x_test))),  # test: once, for the selected model
         "trainings": len(grid),
         "seconds": time.perf_counter() - start,
         "curve": best_so_far(curve_values),
