@@ -196,16 +196,35 @@ class Architecture:
         by_level = [
             " ".join(u.summary() for u in self.units if u.level == level) for level in range(len(sizes))
         ]
-        kinds = [kind for _, target, kind in self.edges() if target != OUTPUT]
-        extra_inputs = sum(1 for u in self.units if u.level > 0 and INPUT in u.inputs)
-        extra_outputs = sum(1 for uid in self.outputs if uid[0] < self.n_levels - 1)
+        counts = self.connection_counts()
         levels = "level" if len(sizes) == 1 else "levels"
         return (
             f"{len(sizes)} {levels} [{','.join(map(str, sizes))}] | {' / '.join(by_level)} | "
-            f"{kinds.count('skip')} skip, {kinds.count('lateral')} lateral, "
-            f"{extra_inputs} input, {extra_outputs} extra output | "
+            f"{counts['skip']} skip, {counts['lateral']} lateral, "
+            f"{counts['input']} input, {counts['output']} extra output | "
             f"{self.optimizer} lr={fmt_lr(self.learning_rate)} bs={self.batch_size}"
         )
+
+    def connection_counts(self) -> dict[str, int]:
+        """How much wiring beyond the plain level-to-level chain the network has.
+
+        ``skip`` and ``lateral``: edges of those kinds; ``input``: extra edges
+        from the raw input into units above level 0; ``output``: units below the
+        last level that also feed the output head.
+
+        Example:
+            >>> a = Unit(0, 0, 8, "relu", 0.0, False, (INPUT,))
+            >>> b = Unit(1, 0, 8, "relu", 0.0, False, ((0, 0), INPUT))
+            >>> Architecture((a, b), ((0, 0), (1, 0)), "adam", 1e-3, 32).connection_counts()
+            {'skip': 0, 'lateral': 0, 'input': 1, 'output': 1}
+        """
+        kinds = [kind for _, target, kind in self.edges() if target != OUTPUT]
+        return {
+            "skip": kinds.count("skip"),
+            "lateral": kinds.count("lateral"),
+            "input": sum(1 for u in self.units if u.level > 0 and INPUT in u.inputs),
+            "output": sum(1 for uid in self.outputs if uid[0] < self.n_levels - 1),
+        }
 
     def to_dot(self, name: str = "architecture") -> str:
         """Graphviz DOT text of the network.

@@ -80,6 +80,21 @@ def test_edges_kinds(space3: SearchSpace, build: Build) -> None:
     assert len(edges) == len(set(edges))
 
 
+def test_connection_counts(space3: SearchSpace, build: Build) -> None:
+    genes = build(
+        space3,
+        n_levels=3,
+        n_units=[2, 2, 2],
+        inputs=[(2, 0), (1, 1), (0, 0)],  # the input into L0U0 is the ordinary one: not counted
+        skips=[((0, 1), (2, 0)), ((0, 0), (2, 1))],
+        laterals=[((1, 0), (1, 1))],
+        outputs=[(1, 1), (2, 0)],  # L2U0 is in the last level: not an extra output
+    )
+    arch = decode(space3, genes)
+    assert arch.connection_counts() == {"skip": 2, "lateral": 1, "input": 2, "output": 1}
+    assert "2 skip, 1 lateral, 2 input, 1 extra output" in arch.describe()
+
+
 def test_describe_is_one_informative_line() -> None:
     text = small_arch().describe()
     assert "\n" not in text
