@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ import pytest
 from fitness import TrainSettings, evaluate_genome, evaluation_seed, load_dataset, score_test
 from genome import SearchSpace, decode
 
+ROOT = Path(__file__).resolve().parents[2]
 SPACE = SearchSpace(max_levels=2, max_units=2)
 FAST = TrainSettings(max_epochs=3, patience=2)
 
@@ -158,3 +162,31 @@ def test_swish_candidates_leave_no_gradient_functions_behind(regression_data, bu
     for seed in (2, 3):
         assert evaluate_genome(SPACE, genes, regression_data, FAST, run_seed=seed)["status"] == "ok"
     assert len(registry) == before
+
+
+def test_collections_between_candidates_skip_the_modules_objects(tmp_path):
+    """After set-up, TensorFlow's and Keras' objects are frozen out of the garbage collector's walk.
+
+    Each candidate is followed by garbage collections; they must look only at what the
+    candidates created, not at the ~400,000 long-lived objects of the modules.
+    """
+    script = """
+import gc, sys
+import numpy as np
+from fitness import TrainSettings, evaluate_genome, load_dataset
+from genome import SearchSpace, random_genome
+space, data = SearchSpace(max_levels=2, max_units=2), load_dataset("digits")
+rng = np.random.default_rng(0)
+for seed in range(3):
+    record = evaluate_genome(space, random_genome(space, rng), data, TrainSettings(2, 1), run_seed=seed)
+    assert record["status"] == "ok", record
+gc.collect()
+print(gc.get_freeze_count(), len(gc.get_objects()))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    frozen, walked = map(int, done.stdout.split())
+    assert frozen > 100_000  # TensorFlow and Keras
+    assert walked < frozen / 10, (frozen, walked)
