@@ -129,6 +129,21 @@ def best_so_far(values: list[float | None]) -> list[float]:
 
 
 # -- evonas ---------------------------------------------------------------------
+def candidate_summary(cfg: RunConfig, record: dict[str, Any], genes: list[int]) -> dict[str, Any]:
+    """One trained candidate as plain data: its score and what its network looks like."""
+    arch = decode(cfg.space, np.asarray(genes, dtype="int64"))
+    return {
+        "objective": record["objective"],
+        "params": record["params"],
+        "levels": arch.n_levels,
+        "units": len(arch.units),
+        **arch.connection_counts(),
+        "batchnorm": sum(u.batchnorm for u in arch.units),
+        "optimizer": arch.optimizer,
+        "batch_size": arch.batch_size,
+    }
+
+
 def run_evonas(
     data: Dataset,
     dataset: str,
@@ -158,6 +173,7 @@ def run_evonas(
     seconds = time.perf_counter() - start
     records = run.evaluations()
     best = search.hof[0]
+    genes_of = {row["key"]: row["genes"] for row in run.individuals()}
     objectives = [r["objective"] for r in records]
     result: dict[str, Any] = {
         "val": best.objective,
@@ -167,6 +183,7 @@ def run_evonas(
         "curve": best_so_far(objectives),
         "selected": decode(cfg.space, best.genes).describe(),
         "generations": search.generation + 1,
+        "candidates": [candidate_summary(cfg, r, genes_of[r["key"]]) for r in records],
     }
     if data.task == "classification":
         result["test_loss"] = test["test_loss"]
@@ -321,6 +338,10 @@ def load_results(results: Path, dataset: str) -> dict[str, list[dict[str, Any]]]
     return found
 
 
+def _median(values: list[float], fmt: str) -> str:
+    return format(statistics.median(values), fmt) if values else "-"
+
+
 def _med_range(values: list[float], fmt: str) -> str:
     if not values:
         return "-"
@@ -339,6 +360,55 @@ def active_only(selected: str) -> str:
     return ", ".join(
         p for p in parts if not p.startswith("units_") or int(p.split("=")[0].split("_")[1]) < layers
     )
+
+
+WIRING = {
+    "skip": "skip connections (from a level below the previous one)",
+    "lateral": "lateral connections (inside a level)",
+    "input": "extra input connections (raw input into a level above 0)",
+    "output": "extra outputs (a unit below the last level feeds the head)",
+    "batchnorm": "batch normalisation (in at least one unit)",
+}
+TOP = 10
+
+
+def wiring_lines(found: dict[str, list[dict[str, Any]]], fmt: str) -> list[str]:
+    """Which wiring goes with better networks, from the candidates the evonas runs kept.
+
+    The random search's candidates are an unbiased sample of the space: their median
+    val score with and without each kind of wiring. The genetic search's best
+    candidates show what selection kept: the share of its TOP best per seed that
+    have the wiring, against the share among the random candidates.
+    """
+    pool = [c for r in found.get("evonas-random", []) for c in r.get("candidates", [])]
+    pool = [c for c in pool if c["objective"] is not None]
+    tops = []
+    for r in found.get("evonas-genetic", []):
+        ok = [c for c in r.get("candidates", []) if c["objective"] is not None]
+        tops.extend(sorted(ok, key=lambda c: c["objective"])[:TOP])
+    if not pool or not tops:
+        return []
+    seeds = len(found.get("evonas-genetic", []))
+    lines = [
+        "",
+        f"Which wiring goes with better networks: {len(pool)} candidates of the random search (an unbiased"
+        f" sample of the space) and the {TOP} best candidates of each genetic run ({len(tops)} in all,"
+        f" {seeds} seeds). An association, not a controlled experiment: networks with more units have"
+        " more chances of every kind of connection.",
+        "",
+        f"| wiring | random: with / without | random: median val with | random: median val without"
+        f" | share among random | share among the genetic {TOP} best |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, what in WIRING.items():
+        with_ = [c["objective"] for c in pool if c[kind] > 0]
+        without = [c["objective"] for c in pool if c[kind] == 0]
+        share_top = sum(1 for c in tops if c[kind] > 0) / len(tops)
+        lines.append(
+            f"| {what} | {len(with_)} / {len(without)} | {_median(with_, fmt)} | {_median(without, fmt)}"
+            f" | {len(with_) / len(pool):.0%} | {share_top:.0%} |"
+        )
+    return lines
 
 
 def write_report(results: Path, dataset: str, report_dir: Path, command: str) -> Path | None:
@@ -379,6 +449,7 @@ def write_report(results: Path, dataset: str, report_dir: Path, command: str) ->
         "Median over the seeds, (range) where the seeds differ. Each method selects on the val split;"
     )
     lines.append("the test split is scored once, for the selected model.")
+    lines.extend(wiring_lines(found, fmt))
     report_dir.mkdir(parents=True, exist_ok=True)
     table = report_dir / f"{dataset}.md"
     table.write_text("\n".join(lines) + "\n")

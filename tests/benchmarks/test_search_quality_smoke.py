@@ -43,6 +43,13 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
         assert len(r["curve"]) == r["trainings"]
         assert all(a >= b for a, b in zip(r["curve"], r["curve"][1:]))  # best so far never worsens
         assert r["val"] == min(r["curve"]) or method.startswith("kt-")
+    for method in ("evonas-genetic", "evonas-random"):  # every trained candidate is kept, described
+        candidates = found[method]["candidates"]
+        assert len(candidates) == found[method]["trainings"]
+        assert min(c["objective"] for c in candidates if c["objective"] is not None) == found[method]["val"]
+        for c in candidates:
+            assert c["units"] >= c["levels"] >= 1 and c["params"] > 0
+            assert {"skip", "lateral", "input", "output", "batchnorm"} <= set(c)
     for r in found.values():
         assert 0.0 <= r["test"] <= 1.0 and 0.0 <= r["val_accuracy"] <= 1.0  # digits: accuracy
         assert r["val"] > 0 and r["seconds"] > 0
@@ -52,4 +59,5 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
     table = (report / "digits.md").read_text()
     for method in METHODS:
         assert f"| {method} |" in table
+    assert "Which wiring goes with better networks" in table and "| lateral connections" in table
     assert (report / "digits-best-so-far.png").stat().st_size > 10_000
