@@ -12,6 +12,9 @@ Parts:
            prints resident memory at candidate 20 and at the last one.
   workers  one generation of 16 candidates through the engine with 1 and 2 workers
            (both warmed up first) and the wall-time ratio.
+  gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
+           TensorFlow's and Keras' objects frozen out of the garbage collector's walk
+           (evonas' setting) and not, alternating; prints the per-candidate seconds.
 Timings are printed, never asserted.
 """
 
@@ -126,6 +129,38 @@ def part_memory(data, space, candidates: int, seed: int) -> None:
     print(f"growth from candidate 20 to {candidates}: {marks[candidates] - marks[20]:+.1f} MB")
 
 
+def part_gc(data, space, candidates: int, seed: int) -> None:
+    import gc
+
+    rng = np.random.default_rng(seed + 3)
+    settings = TrainSettings(max_epochs=10, patience=3)
+    genomes = [random_genome(space, rng) for _ in range(candidates)]
+    evaluate_genome(space, genomes[0], data, settings, run_seed=seed)  # warm up
+    print(f"\n[gc] {candidates} candidates (max 10 epochs, patience 3), each evaluated twice in one process:")
+    print(
+        "  with the modules' objects frozen out of the collector's walk (gc.freeze, evonas' setting) and not"
+    )
+    print(f"{'#':>3} {'params':>9} {'epochs':>6} {'frozen s':>9} {'not frozen s':>12} {'ratio':>6}")
+    ratios, totals = [], {True: 0.0, False: 0.0}
+    for i, genes in enumerate(genomes):
+        seconds = {}
+        for frozen in (True, False) if i % 2 == 0 else (False, True):
+            gc.freeze() if frozen else gc.unfreeze()
+            record = evaluate_genome(space, genes, data, settings, run_seed=seed)
+            seconds[frozen] = record["seconds"]
+            totals[frozen] += record["seconds"]
+        gc.freeze()
+        ratios.append(seconds[True] / seconds[False])
+        print(
+            f"{i:>3} {record['params']:>9,} {record['epochs']:>6} {seconds[True]:>9.2f}"
+            f" {seconds[False]:>12.2f} {ratios[-1]:>6.3f}"
+        )
+    print(
+        f"median time ratio frozen / not frozen: {statistics.median(ratios):.3f}"
+        f" (range {min(ratios):.3f}-{max(ratios):.3f}); total {totals[True]:.1f}s vs {totals[False]:.1f}s"
+    )
+
+
 def part_workers(data, space, seed: int) -> None:
     from evolve.engine import EvalTask, LocalEngine
 
@@ -147,10 +182,11 @@ def part_workers(data, space, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
-    parser.add_argument("--part", choices=["speed", "memory", "workers", "all"], default="all")
+    parser.add_argument("--part", choices=["speed", "memory", "workers", "gc", "all"], default="all")
     parser.add_argument("--genomes", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--candidates", type=int, default=300)
+    parser.add_argument("--gc-candidates", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print("command:", " ".join([".venv/bin/python", *sys.argv]))
@@ -164,6 +200,8 @@ def main() -> None:
         part_memory(data, space, args.candidates, args.seed)
     if args.part in ("workers", "all"):
         part_workers(data, space, args.seed)
+    if args.part in ("gc", "all"):
+        part_gc(data, space, args.gc_candidates, args.seed)
 
 
 if __name__ == "__main__":
