@@ -362,12 +362,13 @@ def active_only(selected: str) -> str:
     )
 
 
+# each kind of wiring: what it is, and which networks can have it at all
 WIRING = {
-    "skip": "skip connections (from a level below the previous one)",
-    "lateral": "lateral connections (inside a level)",
-    "input": "extra input connections (raw input into a level above 0)",
-    "output": "extra outputs (a unit below the last level feeds the head)",
-    "batchnorm": "batch normalisation (in at least one unit)",
+    "skip": ("skip connections (from a level below the previous one)", lambda c: c["levels"] >= 3),
+    "lateral": ("lateral connections (inside a level)", lambda c: c["units"] > c["levels"]),
+    "input": ("extra input connections (raw input into a level above 0)", lambda c: c["levels"] >= 2),
+    "output": ("extra outputs (a unit below the last level feeds the head)", lambda c: c["levels"] >= 2),
+    "batchnorm": ("batch normalisation (in at least one unit)", lambda c: True),
 }
 TOP = 10
 
@@ -376,9 +377,10 @@ def wiring_lines(found: dict[str, list[dict[str, Any]]], fmt: str) -> list[str]:
     """Which wiring goes with better networks, from the candidates the evonas runs kept.
 
     The random search's candidates are an unbiased sample of the space: their median
-    val score with and without each kind of wiring. The genetic search's best
-    candidates show what selection kept: the share of its TOP best per seed that
-    have the wiring, against the share among the random candidates.
+    val score with and without each kind of wiring, among the networks that can have
+    it (skip connections need 3 levels, lateral ones a level of 2 units...). The
+    genetic search's best candidates show what selection kept: the share of its TOP
+    best per seed that have the wiring, against the share among the random candidates.
     """
     pool = [c for r in found.get("evonas-random", []) for c in r.get("candidates", [])]
     pool = [c for c in pool if c["objective"] is not None]
@@ -393,16 +395,18 @@ def wiring_lines(found: dict[str, list[dict[str, Any]]], fmt: str) -> list[str]:
         "",
         f"Which wiring goes with better networks: {len(pool)} candidates of the random search (an unbiased"
         f" sample of the space) and the {TOP} best candidates of each genetic run ({len(tops)} in all,"
-        f" {seeds} seeds). An association, not a controlled experiment: networks with more units have"
-        " more chances of every kind of connection.",
+        f" {seeds} seeds). With and without are compared among the random networks that can have the"
+        " wiring (skip connections need 3 levels, lateral ones a level of 2 units, extra inputs and"
+        " outputs 2 levels). An association, not a controlled experiment: wiring comes with other"
+        " differences (bigger networks have more of it).",
         "",
         f"| wiring | random: with / without | random: median val with | random: median val without"
         f" | share among random | share among the genetic {TOP} best |",
         "|---|---|---|---|---|---|",
     ]
-    for kind, what in WIRING.items():
+    for kind, (what, possible) in WIRING.items():
         with_ = [c["objective"] for c in pool if c[kind] > 0]
-        without = [c["objective"] for c in pool if c[kind] == 0]
+        without = [c["objective"] for c in pool if c[kind] == 0 and possible(c)]
         share_top = sum(1 for c in tops if c[kind] > 0) / len(tops)
         lines.append(
             f"| {what} | {len(with_)} / {len(without)} | {_median(with_, fmt)} | {_median(without, fmt)}"
