@@ -115,10 +115,15 @@ def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
     )
 
 
-def part_memory(data, space, candidates: int, seed: int) -> None:
+def part_memory(data, space, candidates: int, seed: int, unfrozen: bool = False) -> None:
     rng = np.random.default_rng(seed + 1)
     settings = TrainSettings(max_epochs=2, patience=1)
-    print(f"\n[memory] {candidates} candidates evaluated one after another in one process")
+    if unfrozen:  # for comparison: the garbage collector walks every object, as before gc.freeze
+        import gc
+
+        gc.unfreeze()
+    how = " (module objects not frozen)" if unfrozen else ""
+    print(f"\n[memory] {candidates} candidates evaluated one after another in one process{how}")
     marks = {}
     start = time.perf_counter()
     for i in range(1, candidates + 1):
@@ -187,6 +192,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--candidates", type=int, default=300)
     parser.add_argument("--gc-candidates", type=int, default=20)
+    parser.add_argument(
+        "--unfrozen", action="store_true", help="memory part without gc.freeze (for comparison)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print("command:", " ".join([".venv/bin/python", *sys.argv]))
@@ -197,7 +205,7 @@ def main() -> None:
     if args.part in ("speed", "all"):
         part_speed(data, space, args.genomes, args.epochs, args.seed)
     if args.part in ("memory", "all"):
-        part_memory(data, space, args.candidates, args.seed)
+        part_memory(data, space, args.candidates, args.seed, args.unfrozen)
     if args.part in ("workers", "all"):
         part_workers(data, space, args.seed)
     if args.part in ("gc", "all"):
