@@ -564,6 +564,10 @@ def main(argv: list[str] | None = None) -> int:
             save(method, None, run_reference(data, method))
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             budget = args.budget
+            genetic_file = args.results / f"{args.dataset}__evonas-genetic__seed{seed}.json"
+            if "evonas-genetic" not in methods and genetic_file.exists():
+                # a run in parts: the others still get as many trainings as the genetic search used
+                budget = json.loads(genetic_file.read_text())["trainings"]
             with tempfile.TemporaryDirectory(prefix="evonas-bench-") as tmp:
                 work = Path(tmp)
                 if "evonas-genetic" in methods:
