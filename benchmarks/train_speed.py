@@ -150,7 +150,10 @@ def part_gc(data, space, candidates: int, seed: int) -> None:
     for i, genes in enumerate(genomes):
         seconds = {}
         for frozen in (True, False) if i % 2 == 0 else (False, True):
-            gc.freeze() if frozen else gc.unfreeze()
+            if frozen:
+                gc.freeze()
+            else:
+                gc.unfreeze()
             record = evaluate_genome(space, genes, data, settings, run_seed=seed)
             seconds[frozen] = record["seconds"]
             totals[frozen] += record["seconds"]
