@@ -343,12 +343,9 @@ def _median(values: list[float], fmt: str) -> str:
 
 
 def _med_range(values: list[float], fmt: str) -> str:
-    if not values:
-        return "-"
-    med = statistics.median(values)
-    if len(values) == 1 or min(values) == max(values):
-        return format(med, fmt)
-    return f"{format(med, fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+    if len(set(values)) <= 1:
+        return _median(values, fmt)
+    return f"{_median(values, fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def active_only(selected: str) -> str:
