@@ -81,6 +81,10 @@ class Cluster:
 
         return self.client.run(setup_counts)
 
+    def faults(self, spec: str) -> None:
+        """Set ``EVONAS_FAULTS`` in the running workers (a worker the nanny restarts gets the fixture's)."""
+        self.client.run(os.environ.__setitem__, "EVONAS_FAULTS", spec)
+
     def tail(self) -> str:
         return "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
 
@@ -188,6 +192,7 @@ def test_a_worker_killed_mid_generation_is_replaced_and_its_candidate_retried(
     cluster, config, local_run, tmp_path
 ):
     out = tmp_path / "killed"
+    cluster.faults(f"exit_above={DEADLY},sleep=1.5")  # every training lasts long enough to be caught at it
     proc = subprocess.Popen(
         [sys.executable, "-m", "evolve.cli", "run", str(config), "--scheduler", cluster.address]
         + ["--out", str(out), "--quiet"],
@@ -203,7 +208,7 @@ def test_a_worker_killed_mid_generation_is_replaced_and_its_candidate_retried(
             for worker, keys in busy.items():
                 training = [k for k in keys if str(k).startswith("evonas-train-")]
                 if training:
-                    time.sleep(0.5)  # well into the training, not merely assigned
+                    time.sleep(0.3)  # well into the training, not merely assigned
                     if training[0] in cluster.client.processing().get(worker, ()):
                         victim = worker, cluster.worker_pids()[worker], str(training[0]).split("-")[2]
                         os.kill(victim[1], signal.SIGKILL)
@@ -215,6 +220,8 @@ def test_a_worker_killed_mid_generation_is_replaced_and_its_candidate_retried(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        cluster.client.wait_for_workers(2, timeout=120)  # the nanny started a new worker process
+        cluster.faults(f"exit_above={DEADLY}")
     assert proc.returncode == 0, stderr + cluster.tail()
     worker, pid, key = victim
     with pytest.raises(ProcessLookupError):
@@ -223,7 +230,6 @@ def test_a_worker_killed_mid_generation_is_replaced_and_its_candidate_retried(
     assert retried["status"] == "ok"
     assert next(r for r in lines(out / "evaluations.jsonl") if r["key"] == key)["worker"] != worker
     assert final_state(out) == final_state(local_run)
-    cluster.client.wait_for_workers(2, timeout=120)  # the nanny started a new worker process
 
 
 def test_a_local_run_interrupted_mid_generation_resumes_on_dask_with_the_same_result(
