@@ -75,7 +75,7 @@ def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
     def with_evonas(arch):
         model, opt = fresh(arch)
         start = time.perf_counter()
-        hist = train_compiled(model, opt, data, arch.batch_size, epochs, epochs + 1, seed)
+        hist = train_compiled(model, arch, opt, data, epochs, epochs + 1, seed)
         elapsed = time.perf_counter() - start
         steady = statistics.median(hist["seconds"][1:]) * epochs  # the epochs without tracing
         return elapsed, min(hist["val_loss"]), steady

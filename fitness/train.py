@@ -225,7 +225,7 @@ def evaluate_genome(
         )
         optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
         history = train_compiled(
-            model, optimizer, data, arch.batch_size, settings.max_epochs, settings.patience, record["seed"]
+            model, arch, optimizer, data, settings.max_epochs, settings.patience, record["seed"]
         )
         val_loss = np.asarray(history.get("val_loss", []), dtype="float64")
         losses = np.asarray(history.get("loss", []), dtype="float64")

@@ -25,12 +25,18 @@ import numpy as np
 
 from fitness.data import Dataset
 from fitness.fused import fused_updater
+from fitness.plain import plain_forward, scale_features
+from genome import Architecture
 
 _DEVICE_DATA: dict[str, tuple[Any, ...]] = {}
 
 
 def device_data(data: Dataset) -> tuple[Any, ...]:
-    """The dataset's train/val tensors (targets standardised for regression), made once per process."""
+    """The dataset's train/val tensors, made once per process.
+
+    Features are scaled as the model's ``Normalization`` layer would scale them
+    (once here rather than at every step); regression targets are standardised.
+    """
     import tensorflow as tf
 
     cached = _DEVICE_DATA.get(data.fingerprint)
@@ -41,9 +47,9 @@ def device_data(data: Dataset) -> tuple[Any, ...]:
         y_train = ((y_train - data.target_mean) / data.target_std).astype("float32")
         y_val = ((y_val - data.target_mean) / data.target_std).astype("float32")
     tensors = (
-        tf.constant(data.x_train),
+        tf.constant(scale_features(data.x_train, data.feature_mean, data.feature_var)),
         tf.constant(y_train),
-        tf.constant(data.x_val),
+        tf.constant(scale_features(data.x_val, data.feature_mean, data.feature_var)),
         tf.constant(y_val),
     )
     _DEVICE_DATA.clear()  # one dataset per worker at a time
@@ -74,36 +80,55 @@ def forgetting_custom_gradients() -> Iterator[None]:
                 del registry[name]
 
 
+@contextlib.contextmanager
+def without_graph_optimizer() -> Iterator[None]:
+    """Switch TensorFlow's graph optimizer (Grappler) off inside the block.
+
+    Grappler rewrites each new graph before its first run: for a candidate's
+    training graph that took 50 to 170 ms, more than it saved over 20 epochs
+    (the steady epochs run 2 to 5 % slower without it; measured, see the README's
+    Performance section). The previous setting is restored on exit.
+    """
+    import tensorflow as tf
+
+    before = bool(tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False))
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
+
+
 def train_compiled(
     model: Any,
+    arch: Architecture,
     optimizer: Any,
     data: Dataset,
-    batch_size: int,
     max_epochs: int,
     patience: int,
     seed: int,
 ) -> dict[str, list[float]]:
-    """Train ``model`` with early stopping; returns the per-epoch history like ``fit`` does.
+    """Train ``model`` (built from ``arch``) with early stopping; returns the per-epoch history like ``fit``.
 
-    History keys: ``loss`` (mean training loss of the epoch), ``val_loss``,
-    for classification ``val_accuracy``, and ``seconds`` (wall time of each epoch;
-    the first includes tracing the graph). Training stops after ``patience``
-    epochs without a better validation loss, or at the first non-finite loss;
-    the weights of the best epoch are restored.
+    Mini-batches of ``arch.batch_size`` rows. History keys: ``loss`` (mean
+    training loss of the epoch), ``val_loss``, for classification
+    ``val_accuracy``, and ``seconds`` (wall time of each epoch; the first
+    includes tracing the graph). Training stops after ``patience`` epochs
+    without a better validation loss, or at the first non-finite loss; the
+    weights of the best epoch are restored.
     """
-    with forgetting_custom_gradients():
-        return _train(model, optimizer, data, batch_size, max_epochs, patience, seed)
+    with forgetting_custom_gradients(), without_graph_optimizer():
+        return _train(model, arch, optimizer, data, max_epochs, patience, seed)
 
 
 def _train(
-    model: Any, optimizer: Any, data: Dataset, batch_size: int, max_epochs: int, patience: int, seed: int
+    model: Any, arch: Architecture, optimizer: Any, data: Dataset, max_epochs: int, patience: int, seed: int
 ) -> dict[str, list[float]]:
-    import keras
     import tensorflow as tf
 
     x, y, xv, yv = device_data(data)
     classify = data.task == "classification"
-    variables = model.trainable_variables
+    forward, variables = plain_forward(arch, model)
     apply_gradients = fused_updater(optimizer, variables)
     if apply_gradients is None:  # an optimizer or setting without a fused kernel
         optimizer.build(variables)
@@ -111,31 +136,38 @@ def _train(
         def apply_gradients(grads):
             optimizer.apply_gradients(zip(grads, variables))
 
+    batch_size = arch.batch_size
     n = int(x.shape[0])
     n_batches = math.ceil(n / batch_size)
 
-    def loss_of(target, pred):
+    def loss_of(target, out):
         if classify:
-            return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(target, pred))
-        return tf.reduce_mean(tf.square(pred[:, 0] - target))
+            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target, logits=out))
+        return tf.reduce_mean(tf.square(out[:, 0] - target))
 
-    @tf.function(reduce_retracing=True)
-    def epoch(order):
-        total = tf.constant(0.0)
-        for b in tf.range(n_batches):
-            idx = order[b * batch_size : (b + 1) * batch_size]
-            xb, yb = tf.gather(x, idx), tf.gather(y, idx)
-            with tf.GradientTape() as tape:
-                loss = loss_of(yb, model(xb, training=True))
-            grads = tape.gradient(loss, variables)
-            apply_gradients(grads)
-            total += loss * tf.cast(tf.shape(idx)[0], tf.float32)
-        pv = model(xv, training=False)
+    def step(b, total, order, seed):
+        idx = order[b * batch_size : (b + 1) * batch_size]
+        xb, yb = tf.gather(x, idx), tf.gather(y, idx)
+        with tf.GradientTape() as tape:
+            loss = loss_of(yb, forward(xb, True, seed + tf.stack([b, 0])))
+        apply_gradients(tape.gradient(loss, variables))
+        return b + 1, total + loss * tf.cast(tf.shape(idx)[0], tf.float32)
+
+    # plain graph code, no AutoGraph: converting the Python source again for each candidate cost more
+    # than tracing it
+    @tf.function(autograph=False)
+    def epoch(order, seed):
+        _, total = tf.while_loop(
+            lambda b, total: b < n_batches,
+            lambda b, total: step(b, total, order, seed),
+            (tf.constant(0), tf.constant(0.0)),
+        )
+        out = forward(xv, False)
         acc = tf.constant(0.0)
         if classify:  # a Python condition: fixed when the graph is traced
-            hits = tf.equal(tf.argmax(pv, axis=1, output_type=yv.dtype), yv)
+            hits = tf.equal(tf.argmax(out, axis=1, output_type=yv.dtype), yv)
             acc = tf.reduce_mean(tf.cast(hits, tf.float32))
-        return total / n, loss_of(yv, pv), acc
+        return total / n, loss_of(yv, out), acc
 
     rng = np.random.default_rng(seed)
     history: dict[str, list[float]] = {"loss": [], "val_loss": [], "seconds": []}
@@ -145,7 +177,8 @@ def _train(
     for _ in range(max_epochs):
         started = time.perf_counter()
         order = tf.constant(rng.permutation(n).astype(np.int32))
-        loss, val, acc = (float(t) for t in epoch(order))
+        dropout_seed = tf.constant(rng.integers(0, 2**30, size=2).astype(np.int32))
+        loss, val, acc = (float(t) for t in epoch(order, dropout_seed))
         history["seconds"].append(time.perf_counter() - started)
         history["loss"].append(loss)
         history["val_loss"].append(val)
