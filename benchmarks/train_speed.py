@@ -12,6 +12,9 @@ Parts:
            prints resident memory at candidate 20 and at the last one.
   workers  one generation of 16 candidates through the engine with 1 and 2 workers
            (both warmed up first) and the wall-time ratio.
+  graph    the same genomes trained by evonas twice each, with TensorFlow's graph
+           optimizer (Grappler) off (evonas' setting) and on, alternating; prints
+           the first epoch (tracing, optimizing, running) and the steady epochs.
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -169,6 +172,47 @@ def part_gc(data, space, candidates: int, seed: int) -> None:
     )
 
 
+def part_graph(data, space, genomes: int, epochs: int, seed: int) -> None:
+    import keras
+
+    rng = np.random.default_rng(seed)
+
+    def train(arch, optimize_graph):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
+        opt = make_optimizer(arch.optimizer, arch.learning_rate)
+        start = time.perf_counter()
+        hist = train_compiled(model, arch, opt, data, epochs, epochs + 1, seed, optimize_graph=optimize_graph)
+        return time.perf_counter() - start, hist["seconds"][0], statistics.median(hist["seconds"][1:])
+
+    print(f"\n[graph] {genomes} random genomes on Ames, {epochs} epochs, Grappler off (evonas) and on")
+    print(
+        f"{'#':>3} {'params':>9} {'batch':>5} {'first off':>9} {'first on':>8} {'epoch off':>9}"
+        f" {'epoch on':>8} {'total off':>9} {'total on':>8} {'ratio':>6}"
+    )
+    ratios, firsts, steadies = [], [], []
+    for i in range(genomes):
+        arch = decode(space, random_genome(space, rng))
+        runs = {}
+        for optimize in (False, True) if i % 2 == 0 else (True, False):
+            runs[optimize] = train(arch, optimize)
+        (off, f_off, e_off), (on, f_on, e_on) = runs[False], runs[True]
+        ratios.append(off / on)
+        firsts.append(f_on - f_off)
+        steadies.append(e_off / e_on)
+        print(
+            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {f_off:>9.3f} {f_on:>8.3f}"
+            f" {e_off:>9.4f} {e_on:>8.4f} {off:>9.2f} {on:>8.2f} {off / on:>6.3f}"
+        )
+    print(
+        f"median total time ratio off/on: {statistics.median(ratios):.3f}"
+        f" (range {min(ratios):.3f}-{max(ratios):.3f}); first epoch: median {statistics.median(firsts):.3f}s"
+        f" saved (range {min(firsts):.3f}-{max(firsts):.3f}); steady epoch off/on: median"
+        f" {statistics.median(steadies):.3f} (range {min(steadies):.3f}-{max(steadies):.3f})"
+    )
+
+
 def part_workers(data, space, seed: int) -> None:
     from evolve.engine import EvalTask, LocalEngine
 
@@ -190,7 +234,7 @@ def part_workers(data, space, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
-    parser.add_argument("--part", choices=["speed", "memory", "workers", "gc", "all"], default="all")
+    parser.add_argument("--part", choices=["speed", "memory", "workers", "graph", "gc", "all"], default="all")
     parser.add_argument("--genomes", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--candidates", type=int, default=300)
@@ -211,6 +255,8 @@ def main() -> None:
         part_memory(data, space, args.candidates, args.seed, args.unfrozen)
     if args.part in ("workers", "all"):
         part_workers(data, space, args.seed)
+    if args.part in ("graph", "all"):
+        part_graph(data, space, args.genomes, args.epochs, args.seed)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
 

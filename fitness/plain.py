@@ -124,7 +124,8 @@ def plain_forward(arch: Architecture, model: Any) -> tuple[Callable[..., Any], l
                 float(layer.momentum),
                 float(layer.epsilon),
             )
-        steps.append((j, unit.id, unit.inputs, norm, kernel, bias, _activation(unit.activation), unit.dropout))
+        activation = _activation(unit.activation)
+        steps.append((j, unit.id, unit.inputs, norm, kernel, bias, activation, unit.dropout))
     head = model.get_layer("output")
     out_kernel, out_bias = _tf(head.kernel), _tf(head.bias)
     trainable += [out_kernel, out_bias]

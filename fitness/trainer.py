@@ -4,13 +4,25 @@ For the small Dense networks of a search, ``keras.Model.fit`` spends most of its
 time in per-step Python overhead (callbacks, iterators, logs), not arithmetic.
 Here a whole epoch — shuffled mini-batches, forward, gradients, optimizer
 updates, and the validation loss at the end — runs inside one ``tf.function``
-graph, and the data stays on the device (as constants, shared by all the
-candidates a worker trains). The optimizer, the batches, early stopping on the
-validation loss and the restored best weights are the same as with ``fit``; the
-optimizer's updates run as TensorFlow's fused kernels (see :mod:`fitness.fused`).
+graph, and the data stays on the device (as constants, features already scaled,
+shared by all the candidates a worker trains). The optimizer, the batches,
+early stopping on the validation loss and the restored best weights are the same
+as with ``fit``.
 
-The shuffling order comes from a ``numpy.random.Generator`` seeded with the
-evaluation seed, so training is deterministic for a given (run seed, key).
+What keeps the per-candidate cost down (each measured, see the README's
+Performance section):
+
+- the graph computes the network with plain TensorFlow ops over the Keras
+  model's own variables (:mod:`fitness.plain`) instead of calling the Keras
+  layers, so tracing it is cheap and the graph holds only the arithmetic;
+- the optimizer's updates run as TensorFlow's fused kernels (:mod:`fitness.fused`);
+- the graph is written without AutoGraph (an explicit ``tf.while_loop``), and
+  TensorFlow's graph optimizer is off while a candidate trains
+  (:func:`without_graph_optimizer`).
+
+The shuffling order and the dropout seeds come from a
+``numpy.random.Generator`` seeded with the evaluation seed, so training is
+deterministic for a given (run seed, key).
 """
 
 from __future__ import annotations
@@ -85,9 +97,10 @@ def without_graph_optimizer() -> Iterator[None]:
     """Switch TensorFlow's graph optimizer (Grappler) off inside the block.
 
     Grappler rewrites each new graph before its first run: for a candidate's
-    training graph that took 50 to 170 ms, more than it saved over 20 epochs
-    (the steady epochs run 2 to 5 % slower without it; measured, see the README's
-    Performance section). The previous setting is restored on exit.
+    training graph that took 0.03 to 0.19 s (median 0.10 s), more than it saves
+    over 20 epochs (the steady epochs run a median 1.7 % slower without it;
+    ``benchmarks/train_speed.py --part graph``). The previous setting is
+    restored on exit.
     """
     import tensorflow as tf
 
@@ -107,6 +120,7 @@ def train_compiled(
     max_epochs: int,
     patience: int,
     seed: int,
+    optimize_graph: bool = False,
 ) -> dict[str, list[float]]:
     """Train ``model`` (built from ``arch``) with early stopping; returns the per-epoch history like ``fit``.
 
@@ -115,9 +129,11 @@ def train_compiled(
     ``val_accuracy``, and ``seconds`` (wall time of each epoch; the first
     includes tracing the graph). Training stops after ``patience`` epochs
     without a better validation loss, or at the first non-finite loss; the
-    weights of the best epoch are restored.
+    weights of the best epoch are restored. ``optimize_graph=True`` leaves
+    TensorFlow's graph optimizer on (for comparison in the benchmarks).
     """
-    with forgetting_custom_gradients(), without_graph_optimizer():
+    optimizer_setting = contextlib.nullcontext() if optimize_graph else without_graph_optimizer()
+    with forgetting_custom_gradients(), optimizer_setting:
         return _train(model, arch, optimizer, data, max_epochs, patience, seed)
 
 

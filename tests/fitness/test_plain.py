@@ -11,7 +11,8 @@ from fitness.train import import_tensorflow
 from genome import SearchSpace, decode, random_genome
 
 tf = import_tensorflow()
-import keras  # noqa: E402
+import keras  # noqa: E402  (after TensorFlow's quiet import)
+
 SPACE = SearchSpace(max_levels=3, max_units=3)
 
 
@@ -52,7 +53,8 @@ def test_inference_matches_the_keras_model(digits, build, task):
         if isinstance(layer, keras.layers.BatchNormalization):
             rng = np.random.default_rng(len(layer.name))
             layer.moving_mean.assign(rng.normal(size=layer.moving_mean.shape).astype("float32"))
-            layer.moving_variance.assign(rng.uniform(0.5, 2, size=layer.moving_variance.shape).astype("float32"))
+            variance = rng.uniform(0.5, 2, size=layer.moving_variance.shape)
+            layer.moving_variance.assign(variance.astype("float32"))
     forward, trainable = plain_forward(arch, model)
     x = digits.x_val[:64]
     ours = forward(tf.constant(scale_features(x, digits.feature_mean, digits.feature_var)), False).numpy()
