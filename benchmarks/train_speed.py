@@ -48,6 +48,45 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
+    """Time of the network's matrix products alone, for as many steps as training it takes.
+
+    Per step and Dense layer: the forward product and the two of the backward pass
+    (the weights' gradient and, except for a layer reading only the input, the
+    input's gradient), at the genome's batch size. No other op, no optimizer.
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    width, shapes = {"input": n_features}, []
+    for unit in arch.units:
+        shapes.append((sum(width[s] for s in unit.inputs), unit.neurons, unit.inputs != ("input",)))
+        width[unit.id] = unit.neurons
+    shapes.append((sum(width[o] for o in arch.outputs), 1, True))
+    bs, steps = arch.batch_size, math.ceil(n_rows / arch.batch_size) * epochs
+
+    def const(*shape):
+        return tf.constant(rng.normal(size=shape).astype("float32"))
+
+    mats = [(const(bs, a), const(a, b), const(bs, b), dx) for a, b, dx in shapes]
+
+    def body(k, acc):
+        for xa, w, g, dx in mats:
+            acc += tf.matmul(xa, w)[0, 0] + tf.matmul(xa, g, transpose_a=True)[0, 0]
+            if dx:
+                acc += tf.matmul(g, w, transpose_b=True)[0, 0]
+        return k + 1, acc
+
+    run = tf.function(
+        lambda: tf.while_loop(lambda k, acc: k < steps, body, (tf.constant(0), tf.constant(0.0))),
+        autograph=False,
+    )
+    run()  # trace
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
 def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
     import keras
 
@@ -89,11 +128,12 @@ def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
     print(f"\n[speed] {genomes} random genomes on Ames, {epochs} epochs each, validation every epoch")
     print("  steady s: evonas' time without tracing (median epoch x epochs): the arithmetic and what is left")
     print("  floor: steady s / fit s, the ratio evonas would reach if tracing cost nothing")
+    print("  matmul: the matrix products alone (forward and backward, same steps) / fit s")
     print(
         f"{'#':>3} {'params':>9} {'batch':>5} {'steps':>6} {'fit s':>7} {'evonas s':>9} {'steady s':>8}"
-        f" {'time ratio':>10} {'floor':>6} {'fit val':>8} {'evonas val':>10} {'loss ratio':>10}"
+        f" {'time ratio':>10} {'floor':>6} {'matmul':>6} {'fit val':>8} {'evonas val':>10} {'loss ratio':>10}"
     )
-    times, floors, losses = [], [], []
+    times, floors, matmuls, losses = [], [], [], []
     for i in range(genomes):
         arch = decode(space, random_genome(space, rng))
         if i % 2 == 0:
@@ -102,15 +142,18 @@ def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
             (te, le, steady), (tf_, lf) = with_evonas(arch), with_fit(arch)
         times.append(te / tf_)
         floors.append(steady / tf_)
+        matmuls.append(matmul_seconds(arch, data.n_features, len(data.x_train), epochs) / tf_)
         losses.append(le / lf)
         print(
             f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {fit_steps(arch):>6}"
             f" {tf_:>7.2f} {te:>9.2f} {steady:>8.2f} {te / tf_:>10.3f} {steady / tf_:>6.3f}"
-            f" {lf:>8.4f} {le:>10.4f} {le / lf:>10.3f}"
+            f" {matmuls[-1]:>6.3f} {lf:>8.4f} {le:>10.4f} {le / lf:>10.3f}"
         )
     print(
         f"median time ratio evonas/fit: {statistics.median(times):.3f}"
         f" (range {min(times):.3f}-{max(times):.3f}); median floor {statistics.median(floors):.3f}"
+        f" (range {min(floors):.3f}-{max(floors):.3f}); median matmul {statistics.median(matmuls):.3f}"
+        f" (range {min(matmuls):.3f}-{max(matmuls):.3f})"
     )
     print(
         f"median best-val-loss ratio evonas/fit: {statistics.median(losses):.3f}"

@@ -1,0 +1,47 @@
+"""Smoke test of the training-speed benchmark: its parts run on Ames with tiny budgets, print tables."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> str:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def rows(out: str) -> list[list[str]]:
+    """The per-genome rows of a table: lines starting with an index and a parameter count."""
+    return [line.split() for line in out.splitlines() if re.match(r"\s*\d+\s+[\d,]+\s", line)]
+
+
+@pytest.mark.parametrize("part", ["speed", "graph"])
+def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part):
+    out = run("--part", part, "--genomes", "3", "--epochs", "3")
+    table = rows(out)
+    assert len(table) == 3
+    if part == "speed":
+        for row in table:  # fit s, evonas s, steady s and the ratios are positive numbers
+            assert all(float(v) > 0 for v in row[4:10]), row
+            assert float(row[8]) <= float(row[7])  # the floor leaves out tracing: below the time ratio
+        assert re.search(r"median time ratio evonas/fit: \d\.\d{3} \(range", out)
+        assert re.search(r"median matmul \d\.\d{3}", out)
+        assert re.search(r"median best-val-loss ratio evonas/fit: \d+\.\d{3}", out)
+    else:
+        assert re.search(r"median total time ratio off/on: \d\.\d{3}", out)
+
+
+def test_memory_part_prints_resident_memory_at_candidate_20_and_the_last():
+    out = run("--part", "memory", "--candidates", "21")
+    assert re.search(r"after candidate\s+20: RSS\s+\d+\.\d MB", out)
+    assert re.search(r"after candidate\s+21: RSS\s+\d+\.\d MB", out)
+    assert re.search(r"growth from candidate 20 to 21: [+-]\d+\.\d MB", out)
