@@ -51,3 +51,25 @@ def test_unsupported_settings_fall_back_to_keras():
         opts.Adam(keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.9)),
     ):
         assert fused_updater(optimizer, variables) is None, optimizer
+
+
+def test_a_candidate_trains_with_an_optimizer_that_has_no_fused_kernel():
+    """The trainer's fallback: the Keras optimizer itself updates the model's variables."""
+    tf = import_tensorflow()  # noqa: F841  (quiet import first)
+    import keras
+
+    from fitness import build_model, load_dataset
+    from fitness.trainer import train_compiled
+    from genome import SearchSpace, decode, random_genome
+
+    data = load_dataset("digits")
+    space = SearchSpace(max_levels=2, max_units=2)
+    arch = decode(space, random_genome(space, np.random.default_rng(1)))
+    model = build_model(arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var)
+    before = [w.copy() for w in model.get_weights()]
+    optimizer = keras.optimizers.SGD(0.01)  # no momentum: no fused kernel
+    assert fused_updater(optimizer, model.trainable_variables) is None
+    history = train_compiled(model, arch, optimizer, data, max_epochs=3, patience=3, seed=0)
+    assert len(history["loss"]) == 3 and all(np.isfinite(history["val_loss"]))
+    assert history["loss"][-1] < history["loss"][0]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
