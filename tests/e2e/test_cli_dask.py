@@ -82,8 +82,14 @@ class Cluster:
         return self.client.run(setup_counts)
 
     def faults(self, spec: str) -> None:
-        """Set ``EVONAS_FAULTS`` in the running workers (a worker the nanny restarts gets the fixture's)."""
-        self.client.run(os.environ.__setitem__, "EVONAS_FAULTS", spec)
+        """Set ``EVONAS_FAULTS`` in the running workers (a worker the nanny restarts gets the fixture's).
+
+        A lambda, pickled by value: it reaches the worker's own ``os.environ``
+        (a bound ``os.environ.__setitem__`` would carry a copy of this process's).
+        """
+        self.client.run(lambda value: os.environ.__setitem__("EVONAS_FAULTS", value), spec)
+        seen = self.client.run(lambda: os.environ.get("EVONAS_FAULTS"))
+        assert set(seen.values()) == {spec}, seen
 
     def tail(self) -> str:
         return "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
@@ -214,7 +220,11 @@ def test_a_worker_killed_mid_generation_is_replaced_and_its_candidate_retried(
                         os.kill(victim[1], signal.SIGKILL)
                         break
             time.sleep(0.1)
-        assert victim is not None, "no worker was seen training"
+        assert victim is not None, "no worker was seen training" + (
+            f" (the run ended first: exit {proc.returncode}, {proc.stderr.read()[-2000:]})"
+            if proc.poll() is not None
+            else ""
+        )
         stdout, stderr = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
