@@ -15,6 +15,10 @@ Parts:
   graph    the same genomes trained by evonas twice each, with TensorFlow's graph
            optimizer (Grappler) off (evonas' setting) and on, alternating; prints
            the first epoch (tracing, optimizing, running) and the steady epochs.
+  step     where a steady training step's time goes, per genome: microseconds per
+           step as trained, at batch size 1 (what does not grow with the batch:
+           dispatching the step's operations and the optimizer's pass over every
+           weight), and without the optimizer update.
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -256,6 +260,70 @@ def part_graph(data, space, genomes: int, epochs: int, seed: int) -> None:
     )
 
 
+def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
+    import keras
+    import tensorflow as tf
+
+    from fitness.fused import fused_updater
+    from fitness.plain import plain_forward
+    from fitness.trainer import device_data, without_graph_optimizer
+
+    rng = np.random.default_rng(seed)
+    x, y = device_data(data)[:2]
+    rows = int(x.shape[0])
+
+    def per_step(arch, batch: int, update: bool) -> float:
+        keras.backend.clear_session()
+        model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
+        forward, variables = plain_forward(arch, model)
+        apply = fused_updater(make_optimizer(arch.optimizer, arch.learning_rate), variables)
+
+        def step(b, total):
+            idx = tf.range(b * batch, (b + 1) * batch) % rows
+            xb, yb = tf.gather(x, idx), tf.gather(y, idx)
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(forward(xb, True, tf.stack([b, 0]))[:, 0] - yb))
+            grads = tape.gradient(loss, variables)
+            if update:
+                apply(grads)
+                return b + 1, total + loss
+            return b + 1, total + loss + tf.add_n([tf.reduce_sum(g) for g in grads])  # keep them computed
+
+        run = tf.function(
+            lambda: tf.while_loop(lambda b, t: b < steps, step, (tf.constant(0), tf.constant(0.0))),
+            autograph=False,
+        )
+        with without_graph_optimizer():
+            run()
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - start)
+        return statistics.median(times) / steps * 1e6
+
+    print(f"\n[step] {genomes} random genomes on Ames: microseconds per steady training step")
+    print(f"{'#':>3} {'params':>9} {'batch':>5} {'step us':>8} {'batch 1 us':>10} {'no update us':>12}")
+    fixed, updates = [], []
+    for i in range(genomes):
+        arch = decode(space, random_genome(space, rng))
+        full = per_step(arch, arch.batch_size, True)
+        one = per_step(arch, 1, True)
+        no_update = per_step(arch, arch.batch_size, False)
+        fixed.append(one / full)
+        updates.append(max(full - no_update, 0.0) / full)
+        print(
+            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {full:>8.0f} {one:>10.0f}"
+            f" {no_update:>12.0f}"
+        )
+    print(
+        f"median share of a step that does not grow with the batch (batch 1 / as trained):"
+        f" {statistics.median(fixed):.2f} (range {min(fixed):.2f}-{max(fixed):.2f});"
+        f" median share of the optimizer update: {statistics.median(updates):.2f}"
+        f" (range {min(updates):.2f}-{max(updates):.2f})"
+    )
+
+
 def part_workers(data, space, seed: int) -> None:
     from evolve.engine import EvalTask, LocalEngine
 
@@ -277,7 +345,8 @@ def part_workers(data, space, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
-    parser.add_argument("--part", choices=["speed", "memory", "workers", "graph", "gc", "all"], default="all")
+    parts = ["speed", "memory", "workers", "graph", "step", "gc", "all"]
+    parser.add_argument("--part", choices=parts, default="all")
     parser.add_argument("--genomes", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--candidates", type=int, default=300)
@@ -285,6 +354,7 @@ def main() -> None:
     parser.add_argument(
         "--unfrozen", action="store_true", help="memory part without gc.freeze (for comparison)"
     )
+    parser.add_argument("--steps", type=int, default=100, help="steps timed per variant (step part)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print("command:", " ".join([".venv/bin/python", *sys.argv]))
@@ -300,6 +370,8 @@ def main() -> None:
         part_workers(data, space, args.seed)
     if args.part in ("graph", "all"):
         part_graph(data, space, args.genomes, args.epochs, args.seed)
+    if args.part in ("step", "all"):
+        part_step(data, space, args.genomes, args.seed, args.steps)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
 

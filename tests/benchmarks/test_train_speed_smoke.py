@@ -24,9 +24,9 @@ def rows(out: str) -> list[list[str]]:
     return [line.split() for line in out.splitlines() if re.match(r"\s*\d+\s+[\d,]+\s", line)]
 
 
-@pytest.mark.parametrize("part", ["speed", "graph"])
+@pytest.mark.parametrize("part", ["speed", "graph", "step"])
 def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part):
-    out = run("--part", part, "--genomes", "3", "--epochs", "3")
+    out = run("--part", part, "--genomes", "3", "--epochs", "3", "--steps", "10")
     table = rows(out)
     assert len(table) == 3
     if part == "speed":
@@ -36,8 +36,11 @@ def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part)
         assert re.search(r"median time ratio evonas/fit: \d\.\d{3} \(range", out)
         assert re.search(r"median matmul \d\.\d{3}", out)
         assert re.search(r"median best-val-loss ratio evonas/fit: \d+\.\d{3}", out)
-    else:
+    elif part == "graph":
         assert re.search(r"median total time ratio off/on: \d\.\d{3}", out)
+    else:
+        assert all(float(v) > 0 for row in table for v in row[3:6])
+        assert re.search(r"does not grow with the batch \(batch 1 / as trained\): \d\.\d\d", out)
 
 
 def test_memory_part_prints_resident_memory_at_candidate_20_and_the_last():
