@@ -56,8 +56,10 @@ def _activation(name: str) -> Callable[[Any], Any]:
         return tf.tanh
     if name == "gelu":  # keras.activations.gelu: exact (erf) form by default
         return lambda x: tf.nn.gelu(x, approximate=False)
-    if name in ("swish", "silu"):
+    if name == "swish":
         return lambda x: x * tf.sigmoid(x)
+    if name == "selu":
+        return tf.nn.selu
     if name == "sigmoid":
         return tf.sigmoid
     if name == "linear":

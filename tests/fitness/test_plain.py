@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from fitness import build_model, load_dataset
-from fitness.plain import plain_forward, scale_features
+from fitness.plain import _activation, plain_forward, scale_features
 from fitness.train import import_tensorflow
-from genome import SearchSpace, decode, random_genome
+from genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow's quiet import)
@@ -103,3 +103,10 @@ def test_random_architectures_match_at_inference(digits):
         model = _model(arch, digits, 1, "regression")
         forward, _ = plain_forward(arch, model)
         np.testing.assert_allclose(forward(scaled, False).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_ACTIVATIONS))
+def test_every_activation_a_space_may_name_matches_keras(name):
+    x = tf.constant(np.linspace(-4, 4, 101, dtype="float32"))
+    expected = keras.activations.get(name)(x)
+    np.testing.assert_allclose(_activation(name)(x).numpy(), np.asarray(expected), rtol=1e-5, atol=1e-6)
