@@ -71,10 +71,10 @@ def _dropout(h: Any, rate: float, seed: Any) -> Any:
     """Inverted dropout of ``h`` (keep with probability ``1 - rate``, scale by ``1 / (1 - rate)``).
 
     ``tf.nn.experimental.stateless_dropout`` (what Keras uses) draws one 32-bit
-    random number per element; its random generator then costs more than the
-    layer's matrix product on one thread (200 us for 64 x 1024, measured). Here
-    each element gets 16 random bits (half the draws): it is kept when they are
-    at least ``round(rate * 2**16)``, so the rate is exact to 1/65536.
+    random number per element, and on one thread the random generator is the
+    costly part of a dropout layer. Here each element gets 16 random bits (half
+    the draws): it is kept when they are at least ``round(rate * 2**16)``, so
+    the rate is exact to 1/65536.
     """
     import tensorflow as tf
 
