@@ -42,7 +42,7 @@ from fitness import TrainSettings, build_model, evaluate_genome, load_dataset  #
 from fitness.model import make_optimizer  # noqa: E402
 from fitness.train import configure_tensorflow  # noqa: E402
 from fitness.trainer import train_compiled  # noqa: E402
-from genome import SearchSpace, decode, random_genome  # noqa: E402
+from genome import INPUT, SearchSpace, decode, random_genome  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -62,11 +62,8 @@ def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    width, shapes = {"input": n_features}, []
-    for unit in arch.units:
-        shapes.append((sum(width[s] for s in unit.inputs), unit.neurons, unit.inputs != ("input",)))
-        width[unit.id] = unit.neurons
-    shapes.append((sum(width[o] for o in arch.outputs), 1, True))
+    input_gradient = [unit.inputs != (INPUT,) for unit in arch.units] + [True]
+    shapes = [(a, b, dx) for (a, b), dx in zip(arch.dense_shapes(n_features, 1), input_gradient)]
     bs, steps = arch.batch_size, math.ceil(n_rows / arch.batch_size) * epochs
 
     def const(*shape):

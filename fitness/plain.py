@@ -18,8 +18,11 @@ Differences from calling the model, by design:
   of the logits; the model's softmax is applied only when predicting);
 - dropout masks come from TensorFlow's stateless random ops with seeds given by
   the caller, so training is deterministic without Keras' seed generators;
-- ``swish`` is written ``x * sigmoid(x)`` (TensorFlow's ``silu`` registers a
-  custom gradient per trace, which leaks; see :mod:`fitness.trainer`).
+- ``swish`` is written ``x * sigmoid(x)``: TensorFlow's ``tf.nn.silu`` is a
+  ``tf.custom_gradient`` op, and in graph mode each call registers a gradient
+  function in a global registry that keeps it, with the whole traced graph, for
+  ever (tensorflow/tensorflow#97697: 3 to 11 MB per candidate, measured). No op
+  here registers one; ``tests/fitness/test_train.py`` checks the registry.
 
 A test checks the function against ``model(x, training=False)`` and against the
 Keras model in training mode (batch statistics, moving averages) without dropout.

@@ -70,29 +70,6 @@ def device_data(data: Dataset) -> tuple[Any, ...]:
 
 
 @contextlib.contextmanager
-def forgetting_custom_gradients() -> Iterator[None]:
-    """Drop the gradient functions that ``tf.custom_gradient`` registers while tracing, on exit.
-
-    In graph mode every call of a ``tf.custom_gradient`` op (``tf.nn.silu``, the
-    swish activation, is one) registers a new gradient function in TensorFlow's
-    global registry, and the registry keeps it, with the whole traced graph it
-    refers to, for ever (tensorflow/tensorflow#97697): 3 to 11 MB per candidate
-    that uses swish, measured. The functions are only needed while the graph is traced and
-    differentiated, so the ones added inside this block are removed at its end.
-    """
-    from tensorflow.python.framework import ops
-
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    before = set(registry) if isinstance(registry, dict) else None
-    try:
-        yield
-    finally:
-        if before is not None:
-            for name in [k for k in registry if k not in before and k.startswith("CustomGradient-")]:
-                del registry[name]
-
-
-@contextlib.contextmanager
 def without_graph_optimizer() -> Iterator[None]:
     """Switch TensorFlow's graph optimizer (Grappler) off inside the block.
 
@@ -133,7 +110,7 @@ def train_compiled(
     TensorFlow's graph optimizer on (for comparison in the benchmarks).
     """
     optimizer_setting = contextlib.nullcontext() if optimize_graph else without_graph_optimizer()
-    with forgetting_custom_gradients(), optimizer_setting:
+    with optimizer_setting:
         return _train(model, arch, optimizer, data, max_epochs, patience, seed)
 
 

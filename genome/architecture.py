@@ -156,6 +156,26 @@ class Architecture:
                 return u
         raise KeyError(unit_name(uid))
 
+    def dense_shapes(self, n_inputs: int, n_outputs: int) -> list[tuple[int, int]]:
+        """``(input width, output width)`` of each Dense layer: one per unit in build order, then the head.
+
+        A unit's input width is the summed width of what it concatenates (the raw
+        input counts ``n_inputs``); the head reads the output units.
+
+        Example:
+            >>> a = Unit(0, 0, 8, "relu", 0.0, False, (INPUT,))
+            >>> b = Unit(1, 0, 4, "relu", 0.0, False, ((0, 0), INPUT))
+            >>> Architecture((a, b), ((0, 0), (1, 0)), "adam", 1e-3, 32).dense_shapes(3, 1)
+            [(3, 8), (11, 4), (12, 1)]
+        """
+        width: dict[UnitId | str, int] = {INPUT: n_inputs}
+        shapes = []
+        for u in self.units:
+            shapes.append((sum(width[src] for src in u.inputs), u.neurons))
+            width[u.id] = u.neurons
+        shapes.append((sum(width[uid] for uid in self.outputs), n_outputs))
+        return shapes
+
     def n_params(self, n_inputs: int, n_outputs: int) -> int:
         """Exact Keras ``count_params`` of the network (trainable and not).
 
@@ -164,16 +184,9 @@ class Architecture:
         Dense of ``n`` neurons. The output Dense adds ``W*n_outputs + n_outputs``
         where ``W`` is the summed width of the output units.
         """
-        width: dict[UnitId | str, int] = {INPUT: n_inputs}
-        total = 0
-        for u in self.units:
-            w = sum(width[src] for src in u.inputs)
-            if u.batchnorm:
-                total += 4 * w
-            total += w * u.neurons + u.neurons
-            width[u.id] = u.neurons
-        head = sum(width[uid] for uid in self.outputs)
-        return total + head * n_outputs + n_outputs
+        shapes = self.dense_shapes(n_inputs, n_outputs)
+        norms = sum(4 * w for (w, _), u in zip(shapes, self.units) if u.batchnorm)
+        return norms + sum(w * n + n for w, n in shapes)
 
     def edges(self) -> list[tuple[str, str, str]]:
         """All edges as ``(source, target, kind)`` with names.

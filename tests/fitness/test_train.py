@@ -146,7 +146,7 @@ def test_other_threads_drawing_global_random_numbers_change_nothing(regression_d
 
 
 def test_swish_candidates_leave_no_gradient_functions_behind(regression_data, build):
-    """tf.nn.silu registers a gradient function per trace; the trainer must drop them (TF #97697)."""
+    """tf.nn.silu registers a gradient function per trace and never drops it (TF #97697): not used."""
     from tensorflow.python.framework import ops
 
     swish = SPACE.activations.index("swish")

@@ -46,6 +46,11 @@ def test_n_params_by_hand() -> None:
     assert arch.n_params(10, 3) == l0u0 + l0u1 + l1u0 + head == 691
 
 
+def test_dense_shapes_by_hand() -> None:
+    # each unit's Dense reads its concatenated inputs (L1U0: 10 + 8 + 4); the head reads L0U1 and L1U0
+    assert small_arch().dense_shapes(10, 3) == [(10, 8), (10, 4), (22, 16), (20, 3)]
+
+
 def test_unit_naming() -> None:
     unit = Unit(2, 1, 8, "relu", 0.0, False, ((1, 1),))
     assert unit.id == (2, 1)
