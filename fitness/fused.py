@@ -62,15 +62,20 @@ def fused_updater(optimizer: Any, variables: list) -> Callable[[list], None] | N
             return None
         b1, b2 = float(config["beta_1"]), float(config["beta_2"])
         eps = tf.constant(float(config["epsilon"]))
+        decay_lr = decay * float(config["learning_rate"])
         ms, vs = slots(), slots()
         step = tf.Variable(0.0, trainable=False)
 
         def apply_adam(grads: list) -> None:
             t = step.assign_add(1.0)
             b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
+            beta1, beta2 = tf.constant(b1), tf.constant(b2)  # one constant each per graph, not per variable
             for var, grad, m, v in zip(targets, grads, ms, vs):
                 if decay:
-                    var.assign_sub(var * decay * lr)
+                    # after the gradient exists: the forward pass may still read the variable's buffer
+                    # before that, and writing it then would make TensorFlow copy it first
+                    with tf.control_dependencies([grad]):
+                        var.assign_sub(var * decay_lr)
                 tf.raw_ops.ResourceApplyAdam(
                     var=var.handle,
                     m=m.handle,
@@ -78,8 +83,8 @@ def fused_updater(optimizer: Any, variables: list) -> Callable[[list], None] | N
                     beta1_power=b1_power,
                     beta2_power=b2_power,
                     lr=lr,
-                    beta1=tf.constant(b1),
-                    beta2=tf.constant(b2),
+                    beta1=beta1,
+                    beta2=beta2,
                     epsilon=eps,
                     grad=grad,
                 )

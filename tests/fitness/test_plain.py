@@ -1,4 +1,4 @@
-"""The plain TensorFlow forward pass computes what the Keras model computes, on the model's own weights."""
+"""The plain TensorFlow network computes what the Keras model does; its written-out gradients are right."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from fitness import build_model, load_dataset
-from fitness.plain import _activation, plain_forward, scale_features
+from fitness.model import make_optimizer
+from fitness.plain import PlainNetwork, _activation, scale_features
 from fitness.train import import_tensorflow
+from fitness.trainer import FlatBuffer, FlatTraining
 from genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
 
 tf = import_tensorflow()
@@ -43,6 +45,14 @@ def _every_activation(build):
     )
 
 
+def _values(variables) -> list:
+    return [tf.constant(np.asarray(v)) for v in variables]
+
+
+def _scaled(data, x):
+    return tf.constant(scale_features(x, data.feature_mean, data.feature_var))
+
+
 @pytest.mark.parametrize("task", ["regression", "classification"])
 def test_inference_matches_the_keras_model(digits, build, task):
     arch = decode(SPACE, _every_activation(build))
@@ -55,14 +65,15 @@ def test_inference_matches_the_keras_model(digits, build, task):
             layer.moving_mean.assign(rng.normal(size=layer.moving_mean.shape).astype("float32"))
             variance = rng.uniform(0.5, 2, size=layer.moving_variance.shape)
             layer.moving_variance.assign(variance.astype("float32"))
-    forward, trainable = plain_forward(arch, model)
+    net = PlainNetwork(arch, model, digits.n_features)
     x = digits.x_val[:64]
-    ours = forward(tf.constant(scale_features(x, digits.feature_mean, digits.feature_var)), False).numpy()
+    ours = net.logits(_values(net.weights), _values(net.stats), _scaled(digits, x)).numpy()
     if task == "classification":
         ours = tf.nn.softmax(ours).numpy()
     np.testing.assert_allclose(ours, model(x, training=False).numpy(), rtol=1e-5, atol=1e-6)
-    keras_trainable = {id(getattr(v, "value", v)) for v in model.trainable_variables}
-    assert {id(v) for v in trainable} == keras_trainable and len(trainable) == len(keras_trainable)
+    assert len(net.weights) == len(model.trainable_variables)
+    assert {id(v) for v in net.weights} == {id(v) for v in model.trainable_variables}
+    assert {id(v) for v in net.stats} == {id(v) for v in model.non_trainable_variables if "moving" in v.path}
 
 
 def test_training_mode_uses_batch_statistics_and_updates_moving_averages_like_keras(digits, build):
@@ -70,39 +81,123 @@ def test_training_mode_uses_batch_statistics_and_updates_moving_averages_like_ke
     genes[SPACE.layout.dropout] = 0  # dropout masks are drawn differently by design
     arch = decode(SPACE, genes)
     keras_model, plain_model = (_model(arch, digits, 1, "regression") for _ in range(2))
-    forward, _ = plain_forward(arch, plain_model)
+    net = PlainNetwork(arch, plain_model, digits.n_features)
+    flat = FlatTraining(net, make_optimizer("adam", 1e-3))
     x = digits.x_train[:50]
-    scaled = tf.constant(scale_features(x, digits.feature_mean, digits.feature_var))
-    for _ in range(2):
+    y = tf.constant(np.zeros(50, dtype="float32"))
+    seed = tf.constant([0, 0])
+    for _ in range(2):  # the trainer's step without the weight update: batch statistics, moving averages
         expected = keras_model(x, training=True).numpy()
-        np.testing.assert_allclose(forward(scaled, True).numpy(), expected, rtol=1e-4, atol=1e-5)
+        logits = net.forward(*flat.views(), _scaled(digits, x), {})[0]
+        np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-4, atol=1e-5)
+        flat.gradient(_scaled(digits, x), y, seed, False)
+    flat.store(flat.params.numpy(), flat.moving.numpy())
     for a, b in zip(keras_model.non_trainable_variables, plain_model.non_trainable_variables):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6, err_msg=a.path)
     assert any(np.any(np.asarray(v) != 0) for v in plain_model.non_trainable_variables if "mean" in v.path)
 
 
-def test_dropout_masks_follow_the_seed(digits, build):
+def _tape_gradients(net, w, s, x, y, masks, classify):
+    """The reference: ``tf.GradientTape`` through the same forward pass and loss."""
+    with tf.GradientTape() as tape:
+        tape.watch(w)
+        logits = net.forward(w, s, x, masks)[0]
+        if classify:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        else:
+            loss = tf.reduce_mean(tf.square(logits[:, 0] - y))
+    return loss, tape.gradient(loss, w)
+
+
+def _check_gradients(arch, data, task, rows=40, seed=(3, 4)):
+    n_out = 1 if task == "regression" else 10
+    model = _model(arch, data, n_out, task)
+    net = PlainNetwork(arch, model, data.n_features)
+    w, s = _values(net.weights), _values(net.stats)
+    x = _scaled(data, data.x_train[:rows])
+    if task == "regression":
+        y = tf.constant(np.random.default_rng(0).normal(size=rows).astype("float32"))
+    else:
+        y = tf.constant(data.y_train[:rows])
+    seed = tf.constant(seed, dtype=tf.int32)
+    classify = task == "classification"
+    loss, grads, _ = net.loss_and_gradients(w, s, x, y, seed, classify)
+    expected_loss, expected = _tape_gradients(net, w, s, x, y, net.dropout_masks(rows, seed), classify)
+    np.testing.assert_allclose(loss.numpy(), expected_loss.numpy(), rtol=1e-6)
+    assert len(grads) == len(expected) == len(w)
+    for k, (ours, ref) in enumerate(zip(grads, expected)):
+        assert ours.shape == ref.shape, k
+        scale = float(np.abs(ref.numpy()).max()) + 1e-6
+        np.testing.assert_allclose(
+            ours.numpy(), ref.numpy(), rtol=1e-3, atol=1e-5 * scale, err_msg=f"weight {k}"
+        )
+    return grads
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_written_out_gradients_match_the_tape(digits, build, task):
+    """Every activation, batch norm, dropout, laterals, skips, extra inputs and outputs."""
     arch = decode(SPACE, _every_activation(build))
-    forward, _ = plain_forward(arch, _model(arch, digits, 1, "regression"))
-    scaled = tf.constant(scale_features(digits.x_train[:50], digits.feature_mean, digits.feature_var))
+    assert any(u.dropout for u in arch.units) and any(u.batchnorm for u in arch.units)
+    grads = _check_gradients(arch, digits, task)
+    assert all(float(np.abs(g.numpy()).max()) > 0 for g in grads)  # nothing trivially zero
 
-    def run(seed):
-        return forward(scaled, True, tf.constant(seed, dtype=tf.int32)).numpy()
 
-    np.testing.assert_array_equal(run([1, 2]), run([1, 2]))
-    assert not np.array_equal(run([1, 2]), run([1, 3]))
+def test_written_out_gradients_match_the_tape_on_random_architectures(digits):
+    rng = np.random.default_rng(11)
+    space = SearchSpace()
+    for k in range(6):
+        arch = decode(space, random_genome(space, rng))
+        _check_gradients(arch, digits, ("regression", "classification")[k % 2], seed=(k, 9))
+
+
+def test_dropout_masks_follow_the_seed_and_the_rate(digits, build):
+    arch = decode(SPACE, _every_activation(build))
+    net = PlainNetwork(arch, _model(arch, digits, 1, "regression"), digits.n_features)
+
+    def masks(seed, rows=4000):
+        return {j: m.numpy() for j, m in net.dropout_masks(rows, tf.constant(seed, dtype=tf.int32)).items()}
+
+    first, again, other = masks([1, 2]), masks([1, 2]), masks([1, 3])
+    assert set(first) == {j for j, u in enumerate(arch.units) if u.dropout > 0}
+    for j, mask in first.items():
+        rate = arch.units[j].dropout
+        np.testing.assert_array_equal(mask, again[j])
+        assert not np.array_equal(mask, other[j])
+        assert mask.shape == (4000, arch.units[j].neurons)
+        np.testing.assert_allclose(np.unique(mask), [0.0, 1 / (1 - rate)], rtol=1e-4)
+        assert abs(float(np.mean(mask == 0)) - rate) < 0.03  # 8,000 draws: the dropped share is the rate
+
+
+def test_flat_buffer_views_and_packs_every_layout():
+    shapes = [(7, 5), (16,), (4, 8), (3,), (32, 2), (5,)]  # sizes 35, 16, 32, 3, 64, 5: aligned and not
+    buffer = FlatBuffer(shapes)
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=shape).astype("float32") for shape in shapes]
+    flat = buffer.pack_numpy(arrays)
+    assert flat.shape == (sum(a.size for a in arrays),)
+    assert buffer.starts[1] % 16 == 0 and buffer.starts[2] % 16 == 0 and buffer.starts[4] % 16 == 0
+    for ours, array in zip(buffer.unpack_numpy(flat), arrays):
+        np.testing.assert_array_equal(ours, array)
+    views = buffer.views(tf.constant(flat))
+    for view, array in zip(views, arrays):
+        np.testing.assert_array_equal(view.numpy(), array)
+    np.testing.assert_array_equal(buffer.pack([tf.constant(a) for a in arrays]).numpy(), flat)
+    single = FlatBuffer([(3,)])
+    np.testing.assert_array_equal(single.views(tf.constant([1.0, 2.0, 3.0]))[0].numpy(), [1.0, 2.0, 3.0])
+    assert FlatBuffer([]).views(tf.zeros([0])) == []
 
 
 def test_random_architectures_match_at_inference(digits):
     rng = np.random.default_rng(5)
     space = SearchSpace()
     x = digits.x_val[:32]
-    scaled = tf.constant(scale_features(x, digits.feature_mean, digits.feature_var))
     for _ in range(5):
         arch = decode(space, random_genome(space, rng))
         model = _model(arch, digits, 1, "regression")
-        forward, _ = plain_forward(arch, model)
-        np.testing.assert_allclose(forward(scaled, False).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-5)
+        net = PlainNetwork(arch, model, digits.n_features)
+        ours = net.logits(_values(net.weights), _values(net.stats), _scaled(digits, x)).numpy()
+        np.testing.assert_allclose(ours, model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(KNOWN_ACTIVATIONS))
