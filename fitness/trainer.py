@@ -118,8 +118,9 @@ class FlatBuffer:
 
     The tensors whose size is a multiple of 16 floats (64 bytes) come first,
     each on an aligned offset, so that :meth:`views` shares the buffer instead of
-    copying it (TensorFlow's split copies unless every piece starts and ends
-    aligned); the others (biases, mostly: small) follow, and only they are copied.
+    copying it (TensorFlow's split copies every piece unless each starts and ends
+    aligned); the others (biases, mostly: small) follow, and only they are
+    copied. Zeros pad the end to a multiple of 16.
     """
 
     ALIGN = 16
@@ -130,16 +131,16 @@ class FlatBuffer:
         aligned = [i for i, size in enumerate(self.sizes) if size % self.ALIGN == 0]
         self.tail = [i for i, size in enumerate(self.sizes) if size % self.ALIGN]
         self.layout = aligned + self.tail
-        self.size = sum(self.sizes)
+        self.pad = -sum(self.sizes) % self.ALIGN
+        self.size = sum(self.sizes) + self.pad
         self.starts = [0] * len(self.sizes)
         offset = 0
         for i in self.layout:
             self.starts[i] = offset
             offset += self.sizes[i]
-        # the pieces of the first split: the aligned tensors, then the tail as one piece
-        self._pieces = [self.sizes[i] for i in aligned] + (
-            [sum(self.sizes[i] for i in self.tail)] if self.tail else []
-        )
+        # the pieces of the first split: the aligned tensors, then the tail and the padding as one piece
+        tail = sum(self.sizes[i] for i in self.tail) + self.pad
+        self._pieces = [self.sizes[i] for i in aligned] + ([tail] if tail else [])
 
     def pack_numpy(self, arrays: list) -> np.ndarray:
         flat = np.zeros(self.size, dtype="float32")
@@ -164,7 +165,8 @@ class FlatBuffer:
             return []
         parts = split(flat, self._pieces)
         if self.tail:
-            parts = parts[:-1] + split(parts[-1], [self.sizes[i] for i in self.tail])
+            tail = split(parts[-1], [self.sizes[i] for i in self.tail] + ([self.pad] if self.pad else []))
+            parts = parts[:-1] + tail[: len(self.tail)]
         views: list = [None] * len(self.shapes)
         for i, part in zip(self.layout, parts):
             views[i] = part if len(self.shapes[i]) == 1 else tf.reshape(part, self.shapes[i])
@@ -177,6 +179,8 @@ class FlatBuffer:
         parts = [
             tensors[i] if len(self.shapes[i]) == 1 else tf.reshape(tensors[i], [-1]) for i in self.layout
         ]
+        if self.pad:
+            parts.append(tf.zeros([self.pad]))
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
 
 
