@@ -19,6 +19,9 @@ Parts:
            step as trained, at batch size 1 (what does not grow with the batch:
            dispatching the step's operations and the optimizer's pass over every
            weight), and without the optimizer update.
+  fixed    a candidate's fixed cost, per genome: preparing the training (flat weights,
+           optimizer slots), tracing its graph, and the first call's extra time over a
+           steady one (TensorFlow instantiating the graph), next to one epoch's time.
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -330,6 +333,45 @@ def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
     )
 
 
+def part_fixed(data, space, genomes: int, seed: int) -> None:
+    import keras
+
+    rng = np.random.default_rng(seed)
+    print(f"\n[fixed] {genomes} random genomes on Ames: seconds of a candidate's fixed cost, and one epoch")
+    print("  prepare: weights into one flat buffer, optimizer slots; trace: building the graph in Python;")
+    print("  instantiate: the first call's time over a steady call's (TensorFlow preparing the graph)")
+    print(f"{'#':>3} {'params':>9} {'batch':>5} {'prepare':>8} {'trace':>7} {'instantiate':>11} {'epoch':>7}")
+    columns: list[list[float]] = [[], [], [], []]
+    for i in range(genomes):
+        arch = decode(space, random_genome(space, rng))
+        keras.backend.clear_session()
+        model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
+        optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
+        with without_graph_optimizer():  # as train_compiled does
+            start = time.perf_counter()
+            run = compile_training(model, arch, optimizer, data, 1, 2, seed)
+            prepared = time.perf_counter()
+            run.function.get_concrete_function()
+            traced = time.perf_counter()
+            run()
+            first = time.perf_counter()
+            run()
+            again = time.perf_counter()
+        instantiate = max((first - traced) - (again - first), 0.0)
+        row = [prepared - start, traced - prepared, instantiate, again - first]
+        for column, value in zip(columns, row):
+            column.append(value)
+        print(
+            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {row[0]:>8.3f}"
+            f" {row[1]:>7.3f} {row[2]:>11.3f} {row[3]:>7.3f}"
+        )
+    medians = [statistics.median(column) for column in columns]
+    print(
+        f"median prepare {medians[0]:.3f}s, trace {medians[1]:.3f}s, instantiate {medians[2]:.3f}s"
+        f" (fixed cost {sum(medians[:3]):.3f}s); median epoch {medians[3]:.3f}s"
+    )
+
+
 def part_workers(data, space, seed: int) -> None:
     from evolve.engine import EvalTask, LocalEngine
 
@@ -351,7 +393,7 @@ def part_workers(data, space, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
-    parts = ["speed", "memory", "workers", "graph", "step", "gc", "all"]
+    parts = ["speed", "memory", "workers", "graph", "step", "fixed", "gc", "all"]
     parser.add_argument("--part", choices=parts, default="all")
     parser.add_argument("--genomes", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
@@ -378,6 +420,8 @@ def main() -> None:
         part_graph(data, space, args.genomes, args.epochs, args.seed)
     if args.part in ("step", "all"):
         part_step(data, space, args.genomes, args.seed, args.steps)
+    if args.part in ("fixed", "all"):
+        part_fixed(data, space, args.genomes, args.seed)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
 
