@@ -77,10 +77,10 @@ def without_graph_optimizer() -> Iterator[None]:
     """Switch TensorFlow's graph optimizer (Grappler) off inside the block.
 
     Grappler rewrites each new graph before its first run: for a candidate's
-    training graph that took 0.03 to 0.19 s (median 0.10 s), more than it saves
-    over 20 epochs (the steady epochs run a median 1.7 % slower without it;
-    ``benchmarks/train_speed.py --part graph``). The previous setting is
-    restored on exit.
+    training graph that cost a median 0.23 s, more than it saves over 20 epochs
+    (a steady training runs a median 3 % slower without it; 20 epochs take a
+    median 0.91 of the time: ``benchmarks/train_speed.py --part graph``). The
+    previous setting is restored on exit.
     """
     import tensorflow as tf
 
