@@ -56,6 +56,16 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def fresh_candidate(data, arch, seed: int):
+    """``(model, optimizer)`` of ``arch`` in a cleared, seeded Keras session (same initial weights)."""
+    import keras
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
+    return model, make_optimizer(arch.optimizer, arch.learning_rate)
+
+
 def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
     """Time of the network's matrix products alone, for as many steps as training it takes.
 
@@ -93,20 +103,13 @@ def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
 
 
 def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
-    import keras
 
     rng = np.random.default_rng(seed)
     y = ((data.y_train - data.target_mean) / data.target_std).astype("float32")
     yv = ((data.y_val - data.target_mean) / data.target_std).astype("float32")
 
-    def fresh(arch):
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)  # same initial weights for both trainers
-        model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
-        return model, make_optimizer(arch.optimizer, arch.learning_rate)
-
     def with_fit(arch):
-        model, opt = fresh(arch)
+        model, opt = fresh_candidate(data, arch, seed)  # same initial weights for both
         start = time.perf_counter()
         model.compile(optimizer=opt, loss="mse")
         hist = model.fit(
@@ -120,7 +123,7 @@ def part_speed(data, space, genomes: int, epochs: int, seed: int) -> None:
         return time.perf_counter() - start, min(hist.history["val_loss"])
 
     def with_evonas(arch):
-        model, opt = fresh(arch)
+        model, opt = fresh_candidate(data, arch, seed)  # same initial weights for both
         with without_graph_optimizer():  # as train_compiled does
             start = time.perf_counter()
             run = compile_training(model, arch, opt, data, epochs, epochs + 1, seed)
@@ -225,15 +228,11 @@ def part_gc(data, space, candidates: int, seed: int) -> None:
 
 
 def part_graph(data, space, genomes: int, epochs: int, seed: int) -> None:
-    import keras
 
     rng = np.random.default_rng(seed)
 
     def train(arch, optimize_graph):
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
-        model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
-        opt = make_optimizer(arch.optimizer, arch.learning_rate)
+        model, opt = fresh_candidate(data, arch, seed)
         setting = contextlib.nullcontext() if optimize_graph else without_graph_optimizer()
         with setting:
             start = time.perf_counter()
@@ -274,7 +273,6 @@ def part_graph(data, space, genomes: int, epochs: int, seed: int) -> None:
 
 
 def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
-    import keras
     import tensorflow as tf
 
     from fitness.plain import PlainNetwork
@@ -285,9 +283,7 @@ def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
     rows = int(x.shape[0])
 
     def per_step(arch, batch: int, update: bool) -> float:
-        keras.backend.clear_session()
-        model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
-        optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
+        model, optimizer = fresh_candidate(data, arch, seed)
         flat = FlatTraining(PlainNetwork(arch, model, data.n_features), optimizer)
 
         def step(b, total):  # the trainer's step, on consecutive rows
@@ -334,7 +330,6 @@ def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
 
 
 def part_fixed(data, space, genomes: int, seed: int) -> None:
-    import keras
 
     rng = np.random.default_rng(seed)
     print(f"\n[fixed] {genomes} random genomes on Ames: seconds of a candidate's fixed cost, and one epoch")
@@ -344,9 +339,7 @@ def part_fixed(data, space, genomes: int, seed: int) -> None:
     columns: list[list[float]] = [[], [], [], []]
     for i in range(genomes):
         arch = decode(space, random_genome(space, rng))
-        keras.backend.clear_session()
-        model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
-        optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
+        model, optimizer = fresh_candidate(data, arch, seed)
         with without_graph_optimizer():  # as train_compiled does
             start = time.perf_counter()
             run = compile_training(model, arch, optimizer, data, 1, 2, seed)
