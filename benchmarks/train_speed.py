@@ -22,6 +22,11 @@ Parts:
   fixed    a candidate's fixed cost, per genome: preparing the training (flat weights,
            optimizer slots), tracing its graph, and the first call's extra time over a
            steady one (TensorFlow instantiating the graph), next to one epoch's time.
+  transpose
+           the layer input gradient ``dz @ kernel^T`` as ``matmul(dz, kernel, transpose_b=True)``
+           and as ``(kernel @ dz^T)^T``, by batch size and kernel shape: the fraction of
+           the first form's time the second takes (``fitness.plain.times_transposed``
+           picks the second at batches up to 128 and kernels of 32,768 weights or more).
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -44,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fitness import TrainSettings, build_model, evaluate_genome, load_dataset  # noqa: E402
 from fitness.model import make_optimizer  # noqa: E402
+from fitness.plain import times_transposed, turns_input_gradient  # noqa: E402
 from fitness.train import configure_tensorflow  # noqa: E402
 from fitness.trainer import compile_training, without_graph_optimizer  # noqa: E402
 from genome import INPUT, SearchSpace, decode, random_genome  # noqa: E402
@@ -71,7 +77,8 @@ def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
 
     Per step and Dense layer: the forward product and the two of the backward pass
     (the weights' gradient and, except for a layer reading only the input, the
-    input's gradient), at the genome's batch size. No other op, no optimizer.
+    input's gradient, in the trainer's form), at the genome's batch size. No other
+    op, no optimizer.
     """
     import tensorflow as tf
 
@@ -89,7 +96,7 @@ def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
         for xa, w, g, dx in mats:
             acc += tf.matmul(xa, w)[0, 0] + tf.matmul(xa, g, transpose_a=True)[0, 0]
             if dx:
-                acc += tf.matmul(g, w, transpose_b=True)[0, 0]
+                acc += times_transposed(g, w, bs)[0, 0]
         return k + 1, acc
 
     run = tf.function(
@@ -384,9 +391,51 @@ def part_workers(data, space, seed: int) -> None:
     print(f"wall-time ratio 2 workers / 1 worker: {walls[2] / walls[1]:.3f}")
 
 
+def part_transpose(repeats: int = 3) -> None:
+    import tensorflow as tf
+
+    def seconds(product, dz, kernel, flops: int) -> float:
+        n = max(30, int(3e8 / flops))  # about 0.3 GFLOP per timing
+        run = tf.function(
+            lambda: tf.while_loop(
+                lambda k, acc: k < n,
+                lambda k, acc: (k + 1, acc + product(dz, kernel)[0, 0]),
+                (0, tf.constant(0.0)),
+            )[1],
+            autograph=False,
+        )
+        run()
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - start)
+        return best / n
+
+    rng = np.random.default_rng(0)
+    kernels = [(322, 512), (512, 512), (512, 256), (128, 512), (256, 128), (256, 64), (64, 128)]
+    print("\n[transpose] input gradient dz @ kernel^T: time of (kernel @ dz^T)^T / time of")
+    print(f"  matmul(dz, kernel, transpose_b=True), best of {repeats}; kernel shape rows x columns")
+    print(f"{'batch':>5} " + " ".join(f"{f'{r}x{c}':>9}" for r, c in kernels) + "  GFLOP/s at 322x512 (both)")
+    for batch in (16, 32, 64, 128, 256, 512):
+        cells, rates = [], ""
+        for rows, columns in kernels:
+            dz = tf.constant(rng.normal(size=(batch, columns)).astype("float32"))
+            kernel = tf.constant(rng.normal(size=(rows, columns)).astype("float32"))
+            flops = 2 * batch * rows * columns
+            plain = seconds(lambda d, k: tf.matmul(d, k, transpose_b=True), dz, kernel, flops)
+            turned = seconds(lambda d, k: tf.transpose(tf.matmul(k, d, transpose_b=True)), dz, kernel, flops)
+            chosen = "*" if turns_input_gradient(batch, rows, columns) else " "
+            cells.append(f"{turned / plain:>8.2f}{chosen}")
+            if (rows, columns) == (322, 512):
+                rates = f"  {flops / plain / 1e9:5.1f} / {flops / turned / 1e9:5.1f}"
+        print(f"{batch:>5} " + " ".join(cells) + rates)
+    print("  * the cases where the trainer uses (kernel @ dz^T)^T")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
-    parts = ["speed", "memory", "workers", "graph", "step", "fixed", "gc", "all"]
+    parts = ["speed", "memory", "workers", "graph", "step", "fixed", "transpose", "gc", "all"]
     parser.add_argument("--part", choices=parts, default="all")
     parser.add_argument("--genomes", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
@@ -396,6 +445,9 @@ def main() -> None:
         "--unfrozen", action="store_true", help="memory part without gc.freeze (for comparison)"
     )
     parser.add_argument("--steps", type=int, default=100, help="steps timed per variant (step part)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timings per product, best kept (transpose part)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print("command:", " ".join([".venv/bin/python", *sys.argv]))
@@ -415,6 +467,8 @@ def main() -> None:
         part_step(data, space, args.genomes, args.seed, args.steps)
     if args.part in ("fixed", "all"):
         part_fixed(data, space, args.genomes, args.seed)
+    if args.part in ("transpose", "all"):
+        part_transpose(args.repeats)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
 

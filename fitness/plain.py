@@ -130,6 +130,31 @@ class _Unit:
     dropout: float
 
 
+def turns_input_gradient(batch_size: int, rows: int, columns: int) -> bool:
+    """Whether :func:`times_transposed` computes ``(kernel @ dz^T)^T`` for this batch and kernel shape."""
+    return batch_size <= 128 and rows * columns >= 32768
+
+
+def times_transposed(dz: Any, kernel: Any, batch_size: int) -> Any:
+    """``dz @ kernel^T``: a layer's input gradient, for batches of ``batch_size`` rows.
+
+    TensorFlow's CPU kernel (Eigen, one thread) is slow on the transposed
+    right-hand side of ``matmul(dz, kernel, transpose_b=True)`` when the batch
+    is small and the kernel big; ``(kernel @ dz^T)^T`` (the final transpose is a
+    small copy) took these fractions of its time (``benchmarks/train_speed.py
+    --part transpose``, 2-core machine): 0.24-0.47 at batches of 16-32 on kernels
+    of 128 x 512 to 512 x 512 (15 against 45 GFLOP/s at batch 32, 322 x 512),
+    0.36-0.85 at 64, 0.54-1.06 at 128, but 0.78-1.58 at 256-512, and 0.62-2.35
+    on kernels under 32,768 weights. The form is chosen from the batch size and
+    the kernel's shape, so the graph holds one of them.
+    """
+    import tensorflow as tf
+
+    if turns_input_gradient(batch_size, *kernel.shape):
+        return tf.transpose(tf.matmul(kernel, dz, transpose_b=True))
+    return tf.matmul(dz, kernel, transpose_b=True)
+
+
 def _join(tensors: list) -> Any:
     import tensorflow as tf
 
@@ -156,6 +181,7 @@ class PlainNetwork:
 
     def __init__(self, arch: Architecture, model: Any, n_features: int) -> None:
         width: dict[Any, int] = {INPUT: n_features}
+        self.batch_size = arch.batch_size  # picks the faster form of the backward products
         self.units: list[_Unit] = []
         self.weights: list = []
         self.stats: list = []
@@ -286,7 +312,7 @@ class PlainNetwork:
         grads[-2] = tf.matmul(head, d_logits, transpose_a=True)
         grads[-1] = raw.BiasAddGrad(out_backprop=d_logits)
         incoming: dict[Any, list] = {uid: [] for uid in saved}
-        d_head = tf.matmul(d_logits, w[-2], transpose_b=True)
+        d_head = times_transposed(d_logits, w[-2], self.batch_size)
         for uid, part in zip(self.outputs, _split(d_head, self.out_widths)):
             incoming[uid].append(part)
         for j in reversed(range(len(self.units))):
@@ -304,7 +330,7 @@ class PlainNetwork:
             first = 1 if unit.sources[0] == INPUT else 0
             if norm_saved is not None:  # batch norm's parameters need all columns
                 xhat, inv, gamma = norm_saved
-                dh = tf.matmul(dz, kernel, transpose_b=True)
+                dh = times_transposed(dz, kernel, self.batch_size)
                 grads[at + 2] = tf.reduce_sum(dh * xhat, axis=0)
                 grads[at + 3] = tf.reduce_sum(dh, axis=0)
                 if first < len(unit.sources):
@@ -314,7 +340,7 @@ class PlainNetwork:
                         incoming[src].append(part)
             elif first < len(unit.sources):
                 rows = kernel if first == 0 else kernel[unit.widths[0] :]
-                dh = tf.matmul(dz, rows, transpose_b=True)
+                dh = times_transposed(dz, rows, self.batch_size)
                 for src, part in zip(unit.sources[first:], _split(dh, unit.widths[first:])):
                     incoming[src].append(part)
         return grads
@@ -341,4 +367,4 @@ class PlainNetwork:
         return tf.reduce_mean(tf.square(error)), self.gradients(w, saved, d_logits), batch_stats
 
 
-__all__ = ["PlainNetwork", "scale_features"]
+__all__ = ["PlainNetwork", "scale_features", "times_transposed", "turns_input_gradient"]

@@ -47,6 +47,18 @@ def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part)
         assert re.search(r"does not grow with the batch \(batch 1 / as trained\): \d\.\d\d", out)
 
 
+def test_transpose_part_prints_the_time_fraction_per_batch_size_and_kernel():
+    out = run("--part", "transpose", "--repeats", "1")
+    table = [
+        line.split() for line in out.splitlines() if re.match(r"\s*(16|32|64|128|256|512)\s+\d\.\d\d", line)
+    ]
+    assert [row[0] for row in table] == ["16", "32", "64", "128", "256", "512"]
+    for row in table:  # seven kernel shapes: positive fractions, starred where the trainer turns the product
+        cells = row[1:8]
+        assert all(float(cell.rstrip("*")) > 0 for cell in cells), row
+        assert any(cell.endswith("*") for cell in cells) == (int(row[0]) <= 128), row
+
+
 def test_memory_part_prints_resident_memory_at_candidate_20_and_the_last():
     out = run("--part", "memory", "--candidates", "21")
     assert re.search(r"after candidate\s+20: RSS\s+\d+\.\d MB", out)

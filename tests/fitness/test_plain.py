@@ -7,7 +7,7 @@ import pytest
 
 from fitness import build_model, load_dataset
 from fitness.model import make_optimizer
-from fitness.plain import PlainNetwork, _activation, scale_features
+from fitness.plain import PlainNetwork, _activation, scale_features, times_transposed
 from fitness.train import import_tensorflow
 from fitness.trainer import FlatBuffer, FlatTraining
 from genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
@@ -141,6 +141,19 @@ def test_written_out_gradients_match_the_tape(digits, build, task):
     assert any(u.dropout for u in arch.units) and any(u.batchnorm for u in arch.units)
     grads = _check_gradients(arch, digits, task)
     assert all(float(np.abs(g.numpy()).max()) > 0 for g in grads)  # nothing trivially zero
+
+
+@pytest.mark.parametrize(
+    ("batch", "rows", "columns"), [(32, 322, 512), (128, 256, 128), (256, 322, 512), (32, 64, 128), (5, 1, 1)]
+)
+def test_input_gradient_product_is_dz_times_the_transposed_kernel(batch, rows, columns):
+    """Both forms (chosen by batch size and kernel shape) compute ``dz @ kernel^T``."""
+    rng = np.random.default_rng(batch + rows)
+    dz = rng.normal(size=(batch, columns)).astype("float32")
+    kernel = rng.normal(size=(rows, columns)).astype("float32")
+    ours = times_transposed(tf.constant(dz), tf.constant(kernel), batch).numpy()
+    assert ours.shape == (batch, rows)
+    np.testing.assert_allclose(ours, dz.astype("float64") @ kernel.T.astype("float64"), rtol=1e-4, atol=1e-3)
 
 
 def test_written_out_gradients_match_the_tape_on_random_architectures(digits):
