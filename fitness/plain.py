@@ -130,9 +130,21 @@ class _Unit:
     dropout: float
 
 
+_GPU: bool | None = None  # whether TensorFlow sees a GPU, asked once
+
+
 def turns_input_gradient(batch_size: int, rows: int, columns: int) -> bool:
-    """Whether :func:`times_transposed` computes ``(kernel @ dz^T)^T`` for this batch and kernel shape."""
-    return batch_size <= 128 and rows * columns >= 32768
+    """Whether :func:`times_transposed` computes ``(kernel @ dz^T)^T`` for this batch and kernel shape.
+
+    Never where TensorFlow has a GPU (it then places the products there, and
+    cuBLAS reads a transposed operand directly: the turn would only add a copy).
+    """
+    global _GPU
+    if _GPU is None:
+        import tensorflow as tf
+
+        _GPU = bool(tf.config.list_logical_devices("GPU"))
+    return not _GPU and batch_size <= 128 and rows * columns >= 32768
 
 
 def times_transposed(dz: Any, kernel: Any, batch_size: int) -> Any:
