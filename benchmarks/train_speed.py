@@ -27,6 +27,9 @@ Parts:
            and as ``(kernel @ dz^T)^T``, by batch size and kernel shape: the fraction of
            the first form's time the second takes (``fitness.plain.times_transposed``
            picks the second at batches up to 128 and kernels of 32,768 weights or more).
+  turn     the same genomes trained by evonas with the input gradients as the trainer computes
+           them (turned where ``turns_input_gradient`` says) and never turned, alternating;
+           prints the steady trainings' times and their median ratio.
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -391,6 +394,59 @@ def part_workers(data, space, seed: int) -> None:
     print(f"wall-time ratio 2 workers / 1 worker: {walls[2] / walls[1]:.3f}")
 
 
+def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
+    import fitness.plain as plain
+
+    rng = np.random.default_rng(seed)
+    rule = plain.turns_input_gradient
+    turned = []
+
+    def counting(*args):
+        turn = rule(*args)
+        turned[-1] += turn
+        return turn
+
+    def trained(arch, turn: bool):
+        """A traced training of ``arch``: input gradients turned where the trainer would, or never."""
+        model, opt = fresh_candidate(data, arch, seed)
+        turned.append(0)
+        plain.turns_input_gradient = counting if turn else (lambda *args: False)
+        try:
+            with without_graph_optimizer():
+                run = compile_training(model, arch, opt, data, epochs, epochs + 1, seed)
+                run()  # traces (with the rule set above) and trains once
+        finally:
+            plain.turns_input_gradient = rule
+        return run, turned[-1]
+
+    print(f"\n[turn] {genomes} random genomes on Ames, {epochs} epochs: steady trainings (graph traced)")
+    print("  with the input gradients as (kernel @ dz^T)^T where the trainer turns them, and never turned;")
+    print("  best of 2 each, alternating; turned: how many products of a step the trainer turns")
+    print(f"{'#':>3} {'params':>9} {'batch':>5} {'turned':>6} {'never s':>8} {'turned s':>8} {'ratio':>6}")
+    ratios = []
+    for i in range(genomes):
+        arch = decode(space, random_genome(space, rng))
+        (run_never, _), (run_turned, count) = trained(arch, False), trained(arch, True)
+        seconds = {False: [], True: []}
+        with without_graph_optimizer():
+            for turn in (False, True, True, False) if i % 2 == 0 else (True, False, False, True):
+                start = time.perf_counter()
+                (run_turned if turn else run_never)()
+                seconds[turn].append(time.perf_counter() - start)
+        never, turned_s = min(seconds[False]), min(seconds[True])
+        if count:
+            ratios.append(turned_s / never)
+        print(
+            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {count:>6} {never:>8.2f}"
+            f" {turned_s:>8.2f} {turned_s / never:>6.3f}"
+        )
+    if ratios:
+        print(
+            f"median steady time ratio turned/never, over the {len(ratios)} genomes with a turned product:"
+            f" {statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f})"
+        )
+
+
 def part_transpose(repeats: int = 3) -> None:
     import tensorflow as tf
 
@@ -435,7 +491,7 @@ def part_transpose(repeats: int = 3) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
-    parts = ["speed", "memory", "workers", "graph", "step", "fixed", "transpose", "gc", "all"]
+    parts = ["speed", "memory", "workers", "graph", "step", "fixed", "transpose", "turn", "gc", "all"]
     parser.add_argument("--part", choices=parts, default="all")
     parser.add_argument("--genomes", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
@@ -469,6 +525,8 @@ def main() -> None:
         part_fixed(data, space, args.genomes, args.seed)
     if args.part in ("transpose", "all"):
         part_transpose(args.repeats)
+    if args.part in ("turn", "all"):
+        part_turn(data, space, args.genomes, args.epochs, args.seed)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
 

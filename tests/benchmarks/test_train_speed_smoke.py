@@ -26,7 +26,7 @@ def rows(out: str) -> list[list[str]]:
     return [line.split() for line in out.splitlines() if re.match(r"\s*\d+\s+[\d,]+\s", line)]
 
 
-@pytest.mark.parametrize("part", ["speed", "graph", "step", "fixed"])
+@pytest.mark.parametrize("part", ["speed", "graph", "step", "fixed", "turn"])
 def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part):
     out = run("--part", part, "--genomes", "3", "--epochs", "3", "--steps", "10")
     table = rows(out)
@@ -44,6 +44,11 @@ def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part)
         assert all(float(row[i]) > 0 for row in table for i in (3, 4, 6))
         assert all(float(row[5]) >= 0 for row in table)
         assert re.search(r"median prepare \d\.\d{3}s, trace \d\.\d{3}s, instantiate \d\.\d{3}s", out)
+    elif part == "turn":  # on the CPU genome 0 (batch 16) has products to turn: the median line is printed
+        assert all(float(v) > 0 for row in table for v in row[4:7])
+        if turns_input_gradient(32, 322, 512):  # False where TensorFlow has a GPU
+            assert int(table[0][3]) > 0
+            assert re.search(r"median steady time ratio turned/never, over the \d+ genomes", out)
     else:
         assert all(float(v) > 0 for row in table for v in row[3:6])
         assert re.search(r"does not grow with the batch \(batch 1 / as trained\): \d\.\d\d", out)
