@@ -30,6 +30,9 @@ Parts:
   turn     the same genomes trained by evonas with the input gradients as the trainer computes
            them (turned where ``turns_input_gradient`` says) and never turned, alternating;
            prints the steady trainings' times and their median ratio.
+  profile  the same genomes' steady trainings under TensorFlow's profiler: the shares of the
+           summed kernel time that go to the matrix products, the optimizer's kernels,
+           packing and splitting, and the rest (default --genomes 20 --epochs 20; try fewer).
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -423,10 +426,13 @@ def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
     print("  with the input gradients as (kernel @ dz^T)^T where the trainer turns them, and never turned;")
     print("  best of 2 each, alternating; turned: how many products of a step the trainer turns")
     print(f"{'#':>3} {'params':>9} {'batch':>5} {'turned':>6} {'never s':>8} {'turned s':>8} {'ratio':>6}")
-    ratios = []
+    ratios, same = [], []  # genomes with turned products; without (the same graph twice: the noise)
     for i in range(genomes):
         arch = decode(space, random_genome(space, rng))
-        (run_never, _), (run_turned, count) = trained(arch, False), trained(arch, True)
+        if i % 2 == 0:  # which is built (and its buffers allocated) first alternates too
+            (run_never, _), (run_turned, count) = trained(arch, False), trained(arch, True)
+        else:
+            (run_turned, count), (run_never, _) = trained(arch, True), trained(arch, False)
         seconds = {False: [], True: []}
         with without_graph_optimizer():
             for turn in (False, True, True, False) if i % 2 == 0 else (True, False, False, True):
@@ -434,8 +440,7 @@ def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
                 (run_turned if turn else run_never)()
                 seconds[turn].append(time.perf_counter() - start)
         never, turned_s = min(seconds[False]), min(seconds[True])
-        if count:
-            ratios.append(turned_s / never)
+        (ratios if count else same).append(turned_s / never)
         print(
             f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {count:>6} {never:>8.2f}"
             f" {turned_s:>8.2f} {turned_s / never:>6.3f}"
@@ -445,6 +450,84 @@ def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
             f"median steady time ratio turned/never, over the {len(ratios)} genomes with a turned product:"
             f" {statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f})"
         )
+    if same:
+        print(
+            f"  the same ratio over the {len(same)} genomes without one (the same graph twice: noise):"
+            f" {statistics.median(same):.3f} (range {min(same):.3f}-{max(same):.3f})"
+        )
+
+
+def part_profile(data, space, genomes: int, epochs: int, seed: int) -> None:
+    import collections
+    import tempfile
+
+    import tensorflow as tf
+
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError:  # where this TensorFlow keeps it elsewhere
+        print("\n[profile] skipped: this TensorFlow has no tensorflow.tsl.profiler.protobuf.xplane_pb2")
+        return
+
+    def op_seconds(logdir: str) -> collections.Counter:
+        """Seconds per op type in a trace: TensorFlow's kernels, on its compute threads."""
+        seconds: collections.Counter = collections.Counter()
+        for path in Path(logdir).rglob("*.xplane.pb"):
+            space_ = xplane_pb2.XSpace()
+            space_.ParseFromString(path.read_bytes())
+            for plane in space_.planes:
+                for line in plane.lines:
+                    if not line.name.startswith("tf_Compute"):
+                        continue
+                    for event in line.events:
+                        name = plane.event_metadata[event.metadata_id].name
+                        if ":" in name and "::" not in name:  # "node name:OpType"
+                            seconds[name.rsplit(":", 1)[1]] += event.duration_ps / 1e12
+        return seconds
+
+    rng = np.random.default_rng(seed)
+    groups = {
+        "matmul": lambda op: op in ("MatMul", "Transpose"),
+        "optimizer": lambda op: op.startswith("ResourceApply"),
+        "pack": lambda op: op in ("ConcatV2", "SplitV"),
+    }
+    print(f"\n[profile] {genomes} random genomes on Ames, {epochs} epochs: a steady training's op time")
+    print("  (TensorFlow's profiler; shares of the summed kernel time; pack: concatenating and splitting,")
+    print(
+        "  the flat buffers and the units' inputs; other: the element-wise ops, reductions, random draws...)"
+    )
+    print(
+        f"{'#':>3} {'params':>9} {'batch':>5} {'optimizer':>9} {'kernels s':>9} {'matmul':>6} {'optim':>6}"
+        f" {'pack':>6} {'other':>6}"
+    )
+    shares: dict[str, list] = {name: [] for name in [*groups, "other"]}
+    for i in range(genomes):
+        arch = decode(space, random_genome(space, rng))
+        model, opt = fresh_candidate(data, arch, seed)
+        with without_graph_optimizer(), tempfile.TemporaryDirectory() as logdir:
+            run = compile_training(model, arch, opt, data, epochs, epochs + 1, seed)
+            run()  # traced and run once: the profile is of a steady training
+            tf.profiler.experimental.start(logdir)
+            try:
+                run()
+            finally:
+                tf.profiler.experimental.stop()
+            seconds = op_seconds(logdir)
+        total = sum(seconds.values())
+        row = {name: sum(v for op, v in seconds.items() if test(op)) / total for name, test in groups.items()}
+        row["other"] = 1.0 - sum(row.values())
+        for name, share in row.items():
+            shares[name].append(share)
+        print(
+            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {arch.optimizer:>9}"
+            f" {total:>9.2f}" + "".join(f" {row[name]:>6.2f}" for name in shares)
+        )
+    print(
+        "median shares: "
+        + ", ".join(
+            f"{name} {statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})" for name, v in shares.items()
+        )
+    )
 
 
 def part_transpose(repeats: int = 3) -> None:
@@ -491,7 +574,19 @@ def part_transpose(repeats: int = 3) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
-    parts = ["speed", "memory", "workers", "graph", "step", "fixed", "transpose", "turn", "gc", "all"]
+    parts = [
+        "speed",
+        "memory",
+        "workers",
+        "graph",
+        "step",
+        "fixed",
+        "transpose",
+        "turn",
+        "profile",
+        "gc",
+        "all",
+    ]
     parser.add_argument("--part", choices=parts, default="all")
     parser.add_argument("--genomes", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
@@ -527,6 +622,8 @@ def main() -> None:
         part_transpose(args.repeats)
     if args.part in ("turn", "all"):
         part_turn(data, space, args.genomes, args.epochs, args.seed)
+    if args.part in ("profile", "all"):
+        part_profile(data, space, args.genomes, args.epochs, args.seed)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
 
