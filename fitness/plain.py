@@ -153,11 +153,12 @@ def times_transposed(dz: Any, kernel: Any, batch_size: int) -> Any:
     TensorFlow's CPU kernel (Eigen, one thread) is slow on the transposed
     right-hand side of ``matmul(dz, kernel, transpose_b=True)`` when the batch
     is small and the kernel big; ``(kernel @ dz^T)^T`` (the final transpose is a
-    small copy) took these fractions of its time (``benchmarks/train_speed.py
-    --part transpose``, 2-core machine): 0.24-0.47 at batches of 16-32 on kernels
-    of 128 x 512 to 512 x 512 (15 against 45 GFLOP/s at batch 32, 322 x 512),
-    0.36-0.85 at 64, 0.54-1.06 at 128, but 0.78-1.58 at 256-512, and 0.62-2.35
-    on kernels under 32,768 weights. The form is chosen from the batch size and
+    small copy) is the same product, faster there (``benchmarks/train_speed.py
+    --part transpose``, 2-core machine, 2026-12-01): at batch 32 on a 322 x 512
+    kernel 13.6 against 38.7 GFLOP/s, 0.22-0.66 of the time at batches of 16-32
+    on kernels of 32,768 weights and more, 0.45-1.05 at 64-128, but 0.78-2.78 at
+    256-512 and 0.82-1.62 on smaller kernels (the table is in the README's
+    Performance section). The form is chosen from the batch size and
     the kernel's shape, so the graph holds one of them.
     """
     import tensorflow as tf
