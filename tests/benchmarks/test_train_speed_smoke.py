@@ -67,10 +67,10 @@ def test_transpose_part_prints_the_time_fraction_per_batch_size_and_kernel():
         line.split() for line in out.splitlines() if re.match(r"\s*(16|32|64|128|256|512)\s+\d\.\d\d", line)
     ]
     assert [row[0] for row in table] == ["16", "32", "64", "128", "256", "512"]
+    turned = turns_input_gradient(32, 322, 512)  # False where TensorFlow has a GPU
     for row in table:  # seven kernel shapes: positive fractions, starred where the trainer turns the product
         cells = row[1:8]
         assert all(float(cell.rstrip("*")) > 0 for cell in cells), row
-        turned = turns_input_gradient(32, 322, 512)  # False where TensorFlow has a GPU
         assert any(cell.endswith("*") for cell in cells) == (turned and int(row[0]) <= 128), row
 
 
