@@ -33,6 +33,10 @@ Parts:
   profile  the same genomes' steady trainings under TensorFlow's profiler: the shares of the
            summed kernel time that go to the matrix products, the optimizer's kernels,
            packing and splitting, and the rest (default --genomes 20 --epochs 20; try fewer).
+  throughput
+           candidates per hour in one worker: random candidates evaluated as a search
+           evaluates them (``evaluate_genome``, the default 30 epochs at most and patience
+           4), on the device TensorFlow uses; prints each candidate and the rate.
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -44,6 +48,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import statistics
 import sys
 import time
@@ -66,6 +71,31 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def describe_device() -> str:
+    """The device the figures come from: the GPU TensorFlow uses, or the CPU's model and its matmul kernels.
+
+    On the CPU TensorFlow runs its matrix products through oneDNN where the
+    processor has the instructions oneDNN wants (AVX-512 VNNI or BF16, AMX) and
+    through Eigen elsewhere, and the two scale differently (the ``transpose``
+    part shows one of the differences): the figures say which one ran.
+    """
+    import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+        return f"GPU {name} ({len(gpus)} visible)"
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    kernels = "oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen"
+    return f"CPU {model}, {os.cpu_count()} cores, matrix products by {kernels}"
 
 
 def fresh_candidate(data, arch, seed: int):
@@ -203,6 +233,33 @@ def part_memory(data, space, candidates: int, seed: int, unfrozen: bool = False)
             marks[i] = rss_mb()
             print(f"  after candidate {i:>4}: RSS {marks[i]:8.1f} MB  ({time.perf_counter() - start:6.1f}s)")
     print(f"growth from candidate 20 to {candidates}: {marks[candidates] - marks[20]:+.1f} MB")
+
+
+def part_throughput(data, space, candidates: int, seed: int) -> None:
+    rng = np.random.default_rng(seed + 4)
+    settings = TrainSettings()  # a search's defaults
+    evaluate_genome(space, random_genome(space, rng), data, settings, run_seed=seed)  # warm up the worker
+    genomes = [random_genome(space, rng) for _ in range(candidates)]
+    print(
+        f"\n[throughput] {candidates} random candidates evaluated one after another in one worker"
+        f" ({settings.max_epochs} epochs at most, patience {settings.patience}), after one to warm up"
+    )
+    print(f"{'#':>3} {'params':>9} {'batch':>5} {'epochs':>6} {'seconds':>8}  status")
+    seconds = []
+    start = time.perf_counter()
+    for i, genes in enumerate(genomes):
+        record = evaluate_genome(space, genes, data, settings, run_seed=seed)
+        seconds.append(record["seconds"])
+        print(
+            f"{i:>3} {record['params']:>9,} {decode(space, genes).batch_size:>5} {record['epochs']:>6}"
+            f" {record['seconds']:>8.2f}  {record['status']}"
+        )
+    wall = time.perf_counter() - start
+    print(
+        f"candidates per hour, one worker: {candidates / wall * 3600:,.0f}"
+        f" ({wall:.1f}s for {candidates}; median {statistics.median(seconds):.2f}s per candidate)"
+        f" on {describe_device()}"
+    )
 
 
 def part_gc(data, space, candidates: int, seed: int) -> None:
@@ -379,22 +436,31 @@ def part_fixed(data, space, genomes: int, seed: int) -> None:
 
 
 def part_workers(data, space, seed: int) -> None:
-    from evolve.engine import EvalTask, LocalEngine
+    from evolve.engine import EvalTask, LocalEngine, longest_first
 
     rng = np.random.default_rng(seed + 2)
     settings = TrainSettings(max_epochs=10, patience=3)
-    tasks = [EvalTask(i, random_genome(space, rng)) for i in range(16)]
+    drawn = [EvalTask(i, random_genome(space, rng)) for i in range(16)]
+    ordered = longest_first(drawn, space, data, settings)  # as the search hands them to the engine
     warm = [EvalTask(0, random_genome(space, rng))]
-    print("\n[workers] one generation of 16 candidates (max 10 epochs, patience 3), warmed workers")
-    walls = {}
-    for workers in (1, 2):
+    print("\n[workers] one generation of 16 candidates (max 10 epochs, patience 3), warmed workers;")
+    print("  2 workers twice each way: the tasks in the order drawn, and longest first (as the search does)")
+    walls: dict[str, list[float]] = {}
+    for workers, runs in (
+        (1, [("longest first", ordered)]),
+        (2, [("as drawn", drawn), ("longest first", ordered)]),
+    ):
         engine = LocalEngine(workers)
         list(engine.evaluate(warm * workers, space, data, settings, seed))  # start and warm the workers
-        start = time.perf_counter()
-        list(engine.evaluate(tasks, space, data, settings, seed))
-        walls[workers] = time.perf_counter() - start
-        print(f"  {workers} worker(s): {walls[workers]:.1f}s")
-    print(f"wall-time ratio 2 workers / 1 worker: {walls[2] / walls[1]:.3f}")
+        for name, tasks in runs + runs[::-1] if workers == 2 else runs:
+            start = time.perf_counter()
+            list(engine.evaluate(tasks, space, data, settings, seed))
+            walls.setdefault(f"{workers} {name}", []).append(time.perf_counter() - start)
+            print(f"  {workers} worker(s), {name}: {walls[f'{workers} {name}'][-1]:.1f}s")
+    one = walls["1 longest first"][0]
+    for name in ("as drawn", "longest first"):
+        mean = statistics.mean(walls[f"2 {name}"])
+        print(f"wall-time ratio 2 workers ({name}, mean of 2) / 1 worker: {mean / one:.3f}")
 
 
 def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
@@ -584,6 +650,7 @@ def main() -> None:
         "transpose",
         "turn",
         "profile",
+        "throughput",
         "gc",
         "all",
     ]
@@ -592,6 +659,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--candidates", type=int, default=300)
     parser.add_argument("--gc-candidates", type=int, default=20)
+    parser.add_argument("--rate-candidates", type=int, default=40, help="candidates timed (throughput part)")
     parser.add_argument(
         "--unfrozen", action="store_true", help="memory part without gc.freeze (for comparison)"
     )
@@ -606,6 +674,7 @@ def main() -> None:
     data = load_dataset("ames")
     space = SearchSpace()
     print(f"Ames: {len(data.x_train)} training rows, {data.n_features} features; TensorFlow threads: 1")
+    print(f"device: {describe_device()}")
     if args.part in ("speed", "all"):
         part_speed(data, space, args.genomes, args.epochs, args.seed)
     if args.part in ("memory", "all"):
@@ -624,6 +693,8 @@ def main() -> None:
         part_turn(data, space, args.genomes, args.epochs, args.seed)
     if args.part in ("profile", "all"):
         part_profile(data, space, args.genomes, args.epochs, args.seed)
+    if args.part in ("throughput", "all"):
+        part_throughput(data, space, args.rate_candidates, args.seed)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
 

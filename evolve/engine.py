@@ -37,7 +37,14 @@ import numpy as np
 from joblib.externals.loky import get_reusable_executor
 
 from evolve.config import ConfigError, SearchConfig, resolve_workers
-from fitness import Dataset, TrainSettings, configure_tensorflow, evaluate_genome, failed_record
+from fitness import (
+    Dataset,
+    TrainSettings,
+    configure_tensorflow,
+    estimated_seconds,
+    evaluate_genome,
+    failed_record,
+)
 from genome import SearchSpace
 
 if TYPE_CHECKING:
@@ -58,6 +65,22 @@ class EvalTask:
     genes: np.ndarray
     model_path: str | None = None
     save_below: float = math.inf
+
+
+def longest_first(
+    tasks: Sequence[EvalTask], space: SearchSpace, data: Dataset, settings: TrainSettings
+) -> list[EvalTask]:
+    """``tasks`` in the order to hand them to workers: the longest to train first.
+
+    Workers take the next task as they finish one, so a long candidate started
+    last keeps one worker busy while the others wait for the next generation;
+    started first, it overlaps with the short ones (the classic
+    longest-processing-time rule). The length is :func:`fitness.estimated_seconds`;
+    ties keep their order. Results do not depend on the order: each evaluation
+    is seeded from (run seed, key).
+    """
+    cost = {task.index: estimated_seconds(space, task.genes, data, settings) for task in tasks}
+    return sorted(tasks, key=lambda task: -cost[task.index])
 
 
 def local_gpus() -> tuple[str, ...]:

@@ -30,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from evolve.config import RunConfig
-from evolve.engine import EvalTask, make_engine, model_path_for
+from evolve.engine import EvalTask, longest_first, make_engine, model_path_for
 from evolve.rundir import CHECKPOINT, TEST, RunDir, RunDirError
 from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
 from fitness import Dataset, evaluate_genome, score_test
@@ -188,6 +188,7 @@ class Search:
         )
         bar.update(len(individuals) - len(tasks))
         best = threshold
+        tasks = longest_first(tasks, self.space, self.data, self.config.training)
         for index, record in self.engine.evaluate(
             tasks, self.space, self.data, self.config.training, self.config.search.seed
         ):

@@ -79,3 +79,17 @@ def test_memory_part_prints_resident_memory_at_candidate_20_and_the_last():
     assert re.search(r"after candidate\s+20: RSS\s+\d+\.\d MB", out)
     assert re.search(r"after candidate\s+21: RSS\s+\d+\.\d MB", out)
     assert re.search(r"growth from candidate 20 to 21: [+-]\d+\.\d MB", out)
+
+
+def test_throughput_part_prints_each_candidate_and_the_rate_with_the_device():
+    out = run("--part", "throughput", "--rate-candidates", "2")
+    assert re.search(r"^device: (CPU .+, \d+ cores, matrix products by (oneDNN|Eigen)|GPU .+)$", out, re.M)
+    table = rows(out)
+    assert len(table) == 2
+    for row in table:  # params, batch and epochs are counts, the seconds positive, the status a word
+        assert int(row[3]) >= 1 and float(row[4]) > 0 and row[5] in ("ok", "failed"), row
+    rate = re.search(r"candidates per hour, one worker: ([\d,]+) \(([\d.]+)s for 2; median", out)
+    assert rate, out[-2000:]
+    per_hour, wall = int(rate.group(1).replace(",", "")), float(rate.group(2))
+    assert per_hour > 0 and wall > 0
+    assert per_hour * wall / 3600 == pytest.approx(2, rel=0.15)  # candidates over the wall time

@@ -192,3 +192,24 @@ print(gc.get_freeze_count(), len(gc.get_objects()))
     frozen, walked = map(int, done.stdout.split())
     assert frozen > 100_000  # TensorFlow and Keras
     assert walked < frozen / 10, (frozen, walked)
+
+
+def test_estimated_seconds_grows_with_the_network_the_steps_and_the_epochs(regression_data, build):
+    from fitness import estimated_seconds
+
+    small = build(SPACE, n_levels=1, n_units=(1,), neurons={(0, 0): 2}, batch_size=3)
+    wide = build(SPACE, n_levels=1, n_units=(1,), neurons={(0, 0): 6}, batch_size=3)
+    deep = build(SPACE, n_levels=2, n_units=(2, 2), neurons={(0, 0): 6, (0, 1): 6, (1, 0): 6}, batch_size=3)
+    small_batches = build(SPACE, n_levels=1, n_units=(1,), neurons={(0, 0): 6}, batch_size=0)
+    cost = {
+        name: estimated_seconds(SPACE, g, regression_data, FAST)
+        for name, g in {"small": small, "wide": wide, "deep": deep, "small_batches": small_batches}.items()
+    }
+    assert 0 < cost["small"] < cost["wide"] < cost["deep"]
+    assert cost["wide"] < cost["small_batches"]  # same network, more steps per epoch
+    longer = estimated_seconds(SPACE, wide, regression_data, TrainSettings(max_epochs=30, patience=2))
+    assert longer > cost["wide"]
+    # a candidate over max_params is rejected before training: nothing to wait for
+    tight = dataclasses.replace(SPACE, max_params=decode(SPACE, small).n_params(4, 1))
+    assert estimated_seconds(tight, wide, regression_data, FAST) == 0.0
+    assert estimated_seconds(tight, small, regression_data, FAST) > 0.0
