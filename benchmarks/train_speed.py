@@ -536,6 +536,14 @@ def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
         )
 
 
+def plain_op_type(op: str) -> str:
+    """The op type a kernel computes (where oneDNN runs it, TensorFlow names it ``_MklMatMul``...)."""
+    for prefix in ("_MklNative", "_Mkl"):
+        if op.startswith(prefix):
+            return op[len(prefix) :]
+    return op
+
+
 def part_profile(data, space, genomes: int, epochs: int, seed: int) -> None:
     import collections
     import tempfile
@@ -561,7 +569,7 @@ def part_profile(data, space, genomes: int, epochs: int, seed: int) -> None:
                     for event in line.events:
                         name = plane.event_metadata[event.metadata_id].name
                         if ":" in name and "::" not in name:  # "node name:OpType"
-                            seconds[name.rsplit(":", 1)[1]] += event.duration_ps / 1e12
+                            seconds[plain_op_type(name.rsplit(":", 1)[1])] += event.duration_ps / 1e12
         return seconds
 
     rng = np.random.default_rng(seed)
