@@ -38,6 +38,9 @@ Parts:
            candidates per hour in one worker: random candidates evaluated as a search
            evaluates them (``evaluate_genome``, the default 30 epochs at most and patience
            4), on the device TensorFlow uses; prints each candidate and the rate.
+  schedule the throughput part, then generations drawn from its measured candidates and
+           handed to 2 to 8 simulated workers in random order and longest first (the
+           search's order, ``evolve.engine.longest_first``): wall time over the ideal.
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -248,7 +251,8 @@ def part_memory(data, space, candidates: int, seed: int, unfrozen: bool = False)
     print(f"growth from candidate 20 to {candidates}: {marks[candidates] - marks[20]:+.1f} MB")
 
 
-def part_throughput(data, space, candidates: int, seed: int) -> None:
+def part_throughput(data, space, candidates: int, seed: int) -> list[tuple[np.ndarray, float]]:
+    """Evaluates the candidates, prints each and the rate; returns ``(genes, seconds)`` per candidate."""
     rng = np.random.default_rng(seed + 4)
     settings = TrainSettings()  # a search's defaults
     evaluate_genome(space, random_genome(space, rng), data, settings, run_seed=seed)  # warm up the worker
@@ -262,7 +266,7 @@ def part_throughput(data, space, candidates: int, seed: int) -> None:
     start = time.perf_counter()
     for i, genes in enumerate(genomes):
         record = evaluate_genome(space, genes, data, settings, run_seed=seed)
-        seconds.append(record["seconds"])
+        seconds.append(float(record["seconds"]))
         print(
             f"{i:>3} {record['params']:>9,} {decode(space, genes).batch_size:>5} {record['epochs']:>6}"
             f" {record['seconds']:>8.2f}  {record['status']}"
@@ -273,6 +277,48 @@ def part_throughput(data, space, candidates: int, seed: int) -> None:
         f" ({wall:.1f}s for {candidates}; median {statistics.median(seconds):.2f}s per candidate)"
         f" on {describe_device()}"
     )
+    return list(zip(genomes, seconds))
+
+
+def part_schedule(data, space, measured: list[tuple[np.ndarray, float]], seed: int) -> None:
+    """Generations drawn from measured candidates, handed to workers in random order and longest first."""
+    import heapq
+
+    from evolve.engine import EvalTask, longest_first
+
+    settings = TrainSettings()
+
+    def makespan(durations, workers: int) -> float:  # each worker takes the next task when it is free
+        free = [0.0] * workers
+        for duration in durations:
+            heapq.heappush(free, heapq.heappop(free) + duration)
+        return max(free)
+
+    rng = np.random.default_rng(seed + 5)
+    draws = 2000
+    print(
+        f"\n[schedule] generations drawn from the {len(measured)} candidates just measured (their seconds),"
+        f" {draws} draws each:"
+    )
+    print("  wall time of a generation on W workers / (its total seconds / W), the candidates handed out")
+    print("  in random order and longest first by fitness.estimated_seconds (the search's order)")
+    print(f"{'workers':>7} {'gen size':>8} {'random':>7} {'p90':>6} {'longest first':>13} {'p90':>6}")
+    for workers, size in ((2, 10), (2, 16), (4, 16), (8, 32)):
+        if size > len(measured):
+            continue
+        ratios: dict[str, list[float]] = {"random": [], "longest": []}
+        for _ in range(draws):
+            picked = [measured[i] for i in rng.choice(len(measured), size, replace=False)]
+            ideal = sum(sec for _, sec in picked) / workers
+            ratios["random"].append(makespan([sec for _, sec in picked], workers) / ideal)
+            tasks = [EvalTask(i, genes) for i, (genes, _) in enumerate(picked)]
+            order = [picked[t.index][1] for t in longest_first(tasks, space, data, settings)]
+            ratios["longest"].append(makespan(order, workers) / ideal)
+        rand, longest = ratios["random"], ratios["longest"]
+        print(
+            f"{workers:>7} {size:>8} {np.mean(rand):>7.3f} {np.percentile(rand, 90):>6.3f}"
+            f" {np.mean(longest):>13.3f} {np.percentile(longest, 90):>6.3f}"
+        )
 
 
 def part_gc(data, space, candidates: int, seed: int) -> None:
@@ -455,16 +501,16 @@ def part_workers(data, space, seed: int) -> None:
     settings = TrainSettings(max_epochs=10, patience=3)
     drawn = [EvalTask(i, random_genome(space, rng)) for i in range(16)]
     ordered = longest_first(drawn, space, data, settings)  # as the search hands them to the engine
-    warm = [EvalTask(0, random_genome(space, rng))]
-    print("\n[workers] one generation of 16 candidates (max 10 epochs, patience 3), warmed workers;")
-    print("  2 workers twice each way: the tasks in the order drawn, and longest first (as the search does)")
+    print("\n[workers] one generation of 16 candidates (max 10 epochs, patience 3); each engine first")
+    print("  evaluates the generation once untimed (a worker's first candidates cost more than later ones),")
+    print("  then 2 workers run it twice each way: in the order drawn and longest first (as the search does)")
     walls: dict[str, list[float]] = {}
     for workers, runs in (
         (1, [("longest first", ordered)]),
         (2, [("as drawn", drawn), ("longest first", ordered)]),
     ):
         engine = LocalEngine(workers)
-        list(engine.evaluate(warm * workers, space, data, settings, seed))  # start and warm the workers
+        list(engine.evaluate(drawn, space, data, settings, seed))  # start and warm the workers
         for name, tasks in runs + runs[::-1] if workers == 2 else runs:
             start = time.perf_counter()
             list(engine.evaluate(tasks, space, data, settings, seed))
@@ -672,6 +718,7 @@ def main() -> None:
         "turn",
         "profile",
         "throughput",
+        "schedule",
         "gc",
         "all",
     ]
@@ -717,8 +764,10 @@ def main() -> None:
         part_turn(data, space, args.genomes, args.epochs, args.seed)
     if args.part in ("profile", "all"):
         part_profile(data, space, args.genomes, args.epochs, args.seed)
-    if args.part in ("throughput", "all"):
-        part_throughput(data, space, args.rate_candidates, args.seed)
+    if args.part in ("throughput", "schedule", "all"):
+        measured = part_throughput(data, space, args.rate_candidates, args.seed)
+        if args.part in ("schedule", "all"):
+            part_schedule(data, space, measured, args.seed)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
 

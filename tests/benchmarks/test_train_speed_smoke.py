@@ -93,3 +93,11 @@ def test_throughput_part_prints_each_candidate_and_the_rate_with_the_device():
     per_hour, wall = int(rate.group(1).replace(",", "")), float(rate.group(2))
     assert per_hour > 0 and wall > 0
     assert per_hour * wall / 3600 == pytest.approx(2, rel=0.15)  # candidates over the wall time
+
+
+def test_schedule_part_compares_random_order_and_longest_first_on_measured_candidates():
+    out = run("--part", "schedule", "--rate-candidates", "12")
+    table = [line.split() for line in out.splitlines() if re.match(r"\s+\d+\s+\d+\s+\d\.\d{3}\s", line)]
+    assert [row[:2] for row in table] == [["2", "10"]]  # the larger generations need more candidates
+    for row in table:  # a generation can never take less than its total seconds over the workers
+        assert all(float(v) >= 0.999 for v in row[2:6]), row
