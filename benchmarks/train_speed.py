@@ -11,8 +11,9 @@ Parts:
            shorter time kept; prints a table and the median ratios of time and best val loss.
   memory   evaluates many candidates in one process (the worker's situation) and
            prints resident memory at candidate 20 and at the last one.
-  workers  one generation of 16 candidates through the engine with 1 and 2 workers
-           (both warmed up first) and the wall-time ratio.
+  workers  one generation of 16 candidates through the engine with 1 and 2 workers (each
+           engine warmed with the whole generation first), 2 workers with the candidates in
+           the order drawn and longest first, twice each; the wall-time ratios.
   graph    the same genomes trained by evonas twice each, with TensorFlow's graph
            optimizer (Grappler) off (evonas' setting) and on, alternating; prints
            the first epoch (tracing, optimizing, running) and the steady epochs.
@@ -86,7 +87,11 @@ def describe_device() -> str:
     part shows one of the differences): the figures say which one ran.
     """
     import tensorflow as tf
-    from tensorflow.python.util import _pywrap_util_port
+
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TensorFlow that keeps it elsewhere
+        _pywrap_util_port = None
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
@@ -98,7 +103,10 @@ def describe_device() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    kernels = "oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen"
+    try:
+        kernels = "oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen"
+    except AttributeError:  # a TensorFlow without this internal query (or without the module)
+        kernels = "unknown kernels"
     return f"CPU {model}, {os.cpu_count()} cores, matrix products by {kernels}"
 
 

@@ -177,6 +177,7 @@ class Search:
             EvalTask(i, ind.genes, model_path_for(self.run.models_dir, ind.key), threshold)
             for i, ind in enumerate(todo)
         ]
+        tasks = longest_first(tasks, self.space, self.data, self.config.training)
         bar = tqdm(
             total=len(individuals),
             desc=f"gen {self.generation}",
@@ -188,7 +189,6 @@ class Search:
         )
         bar.update(len(individuals) - len(tasks))
         best = threshold
-        tasks = longest_first(tasks, self.space, self.data, self.config.training)
         for index, record in self.engine.evaluate(
             tasks, self.space, self.data, self.config.training, self.config.search.seed
         ):
