@@ -88,10 +88,10 @@ def describe_device() -> str:
     """
     import tensorflow as tf
 
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:  # a TensorFlow that keeps it elsewhere
-        _pywrap_util_port = None
+    try:  # an internal query: a TensorFlow may move or drop it
+        from tensorflow.python.util._pywrap_util_port import IsMklEnabled
+    except ImportError:
+        IsMklEnabled = None
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
@@ -103,10 +103,7 @@ def describe_device() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    try:
-        kernels = "oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen"
-    except AttributeError:  # a TensorFlow without this internal query (or without the module)
-        kernels = "unknown kernels"
+    kernels = "unknown kernels" if IsMklEnabled is None else "oneDNN" if IsMklEnabled() else "Eigen"
     return f"CPU {model}, {os.cpu_count()} cores, matrix products by {kernels}"
 
 
@@ -302,6 +299,9 @@ def part_schedule(data, space, measured: list[tuple[np.ndarray, float]], seed: i
             heapq.heappush(free, heapq.heappop(free) + duration)
         return max(free)
 
+    # the search's order over all the measured candidates, worked out once: a drawn generation keeps it
+    everyone = [EvalTask(i, genes) for i, (genes, _) in enumerate(measured)]
+    rank = {task.index: r for r, task in enumerate(longest_first(everyone, space, data, settings))}
     rng = np.random.default_rng(seed + 5)
     draws = 2000
     print(
@@ -316,12 +316,13 @@ def part_schedule(data, space, measured: list[tuple[np.ndarray, float]], seed: i
             continue
         ratios: dict[str, list[float]] = {"random": [], "longest": []}
         for _ in range(draws):
-            picked = [measured[i] for i in rng.choice(len(measured), size, replace=False)]
-            ideal = sum(sec for _, sec in picked) / workers
-            ratios["random"].append(makespan([sec for _, sec in picked], workers) / ideal)
-            tasks = [EvalTask(i, genes) for i, (genes, _) in enumerate(picked)]
-            order = [picked[t.index][1] for t in longest_first(tasks, space, data, settings)]
-            ratios["longest"].append(makespan(order, workers) / ideal)
+            picked = [int(i) for i in rng.choice(len(measured), size, replace=False)]
+            seconds = [measured[i][1] for i in picked]
+            ideal = sum(seconds) / workers
+            ratios["random"].append(makespan(seconds, workers) / ideal)
+            ratios["longest"].append(
+                makespan([measured[i][1] for i in sorted(picked, key=rank.get)], workers) / ideal
+            )
         rand, longest = ratios["random"], ratios["longest"]
         print(
             f"{workers:>7} {size:>8} {np.mean(rand):>7.3f} {np.percentile(rand, 90):>6.3f}"

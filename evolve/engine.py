@@ -79,8 +79,8 @@ def longest_first(
     ties keep their order. Results do not depend on the order: each evaluation
     is seeded from (run seed, key).
     """
-    cost = {task.index: estimated_seconds(space, task.genes, data, settings) for task in tasks}
-    return sorted(tasks, key=lambda task: -cost[task.index])
+    costs = [estimated_seconds(space, task.genes, data, settings) for task in tasks]
+    return [tasks[i] for i in sorted(range(len(tasks)), key=lambda i: -costs[i])]
 
 
 def local_gpus() -> tuple[str, ...]:

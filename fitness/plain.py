@@ -158,7 +158,8 @@ def times_transposed(dz: Any, kernel: Any, batch_size: int) -> Any:
     kernel 13.6 against 38.7 GFLOP/s, 0.22-0.66 of the time at batches of 16-32
     on kernels of 32,768 weights and more, 0.45-1.05 at 64-128, but 0.78-2.78 at
     256-512 and 0.82-1.62 on smaller kernels (the table is in the README's
-    Performance section). The form is chosen from the batch size and
+    Performance section; where oneDNN computes the products, as on an AVX-512
+    EPYC, both forms ran about as fast). The form is chosen from the batch size and
     the kernel's shape, so the graph holds one of them.
     """
     import tensorflow as tf

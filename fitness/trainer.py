@@ -20,9 +20,9 @@ Performance section):
   read and one optimizer update per step, with TensorFlow's fused kernel
   (:mod:`fitness.fused`), however many layers the network has; the Keras model
   gets the best epoch's weights at the end;
-- a layer's input gradient is computed in whichever of two forms TensorFlow's
-  CPU kernel runs faster for the batch size and kernel shape
-  (:func:`fitness.plain.times_transposed`);
+- a layer's input gradient is computed in whichever of two forms Eigen's CPU
+  kernel runs faster for the batch size and kernel shape
+  (:func:`fitness.plain.times_transposed`; neutral where oneDNN computes the products);
 - the graph is written without AutoGraph (explicit ``tf.while_loop`` s), and
   TensorFlow's graph optimizer is off while a candidate trains
   (:func:`without_graph_optimizer`).
