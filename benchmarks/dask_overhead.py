@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 from distributed import Client  # noqa: E402
 
 from evolve.dask_engine import DaskEngine  # noqa: E402
-from evolve.engine import EvalTask, LocalEngine, run_task  # noqa: E402
+from evolve.engine import LocalEngine  # noqa: E402
+from evolve.worker import EvalTask, run_task  # noqa: E402
 from fitness import TrainSettings, load_dataset  # noqa: E402
 from genome import SearchSpace, random_genome  # noqa: E402
 

@@ -66,7 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fitness import TrainSettings, build_model, evaluate_genome, load_dataset  # noqa: E402
 from fitness.model import make_optimizer  # noqa: E402
 from fitness.plain import times_transposed, turns_input_gradient  # noqa: E402
-from fitness.train import configure_tensorflow  # noqa: E402
+from fitness.runtime import configure_tensorflow  # noqa: E402
 from fitness.trainer import compile_training, without_graph_optimizer  # noqa: E402
 from genome import INPUT, SearchSpace, decode, random_genome  # noqa: E402
 
@@ -289,7 +289,8 @@ def part_schedule(data, space, measured: list[tuple[np.ndarray, float]], seed: i
     """Generations drawn from measured candidates, handed to workers in random order and longest first."""
     import heapq
 
-    from evolve.engine import EvalTask, longest_first
+    from evolve.engine import longest_first
+    from evolve.worker import EvalTask
 
     settings = TrainSettings()
 
@@ -504,7 +505,8 @@ def part_fixed(data, space, genomes: int, seed: int) -> None:
 
 
 def part_workers(data, space, seed: int) -> None:
-    from evolve.engine import EvalTask, LocalEngine, longest_first
+    from evolve.engine import LocalEngine, longest_first
+    from evolve.worker import EvalTask
 
     rng = np.random.default_rng(seed + 2)
     settings = TrainSettings(max_epochs=10, patience=3)

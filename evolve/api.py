@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,8 @@ import pandas as pd
 
 from evolve.config import DataConfig, RunConfig, SearchConfig
 from evolve.engine import make_engine
+from evolve.formats import format_number, objective_label
+from evolve.logbook import by_generation
 from evolve.rundir import CONFIG, DATA, TEST, RunDir, drop_partial_line, write_atomic
 from evolve.search import Search
 from fitness import Dataset, load_dataset, objective_name
@@ -158,22 +159,11 @@ class RunResult:
         return pd.DataFrame(self.run.evaluations())
 
     def by_generation(self) -> pd.DataFrame:
-        """Best and median objective, trained/cached/failed counts, unique keys per generation."""
-        ind = self.individuals()
-        if ind.empty:
-            return pd.DataFrame()
-        ind["objective"] = ind["objective"].astype("float64")
-        g = ind.groupby("generation")
-        return pd.DataFrame(
-            {
-                "best": g["objective"].min(),
-                "median": g["objective"].median(),
-                "trained": g["cached"].apply(lambda c: int((~c.astype(bool)).sum())),
-                "cached": g["cached"].apply(lambda c: int(c.astype(bool).sum())),
-                "failed": g["status"].apply(lambda s: int((s == "failed").sum())),
-                "unique": g["key"].nunique(),
-            }
-        )
+        """Best and median objective, trained/cached/failed counts, unique keys per generation.
+
+        The statistics of :func:`evolve.logbook.generation_stats`, the same the search prints.
+        """
+        return by_generation(self.run.individuals())
 
     def best(self, k: int = 5) -> pd.DataFrame:
         """The ``k`` best distinct architectures, best first, described in one line each."""
@@ -204,22 +194,16 @@ class RunResult:
         return self.run.read_json(TEST)
 
 
-def _fmt_metric(x: float | None) -> str:
-    if x is None or math.isnan(x) or math.isinf(x):
-        return "-"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
-
-
 def format_best(table: pd.DataFrame) -> str:
     """The best-genomes table as aligned text, the architecture in full as the last column."""
     if table.empty:
         return "(no successful evaluation)"
     metric = next(c for c in ("val_rmse", "val_loss") if c in table)
-    label = {"val_rmse": "val RMSE", "val_loss": "val loss"}[metric]
+    label = objective_label("regression" if metric == "val_rmse" else "classification")
     lines = [f"{'#':>3} {'id':>5} {'gen':>4}  {'operator':<19}{label:>10} {'params':>10}  architecture"]
     for rank, r in enumerate(table.itertuples(), start=1):
         lines.append(
-            f"{rank:>3} {r.id:>5} {r.generation:>4}  {r.operator:<19}{_fmt_metric(getattr(r, metric)):>10} "
+            f"{rank:>3} {r.id:>5} {r.generation:>4}  {r.operator:<19}{format_number(getattr(r, metric)):>10} "
             f"{int(r.params):>10,}  {r.architecture}"
         )
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from evolve.api import RunResult, default_out, format_best, load_data, resume_search, run_search
 from evolve.config import ConfigError, RunConfig
+from evolve.formats import format_number, format_test_score
 from evolve.rundir import RunDir, RunDirError
 from fitness import DataError, SettingsError, objective_name
 from genome import SpaceError
@@ -30,7 +31,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
+    """Parse an integer option; its range is checked where the value is used (the configuration's
+    message names the key, e.g. ``search.generations must be an integer >= 1``)."""
     try:
         return int(text)
     except ValueError:
@@ -48,20 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", help="built-in name (ames, mnist5k, digits) or a .csv/.parquet path")
     run.add_argument("--target", help="the column to predict")
     run.add_argument("--task", choices=["auto", "regression", "classification"])
-    run.add_argument("--population", type=_positive_int, help="individuals per generation")
-    run.add_argument("--generations", type=_positive_int, help="generations bred after the initial one")
-    run.add_argument("--workers", type=_positive_int, help="parallel trainings (default: one per core)")
+    run.add_argument("--population", type=_whole_number, help="individuals per generation")
+    run.add_argument("--generations", type=_whole_number, help="generations bred after the initial one")
+    run.add_argument("--workers", type=_whole_number, help="parallel trainings (default: one per core)")
     run.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
-    run.add_argument("--seed", type=_positive_int, help="random seed of the search")
-    run.add_argument("--max-epochs", dest="max_epochs", type=_positive_int, help="epoch cap per candidate")
-    run.add_argument("--patience", type=_positive_int, help="early-stopping patience in epochs")
+    run.add_argument("--seed", type=_whole_number, help="random seed of the search")
+    run.add_argument("--max-epochs", dest="max_epochs", type=_whole_number, help="epoch cap per candidate")
+    run.add_argument("--patience", type=_whole_number, help="early-stopping patience in epochs")
     run.add_argument("--out", help="new run directory (default runs/<dataset>-<time>)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     resume = sub.add_parser("resume", help="continue an interrupted run (or extend a finished one)")
     resume.add_argument("run_dir")
-    resume.add_argument("--generations", type=_positive_int, help="total generations after the initial one")
-    resume.add_argument("--workers", type=_positive_int, help="parallel trainings (default: as configured)")
+    resume.add_argument("--generations", type=_whole_number, help="total generations after the initial one")
+    resume.add_argument("--workers", type=_whole_number, help="parallel trainings (default: as configured)")
     where = resume.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="resume on this Dask scheduler (tcp://host:8786); same results")
     where.add_argument("--local", action="store_true", help="resume on local workers, whatever the run used")
@@ -69,14 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="summarise a run directory")
     show.add_argument("run_dir")
-    show.add_argument("--best", type=_positive_int, default=5, help="how many of the best to list")
+    show.add_argument("--best", type=_whole_number, default=5, help="how many of the best to list")
 
     lineage = sub.add_parser("lineage", help="ancestry of the best genomes, in architecture terms")
     lineage.add_argument("run_dir")
     which = lineage.add_mutually_exclusive_group()
-    which.add_argument("--best", type=_positive_int, help="the K best distinct architectures (default 1)")
-    which.add_argument("--id", type=_positive_int, help="one individual, by id")
-    lineage.add_argument("--depth", type=_positive_int, help="generations back (default: to generation 0)")
+    which.add_argument("--best", type=_whole_number, help="the K best distinct architectures (default 1)")
+    which.add_argument("--id", type=_whole_number, help="one individual, by id")
+    lineage.add_argument("--depth", type=_whole_number, help="generations back (default: to generation 0)")
     lineage.add_argument("--dot", help="also write the ancestry as Graphviz DOT to this file")
     lineage.add_argument("--png", help="also draw the ancestry tree to this PNG file")
 
@@ -182,14 +185,7 @@ def _print_outcome(result: RunResult, k: int) -> None:
     print(format_best(result.best(k)))
     test = result.test_score()
     if test is not None:
-        if "test_rmse" in test:
-            figure = (
-                f"test RMSE {test['test_rmse']:,.0f}"
-                if test["test_rmse"] >= 100
-                else f"test RMSE {test['test_rmse']:.4g}"
-            )
-        else:
-            figure = f"test accuracy {test['test_accuracy']:.4f}, test cross-entropy {test['test_loss']:.4f}"
+        figure = format_test_score(test)
         print(f"\nBest genome #{test['id']}: {figure} (measured once, on {test['test_rows']} held-out rows)")
     print(f"\nRun directory: {result.path}   (evonas show {result.path})")
 
@@ -207,7 +203,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("No generation has finished yet.")
         return 0
     print("\nBy generation:")
-    print(gens.to_string(float_format=lambda x: f"{x:,.4g}" if abs(x) < 100 else f"{x:,.0f}"))
+    print(gens.to_string(float_format=format_number))
     _print_outcome(result, args.best)
     failed = result.individuals().query("status == 'failed'")
     if not failed.empty:

@@ -1,14 +1,14 @@
 """Evaluate a generation on an existing Dask cluster (``engine = "dask"``, ``--scheduler tcp://...``).
 
-Same interface and same results as :class:`evolve.engine.LocalEngine`, with Dask
-futures instead of local processes:
+Same interface (:class:`evolve.engine.Engine`) and same results as
+:class:`evolve.engine.LocalEngine`, with Dask futures instead of local processes:
 
 - each candidate is one task (``client.submit(..., pure=False)``), yielded as it
   finishes (``distributed.as_completed``); evaluations are seeded from
   (run seed, key) and TensorFlow runs ``training.tf_threads`` threads, so
   neither the worker nor the order changes a result;
 - the dataset travels once per worker, inside a ``WorkerPlugin`` whose ``setup``
-  calls :func:`evolve.engine.init_worker` (TensorFlow is imported and configured
+  calls :func:`evolve.worker.init_worker` (TensorFlow is imported and configured
   there, once per worker process); a worker that joins or restarts later gets it
   from the scheduler. Tasks carry only the genome (a few kB);
 - a worker process that dies mid-task is replaced by its nanny and the scheduler
@@ -20,7 +20,8 @@ futures instead of local processes:
   alone, is recorded as failed.
 
 This module imports ``distributed`` at the top: import it only for the dask engine
-(:func:`evolve.engine.make_engine` does), so that evonas works without Dask.
+(:func:`evolve.engine.make_engine` does), so that evonas works without Dask. It imports
+:mod:`evolve.worker`, never :mod:`evolve.engine`.
 """
 
 from __future__ import annotations
@@ -39,16 +40,12 @@ import distributed
 from distributed import Client, KilledWorker, WorkerPlugin
 
 from evolve.config import ConfigError
-from evolve.engine import _WORKER, EvalTask, init_worker, run_task
+from evolve.worker import EvalTask, drop_data, init_worker, run_task, setup_counts
 from fitness import Dataset, TrainSettings, failed_record
 from genome import SearchSpace, decode
 
 CONNECT_TIMEOUT_S = 10.0
 
-# Worker side (one dict per worker process): the datasets of the registered plugins, by plugin name,
-# and how many times each plugin was set up in this process (what the overhead benchmark reports).
-_DATA: dict[str, Dataset] = {}
-_SETUPS: dict[str, int] = {}
 # Keras sessions and seeds are per process: a worker started with several threads trains one at a time.
 _TRAINING = threading.Lock()
 
@@ -66,14 +63,10 @@ class DataPlugin(WorkerPlugin):
         self.settings = settings
 
     def setup(self, worker: Any) -> None:
-        init_worker(self.data, self.settings)
-        _DATA[self.name] = self.data
-        _SETUPS[self.name] = _SETUPS.get(self.name, 0) + 1
+        init_worker(self.data, self.settings, name=self.name)
 
     def teardown(self, worker: Any) -> None:
-        _DATA.pop(self.name, None)
-        if _WORKER.get("data") is self.data:
-            del _WORKER["data"]
+        drop_data(self.name)
 
 
 def probe_worker() -> dict[str, Any]:
@@ -81,24 +74,16 @@ def probe_worker() -> dict[str, Any]:
     return {"pid": os.getpid(), "host": os.uname().nodename}
 
 
-def setup_counts() -> dict[str, int]:
-    """Runs on a worker: how many times each evonas data plugin was set up in this process."""
-    return dict(_SETUPS)
-
-
 def run_on_worker(
     plugin: str, task: EvalTask, space: SearchSpace, settings: TrainSettings, run_seed: int
 ) -> tuple[int, dict[str, Any]]:
     """The task of one candidate: train it with the dataset the plugin left in this worker."""
-    data = _DATA.get(plugin)
-    if data is None:
-        raise RuntimeError(f"this Dask worker has no evonas dataset '{plugin}' (its plugin was not set up)")
     if task.model_path is not None and not os.path.isdir(os.path.dirname(task.model_path)):
         # the run directory is not on a file system this worker shares: keep no model here
         # (the search trains its best candidate again, deterministically, when its file is missing)
         task = dataclasses.replace(task, model_path=None)
     with _TRAINING:
-        index, record = run_task(task, space, settings, run_seed, data=data)
+        index, record = run_task(task, space, settings, run_seed, name=plugin)
     record["worker"] = distributed.get_worker().address
     return index, record
 

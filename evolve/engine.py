@@ -11,15 +11,18 @@ the default is one worker per GPU, and each worker sees one GPU only: workers
 claim slots 0, 1, 2... as they start and take GPU ``slot % n_gpus``, so
 ``workers = 2 x n_gpus`` puts two workers on every GPU.
 
-The search process itself never trains: a candidate that kills its worker
-(out of memory, a crash in native code) breaks only that worker. The engine then
-runs the unfinished candidates one at a time to find the culprit, which is
-recorded as failed; the others are trained normally.
+Both engines follow the :class:`Engine` protocol; what runs inside a worker
+process (its set-up, the task of one candidate, its data) is in
+:mod:`evolve.worker`. Candidates train in the workers, never in the search
+process (which trains only to rebuild the best model after a resume, and loads
+it to score the test split): a candidate that kills its worker (out of memory,
+a crash in native code) breaks only that worker. The engine then runs the
+unfinished candidates one at a time to find the culprit, which is recorded as
+failed; the others are trained normally.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
@@ -29,42 +32,40 @@ import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-import numpy as np
 from joblib.externals.loky import get_reusable_executor
 
 from evolve.config import ConfigError, SearchConfig, resolve_workers
-from fitness import (
-    Dataset,
-    TrainSettings,
-    configure_tensorflow,
-    estimated_seconds,
-    evaluate_genome,
-    failed_record,
-)
+from evolve.worker import EvalTask, init_worker, run_task
+from fitness import Dataset, TrainSettings, estimated_seconds, failed_record
 from genome import SearchSpace
-
-if TYPE_CHECKING:
-    from evolve.dask_engine import DaskEngine
-
-_WORKER: dict[str, Any] = {}
 
 # loky replaces a worker whose memory grew a lot (after many candidates); the job is not
 # lost and results do not depend on the worker, so its warning is noise for our users.
 warnings.filterwarnings("ignore", message="A worker stopped while some jobs", category=UserWarning)
 
 
-@dataclass(frozen=True)
-class EvalTask:
-    """One candidate to train: its genes, and where to save it if it beats ``save_below``."""
+class Engine(Protocol):
+    """Where a generation's candidates train: :class:`LocalEngine` or ``evolve.dask_engine.DaskEngine``."""
 
-    index: int
-    genes: np.ndarray
-    model_path: str | None = None
-    save_below: float = math.inf
+    name: str
+
+    def evaluate(
+        self,
+        tasks: Sequence[EvalTask],
+        space: SearchSpace,
+        data: Dataset,
+        settings: TrainSettings,
+        run_seed: int,
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield ``(task.index, record)`` for every task, in completion order."""
+        ...
+
+    def close(self) -> None:
+        """Release what the engine holds (workers' data, connections)."""
+        ...
 
 
 def longest_first(
@@ -107,48 +108,6 @@ def local_gpus() -> tuple[str, ...]:
     )
 
 
-def claim_slot(slots_dir: str) -> int:
-    """The lowest slot number not yet claimed in ``slots_dir`` (atomic across processes)."""
-    slot = 0
-    while True:
-        try:
-            os.close(os.open(os.path.join(slots_dir, f"slot-{slot}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            return slot
-        except FileExistsError:
-            slot += 1
-
-
-def init_worker(
-    data: Dataset, settings: TrainSettings, gpus: tuple[str, ...] = (), slots_dir: str | None = None
-) -> None:
-    """Runs once in each worker process: pick its GPU (if any), keep the data, set up TensorFlow."""
-    if gpus and slots_dir is not None:  # before TensorFlow is imported in this process
-        gpu = gpus[claim_slot(slots_dir) % len(gpus)]
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-        _WORKER["gpu"] = gpu
-    _WORKER["data"] = data
-    configure_tensorflow(settings.tf_threads)
-
-
-def run_task(
-    task: EvalTask, space: SearchSpace, settings: TrainSettings, run_seed: int, data: Dataset | None = None
-) -> tuple[int, dict[str, Any]]:
-    """Worker entry point (module level, so it pickles); uses the worker's dataset by default."""
-    record = evaluate_genome(
-        space,
-        task.genes,
-        data if data is not None else _WORKER["data"],
-        settings,
-        run_seed,
-        model_path=task.model_path,
-        save_below=task.save_below,
-    )
-    record["worker"] = os.getpid()
-    if "gpu" in _WORKER:
-        record["gpu"] = _WORKER["gpu"]
-    return task.index, record
-
-
 class LocalEngine:
     """Worker processes on this machine (joblib's loky executor)."""
 
@@ -160,6 +119,9 @@ class LocalEngine:
         self.slots_dir = tempfile.mkdtemp(prefix="evonas-gpu-slots-") if self.gpus else None
         if self.slots_dir is not None:
             weakref.finalize(self, shutil.rmtree, self.slots_dir, True)
+
+    def close(self) -> None:
+        """Nothing to release: the reusable executor's workers serve the next run of this process."""
 
     def _executor(self, data: Dataset, settings: TrainSettings, workers: int):
         # Same data object and settings: the running workers are reused (TensorFlow stays imported).
@@ -212,10 +174,11 @@ class LocalEngine:
                 yield task.index, failed_record(space, task.genes, data, run_seed, reason)
 
 
-def make_engine(search: SearchConfig) -> LocalEngine | DaskEngine:
+def make_engine(search: SearchConfig) -> Engine:
     """The engine ``search.engine`` names: ``LocalEngine``, or ``DaskEngine`` (connected to its scheduler).
 
-    Dask is an optional extra (``pip install 'evonas[dask]'``), imported only here.
+    Dask is an optional extra (``pip install 'evonas[dask]'``), imported only here (``dask_engine``
+    does not import this module).
     """
     if search.engine == "dask":
         try:
@@ -233,4 +196,5 @@ def make_engine(search: SearchConfig) -> LocalEngine | DaskEngine:
 
 
 def model_path_for(models_dir: Path, key: str) -> str:
+    """Where a worker saves the model of ``key`` if it may become the best."""
     return str(models_dir / f"{key}.keras")

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,23 +25,12 @@ import networkx as nx
 import pandas as pd
 
 from evolve.api import RunResult
+from evolve.draw import OPERATOR_COLORS, draw_lineage
+from evolve.formats import format_objective
 from evolve.rundir import RunDirError
 from genome import Architecture, SearchSpace, decode, diff
 
-OPERATOR_COLORS = {"init": "#bdbdbd", "elite": "#7f7f7f", "crossover": "#1f77b4", "mutation": "#ff7f0e"}
-OPERATOR_COLORS["crossover+mutation"] = "#9467bd"
-ARROW = dict(
-    arrowstyle="-|>", mutation_scale=10, shrinkA=30, shrinkB=30, connectionstyle="arc3,rad=0.05", zorder=1
-)
 MAX_CHANGES = 6  # changes listed per parent in the text tree; the DataFrame has them all
-
-
-def format_objective(value: float | None, task: str) -> str:
-    """``"val loss 0.1234"`` or ``"val RMSE 26,853"``; ``failed`` when there is no value."""
-    name = "val RMSE" if task == "regression" else "val loss"
-    if value is None or not math.isfinite(value):
-        return f"{name} failed"
-    return f"{name} {value:,.0f}" if abs(value) >= 100 else f"{name} {value:.4g}"
 
 
 def _short(changes: list[str], limit: int = MAX_CHANGES) -> str:
@@ -303,82 +291,8 @@ class Lineage:
         depth: int | None = None,
         title: str | None = None,
     ) -> Path:
-        """Save a picture of the ancestry tree (matplotlib; no Graphviz needed) and return its path.
-
-        Generations run left to right; boxes show id, operator and objective;
-        arrows go parent -> child, coloured by operator (dashed: elite copy,
-        thin: second parent of a crossover); chosen individuals have a red border.
-        """
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import FancyArrowPatch
-
-        nodes, edges = self.subgraph(ids, depth)
-        chosen = list(dict.fromkeys(ids))
-        gens = sorted({self.rows[i]["generation"] for i in nodes}, reverse=True)
-        kids: dict[int, list[int]] = {i: [] for i in nodes}
-        for p, c, _ in edges:
-            kids[p].append(c)
-        y: dict[int, float] = {}
-        for gen in gens:  # newest first: parents sit near the mean height of their children
-            here = [i for i in nodes if self.rows[i]["generation"] == gen]
-
-            def order(i: int) -> tuple[float, int]:
-                if i in chosen:
-                    return (chosen.index(i) - 1e6, i)
-                ys = [y[c] for c in kids[i] if c in y]
-                return (sum(ys) / len(ys) if ys else math.inf, i)
-
-            here.sort(key=order)
-            for n, i in enumerate(here):
-                y[i] = n - (len(here) - 1) / 2
-        x = {g: n for n, g in enumerate(sorted(gens))}
-        pos = {i: (float(x[self.rows[i]["generation"]]), y[i]) for i in nodes}
-        tall = max(sum(1 for i in nodes if self.rows[i]["generation"] == g) for g in gens)
-        fig, ax = plt.subplots(figsize=(min(2.0 * len(gens) + 1.0, 30.0), min(0.75 * tall + 1.4, 30.0)))
-        for p, c, op in edges:
-            second = self.parents(c).index(p) > 0
-            color, dash = OPERATOR_COLORS.get(op, "#333333"), "--" if op == "elite" else "-"
-            width, alpha = (0.8, 0.6) if second else (1.6, 0.95)
-            ax.add_patch(
-                FancyArrowPatch(pos[p], pos[c], **ARROW, color=color, ls=dash, lw=width, alpha=alpha)
-            )
-        for i in nodes:
-            r, top = self.rows[i], i in chosen
-            obj = r.get("objective")
-            text = f"#{i} {r['operator'].replace('crossover', 'cx').replace('mutation', 'mut')}\n"
-            text += "failed" if obj is None else (f"{obj:,.0f}" if abs(obj) >= 100 else f"{obj:.4g}")
-            edge = "#d62728" if top else OPERATOR_COLORS.get(r["operator"], "#333333")
-            box = {
-                "boxstyle": "round",
-                "fc": "#fff2b3" if top else "#f4f7fb",
-                "ec": edge,
-                "lw": 2 if top else 1,
-            }
-            ax.text(*pos[i], text, ha="center", va="center", fontsize=7, zorder=2, bbox=box)
-        handles = [
-            plt.Line2D([], [], color=c, ls="--" if k == "elite" else "-", label=k)
-            for k, c in OPERATOR_COLORS.items()
-            if k != "init"
-        ]
-        ax.legend(
-            handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, frameon=False, fontsize=7
-        )
-        bottom = (tall - 1) / 2 + 0.7
-        for g, n in x.items():
-            ax.text(n, bottom - 0.15, f"gen {g}", ha="center", va="bottom", fontsize=8)
-        ax.axis("off")
-        ax.set_xlim(-0.6, len(gens) - 0.4)
-        ax.set_ylim(bottom, -bottom)
-        name = "val RMSE" if self.task == "regression" else "val loss"
-        what = ", ".join(f"#{i}" for i in chosen)
-        ax.set_title(title or f"Lineage of {what} ({name}; parent -> child)", fontsize=9)
-        out = Path(path)
-        fig.savefig(out, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        return out
+        """Save a picture of the ancestry tree and return its path (see :func:`evolve.draw.draw_lineage`)."""
+        return draw_lineage(self, ids, path, depth, title)
 
     def save(
         self,

@@ -5,7 +5,7 @@ RUN_DIR/report/
   fitness.png            best, median and best-so-far objective per generation
   diversity.png          distinct architectures (keys) per generation
   best_architecture.png  the best network drawn as a lattice (:func:`evolve.draw.draw_lattice`)
-  lineage.png            the ancestry tree of the best (:meth:`evolve.lineage.Lineage.draw`)
+  lineage.png            the ancestry tree of the best (:func:`evolve.draw.draw_lineage`)
   operators.png          offspring per operator and how many of them improved
   report.html            all of the above with the tables behind them
 ```
@@ -23,8 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from evolve.api import RunResult
-from evolve.draw import draw_lattice
-from evolve.lineage import OPERATOR_COLORS, Lineage, format_objective
+from evolve.draw import OPERATOR_COLORS, draw_lattice
+from evolve.formats import format_number, format_objective, format_test_score, objective_label
+from evolve.lineage import Lineage
 from evolve.rundir import RunDirError
 
 REPORT_DEPTH = 12  # generations of ancestry drawn in lineage.png (keeps the picture readable)
@@ -85,7 +86,7 @@ def _plt():
 def plot_fitness(gens: pd.DataFrame, task: str, path: Path) -> Path:
     """Best, median and best-so-far objective per generation."""
     plt = _plt()
-    name = "val RMSE" if task == "regression" else "val cross-entropy"
+    name = objective_label(task)
     fig, ax = plt.subplots(figsize=(6.0, 3.4))
     x = gens.index.to_numpy()
     ax.plot(x, gens["median"], "o-", color="#9e9e9e", label="median")
@@ -154,7 +155,7 @@ def plot_operators(gains: pd.DataFrame, path: Path) -> Path:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(border=0, float_format=lambda v: f"{v:,.4g}" if abs(v) < 100 else f"{v:,.0f}")
+    return frame.to_html(border=0, float_format=format_number)
 
 
 def write_report(run: RunResult | str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
@@ -190,7 +191,7 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
         f"<h1>evonas report: {e(str(result.path))}</h1>",
         f"<p>Dataset <b>{e(cfg.data.dataset)}</b> ({e(result.task)}), population {cfg.search.population}, "
         f"generations {cfg.search.generations} after the initial one, seed {cfg.search.seed}. "
-        f"Objective: {'validation RMSE' if result.task == 'regression' else 'validation cross-entropy'} "
+        f"Objective: {objective_label(result.task, long=True)} "
         "(minimised; the test split is not used by the search).</p>",
     ]
     if best:
@@ -203,8 +204,7 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
         test = result.test_score()
         score = ""
         if test is not None and test.get("id") == b:
-            figures = {k: v for k, v in test.items() if k.startswith("test_") and k != "test_rows"}
-            score = "; held-out " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items())
+            score = f"; held-out {format_test_score(test)} (measured once, on {test['test_rows']} rows)"
         parts += [
             "<h2>Best architecture</h2>",
             f"<p>#{b}, generation {row['generation']}, made by {e(row['operator'])}: "

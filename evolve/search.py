@@ -19,50 +19,26 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from evolve.config import RunConfig
-from evolve.engine import EvalTask, longest_first, make_engine, model_path_for
+from evolve.engine import longest_first, make_engine, model_path_for
+from evolve.formats import format_number, objective_label
+from evolve.logbook import GenerationSummary
 from evolve.rundir import CHECKPOINT, TEST, RunDir, RunDirError
 from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
+from evolve.worker import EvalTask
 from fitness import Dataset, evaluate_genome, score_test
 from genome import decode
 
 CHECKPOINT_FORMAT = 1
 NOVELTY_RETRIES = 5
-
-
-@dataclass
-class GenerationSummary:
-    """One line of the logbook: what a generation achieved."""
-
-    generation: int
-    best: float
-    median: float
-    best_so_far: float
-    trained: int
-    cached: int
-    failed: int
-    unique_keys: int
-    seconds: float
-
-    def line(self, unit: str) -> str:
-        def f(x: float) -> str:
-            return "failed" if math.isinf(x) else f"{x:,.4g}" if x < 100 else f"{x:,.0f}"
-
-        return (
-            f"gen {self.generation:>3} | best {f(self.best)} | median {f(self.median)} | "
-            f"best so far {f(self.best_so_far)} {unit} | trained {self.trained} cached {self.cached} "
-            f"failed {self.failed} | unique {self.unique_keys} | {self.seconds:.1f}s"
-        )
 
 
 class Search:
@@ -198,7 +174,7 @@ class Search:
             self.run.append_evaluation(record)
             if record["objective"] is not None:
                 best = min(best, record["objective"])
-            bar.set_postfix_str(f"best {best:,.4g}")
+            bar.set_postfix_str(f"best {format_number(best)}")
             bar.update(1)
         bar.close()
         for ind in individuals:
@@ -280,28 +256,20 @@ class Search:
         self.population = individuals
         self.hof.update(self.population)
         self._keep_best_model()
-        self.run.append_individuals([ind.to_record() for ind in individuals])
+        records = [ind.to_record() for ind in individuals]
+        self.run.append_individuals(records)
         self.run.write_json(CHECKPOINT, self.checkpoint())
-        objs = [ind.objective for ind in individuals]
-        summary = GenerationSummary(
-            generation=self.generation,
-            best=min(objs),
-            median=statistics.median(objs),
-            best_so_far=self.hof[0].objective,
-            trained=sum(not ind.cached for ind in individuals),
-            cached=sum(ind.cached for ind in individuals),
-            failed=sum(ind.status == "failed" for ind in individuals),
-            unique_keys=len({ind.key for ind in individuals}),
-            seconds=time.perf_counter() - start,
+        summary = GenerationSummary.of(
+            self.generation, records, self.hof[0].objective, time.perf_counter() - start
         )
         self.logbook.append(summary)
         return summary
 
     def run_generations(self, last_generation: int) -> None:
         """Run until ``last_generation`` (inclusive) has been evaluated."""
-        unit = "RMSE" if self.data.task == "regression" else "val loss"
+        label = objective_label(self.data.task)
         while self.generation < last_generation:
-            self.log(self.step().line(unit))
+            self.log(self.step().line(label))
 
     def score_best_on_test(self) -> dict[str, Any]:
         """Measure the final best once on the held-out test split (cached in ``test.json``)."""

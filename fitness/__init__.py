@@ -1,18 +1,18 @@
-"""Turn a genome into metrics: data, Keras model building, training, evaluation."""
+"""Turn a genome into metrics: data, Keras model building, training, evaluation.
 
+Rooms: ``data`` (read, split, ``Dataset``), ``validate`` (input checks), ``model``
+(Keras model of an Architecture), ``trainer`` / ``plain`` / ``fused`` (the compiled
+trainer), ``settings`` (``TrainSettings``), ``runtime`` (TensorFlow process set-up),
+``cost`` (how long a candidate takes), ``evaluate`` (one genome -> one record, and
+the test score). See ``docs/design.md``.
+"""
+
+from fitness.cost import estimated_seconds
 from fitness.data import BUILTIN, DataError, Dataset, load_dataset
+from fitness.evaluate import evaluate_genome, evaluation_seed, failed_record, objective_name, score_test
 from fitness.model import build_model, unit_layer_names
-from fitness.train import (
-    SettingsError,
-    TrainSettings,
-    configure_tensorflow,
-    estimated_seconds,
-    evaluate_genome,
-    evaluation_seed,
-    failed_record,
-    objective_name,
-    score_test,
-)
+from fitness.runtime import configure_tensorflow, import_tensorflow
+from fitness.settings import SettingsError, TrainSettings
 
 __all__ = [
     "BUILTIN",
@@ -26,6 +26,7 @@ __all__ = [
     "evaluate_genome",
     "evaluation_seed",
     "failed_record",
+    "import_tensorflow",
     "load_dataset",
     "objective_name",
     "score_test",

@@ -30,7 +30,7 @@ Differences from calling the model, by design:
   deterministic without Keras' seed generators;
 - no op registers a gradient function (``tf.nn.silu`` would, in a global
   registry that keeps each traced graph for ever: tensorflow/tensorflow#97697);
-  ``tests/fitness/test_train.py`` checks the registry.
+  ``tests/fitness/test_evaluate.py`` checks the registry.
 
 Tests check the forward pass against the Keras model (inference, and training
 mode's batch statistics and moving averages) and the written-out gradients

@@ -18,6 +18,7 @@ from genome.architecture import (
     unit_name,
 )
 from genome.decode import decode
+from genome.errors import SpaceError
 from genome.layout import GeneLayout, layout_for
 from genome.operators import (
     crossover_two_point,
@@ -26,7 +27,7 @@ from genome.operators import (
     mutation_kinds,
     random_genome,
 )
-from genome.space import KNOWN_ACTIVATIONS, KNOWN_OPTIMIZERS, SearchSpace, SpaceError
+from genome.space import KNOWN_ACTIVATIONS, KNOWN_OPTIMIZERS, SearchSpace
 
 __all__ = [
     "EDGE_KINDS",

@@ -1,6 +1,6 @@
 """Decode a genome into an :class:`~genome.architecture.Architecture`.
 
-Rules (DESIGN.md, "Decoding"):
+Rules (the genome section of ``docs/design.md``):
 
 1. Slot ``(l, u)`` is active when ``l < n_levels`` and ``u < n_units[l]``;
    genes of inactive slots have no effect.

@@ -23,6 +23,7 @@ batch_size      1                           index into batch_sizes
 Per-slot blocks hold unit slot ``(l, u)`` at offset ``l*U + u``.
 
 Example:
+    >>> from genome.space import SearchSpace
     >>> layout = layout_for(SearchSpace())
     >>> layout.size
     224
@@ -32,11 +33,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from genome.space import SearchSpace, SpaceError
+from genome.errors import SpaceError
+
+
+class SpaceBounds(Protocol):
+    """What a layout reads from a space (``genome.space.SearchSpace`` is one; it imports this module)."""
+
+    max_levels: int
+    max_units: int
+    neuron_choices: tuple[int, ...]
+    activations: tuple[str, ...]
+    dropout_choices: tuple[float, ...]
+    optimizers: tuple[str, ...]
+    learning_rates: tuple[float, ...]
+    batch_sizes: tuple[int, ...]
+
 
 UnitPair = tuple[tuple[int, int], tuple[int, int]]
 
@@ -59,7 +74,7 @@ BLOCK_NAMES: tuple[str, ...] = (
 
 @dataclass(frozen=True, eq=False)
 class GeneLayout:
-    """Named slices of the 1-D int64 genome, derived from a SearchSpace.
+    """Named slices of the 1-D int64 genome, derived from a search space.
 
     ``low`` and ``high`` are read-only inclusive bounds per gene. Skip pairs
     ``((l1, u1), (l2, u2))`` cover all ``l1 < l2`` and are ordered by
@@ -148,15 +163,15 @@ class GeneLayout:
         return out
 
 
-def layout_for(space: SearchSpace) -> GeneLayout:
-    """The (cached, shared) layout of ``space``."""
-    if not isinstance(space, SearchSpace):
+def layout_for(space: SpaceBounds) -> GeneLayout:
+    """The (cached, shared) layout of ``space`` (a :class:`genome.space.SearchSpace`)."""
+    if not all(hasattr(space, name) for name in SpaceBounds.__annotations__):
         raise TypeError(f"expected a SearchSpace, got {type(space).__name__}")
     return _cached_layout(space)
 
 
 @lru_cache(maxsize=64)
-def _cached_layout(space: SearchSpace) -> GeneLayout:
+def _cached_layout(space: SpaceBounds) -> GeneLayout:
     L, U = space.max_levels, space.max_units
     n_slots = L * U
     skip_pairs = tuple(

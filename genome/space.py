@@ -19,10 +19,10 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from genome.layout import GeneLayout
+from genome.errors import SpaceError
+from genome.layout import GeneLayout, layout_for
 
 KNOWN_ACTIVATIONS: frozenset[str] = frozenset(
     {"relu", "elu", "gelu", "swish", "tanh", "selu", "sigmoid", "linear"}
@@ -31,10 +31,6 @@ KNOWN_OPTIMIZERS: frozenset[str] = frozenset({"adam", "adamw", "rmsprop", "sgd"}
 
 MAX_LEVELS_LIMIT = 16
 MAX_UNITS_LIMIT = 16
-
-
-class SpaceError(ValueError):
-    """Invalid search-space setting or genome; the message is one line naming the key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +97,6 @@ class SearchSpace:
     @property
     def layout(self) -> GeneLayout:
         """The gene layout of this space (cached per space)."""
-        from genome.layout import layout_for
-
         return layout_for(self)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,13 +1,29 @@
-"""Helpers shared by every test folder: build genomes from named blocks."""
+"""Helpers shared by every test folder: build genomes from named blocks; the test tiers.
+
+Tiers: every test in ``tests/e2e`` (real command-line runs, the Dask cluster) and
+``tests/benchmarks`` (benchmark smoke runs) is marked ``slow``; ``make test-fast``
+runs the rest (``-m "not slow"``), ``make test`` and CI run everything.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from genome import SearchSpace
+
+SLOW_FOLDERS = ("e2e", "benchmarks")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of the slow folders ``slow``."""
+    for item in items:
+        if Path(item.path).parent.name in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+
 
 Slot = tuple[int, int]
 Pair = tuple[Slot, Slot]

@@ -24,6 +24,8 @@ from pathlib import Path
 import distributed
 import pytest
 
+pytestmark = pytest.mark.dask
+
 ROOT = Path(__file__).resolve().parents[2]
 DEADLY = 20_000
 CONFIG = f"""
@@ -77,7 +79,7 @@ class Cluster:
         return self.client.run(os.getpid)
 
     def setups(self) -> dict[str, dict[str, int]]:
-        from evolve.dask_engine import setup_counts
+        from evolve.worker import setup_counts
 
         return self.client.run(setup_counts)
 
@@ -189,7 +191,7 @@ def test_dask_run_is_identical_to_the_local_run_and_sends_the_data_once(cluster,
     assert all(list(counts.values()) == [1] for counts in new.values()), new
     assert len({name for counts in new.values() for name in counts}) == 1
     # ... and the run removed it from the workers when it ended
-    assert cluster.client.run(lambda: sorted(__import__("evolve.dask_engine").dask_engine._DATA)) == {
+    assert cluster.client.run(lambda: sorted(__import__("evolve.worker").worker.dataset_names())) == {
         w: [] for w in after
     }
 

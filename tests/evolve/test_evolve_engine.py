@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evolve.engine import EvalTask, longest_first
+from evolve.engine import longest_first
+from evolve.worker import EvalTask
 from fitness import TrainSettings, estimated_seconds, load_dataset
 from genome import SearchSpace, random_genome
 

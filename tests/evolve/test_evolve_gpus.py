@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from evolve.config import SearchConfig
-from evolve.engine import EvalTask, LocalEngine, claim_slot, local_gpus, make_engine
+from evolve.engine import LocalEngine, local_gpus, make_engine
+from evolve.worker import EvalTask, claim_slot
 from fitness import TrainSettings, load_dataset
 from genome import SearchSpace, random_genome
 

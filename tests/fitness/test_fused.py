@@ -7,7 +7,7 @@ import pytest
 
 from fitness.fused import fused_updater
 from fitness.model import make_optimizer
-from fitness.train import import_tensorflow
+from fitness.runtime import import_tensorflow
 
 
 def _variables(tf, seed: int) -> list:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fitness import build_model
-from fitness.train import import_tensorflow
+from fitness.runtime import import_tensorflow
 from genome import SearchSpace, decode
 
 import_tensorflow()

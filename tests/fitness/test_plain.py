@@ -8,7 +8,7 @@ import pytest
 from fitness import build_model, load_dataset
 from fitness.model import make_optimizer
 from fitness.plain import PlainNetwork, _activation, scale_features, times_transposed
-from fitness.train import import_tensorflow
+from fitness.runtime import import_tensorflow
 from fitness.trainer import FlatBuffer, FlatTraining
 from genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
 

@@ -1,0 +1,96 @@
+"""Per-generation statistics, computed once from the individuals' records.
+
+The search prints one :class:`GenerationSummary` line per generation;
+``RunResult.by_generation`` (``evonas show``, the report) tabulates the same
+:func:`generation_stats` for every generation of a run directory.
+
+Best and median are taken over the candidates that trained successfully (NaN
+when none did); ``trained`` counts individuals whose evaluation is their own,
+``cached`` those that reused another's, ``unique`` the distinct architecture keys.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from evolve.formats import format_number
+
+STAT_COLUMNS = ("best", "median", "trained", "cached", "failed", "unique")
+
+
+def generation_stats(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Best and median objective, trained / cached / failed counts and distinct keys of some individuals."""
+    rows = list(rows)
+    ok = [float(r["objective"]) for r in rows if r.get("status") == "ok" and r.get("objective") is not None]
+    return {
+        "best": min(ok) if ok else math.nan,
+        "median": statistics.median(ok) if ok else math.nan,
+        "trained": sum(not r.get("cached") for r in rows),
+        "cached": sum(bool(r.get("cached")) for r in rows),
+        "failed": sum(r.get("status") == "failed" for r in rows),
+        "unique": len({r["key"] for r in rows}),
+    }
+
+
+def by_generation(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """:func:`generation_stats` of each generation of ``individuals.jsonl`` rows, indexed by generation."""
+    groups: dict[int, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(int(r["generation"]), []).append(r)
+    if not groups:
+        return pd.DataFrame()
+    table = pd.DataFrame([generation_stats(groups[g]) for g in sorted(groups)], index=sorted(groups))
+    table.index.name = "generation"
+    return table[list(STAT_COLUMNS)]
+
+
+@dataclass
+class GenerationSummary:
+    """One line of the logbook: what a generation achieved."""
+
+    generation: int
+    best: float
+    median: float
+    best_so_far: float
+    trained: int
+    cached: int
+    failed: int
+    unique_keys: int
+    seconds: float
+
+    @classmethod
+    def of(
+        cls, generation: int, rows: Iterable[Mapping[str, Any]], best_so_far: float, seconds: float
+    ) -> GenerationSummary:
+        """The summary of one generation's individuals (``Individual.to_record()`` rows)."""
+        s = generation_stats(rows)
+        return cls(
+            generation=generation,
+            best=s["best"],
+            median=s["median"],
+            best_so_far=best_so_far,
+            trained=s["trained"],
+            cached=s["cached"],
+            failed=s["failed"],
+            unique_keys=s["unique"],
+            seconds=seconds,
+        )
+
+    def line(self, label: str) -> str:
+        def f(x: float) -> str:
+            return format_number(x, missing="failed")
+
+        return (
+            f"gen {self.generation:>3} | best {f(self.best)} | median {f(self.median)} | "
+            f"best so far {f(self.best_so_far)} {label} | trained {self.trained} cached {self.cached} "
+            f"failed {self.failed} | unique {self.unique_keys} | {self.seconds:.1f}s"
+        )
+
+
+__all__ = ["STAT_COLUMNS", "GenerationSummary", "by_generation", "generation_stats"]

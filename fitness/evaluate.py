@@ -1,0 +1,164 @@
+"""Evaluate one genome: decode, build, train with early stopping, and turn the outcome into a record.
+
+The record is plain data (see :func:`evaluate_genome`); a failing candidate
+(an exception, a NaN loss, too many parameters) becomes a record with
+``status="failed"`` and no objective, never an exception that stops a search.
+:func:`score_test` measures a saved model once on the test split (only the
+final report calls it).
+
+Every evaluation is seeded from ``(run seed, architecture key)`` and
+TensorFlow runs with op determinism and a fixed number of threads
+(:mod:`fitness.runtime`), so the same genome trains to the same numbers on any
+worker, in any order, after any resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from fitness.data import Dataset
+from fitness.model import build_model, make_optimizer, with_target_scale
+from fitness.runtime import configure_tensorflow
+from fitness.settings import TrainSettings
+from fitness.trainer import train_compiled
+from genome import SearchSpace, decode
+
+
+def evaluation_seed(run_seed: int, key: str) -> int:
+    """The seed of one evaluation: a function of the run seed and the architecture key only."""
+    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def objective_name(task: str) -> str:
+    """What the objective of a task measures (minimised)."""
+    return "val_rmse" if task == "regression" else "val_loss"
+
+
+def failed_record(
+    space: SearchSpace, genes: np.ndarray, data: Dataset, run_seed: int, error: str | None
+) -> dict[str, Any]:
+    """The record of a candidate that did not train (also the starting point of every record)."""
+    arch = decode(space, genes)
+    return {
+        "key": arch.key,
+        "status": "failed",
+        "objective": None,
+        "metrics": {},
+        "params": arch.n_params(data.n_features, data.n_outputs),
+        "epochs": 0,
+        "seconds": 0.0,
+        "seed": evaluation_seed(run_seed, arch.key),
+        "error": error,
+    }
+
+
+def evaluate_genome(
+    space: SearchSpace,
+    genes: np.ndarray,
+    data: Dataset,
+    settings: TrainSettings,
+    run_seed: int,
+    model_path: str | None = None,
+    save_below: float = math.inf,
+) -> dict[str, Any]:
+    """Decode, build, train and score one genome; never raises for a bad candidate.
+
+    Returns a plain record: ``key``, ``status`` ("ok" | "failed"), ``objective``
+    (minimised: validation RMSE in the target's units for regression,
+    validation cross-entropy for classification; ``None`` when failed),
+    ``metrics`` (validation metrics in user units), ``params``, ``epochs``,
+    ``seconds``, ``seed`` and ``error``. When ``model_path`` is given and the
+    objective is below ``save_below``, the model (predicting in the target's
+    units) is saved there: workers keep only candidates that may become the best.
+    """
+    start = time.perf_counter()
+    arch = decode(space, genes)
+    record = failed_record(space, genes, data, run_seed, None)
+    if record["params"] > space.max_params:
+        record["error"] = f"too many parameters: {record['params']:,} > max_params {space.max_params:,}"
+        record["seconds"] = round(time.perf_counter() - start, 3)
+        return record
+    configure_tensorflow(settings.tf_threads)
+    import keras
+
+    try:
+        keras.backend.clear_session()  # and a garbage collection
+        keras.utils.set_random_seed(record["seed"])
+        model = build_model(
+            arch,
+            data.n_features,
+            data.n_outputs,
+            data.task,
+            data.feature_mean,
+            data.feature_var,
+            record["seed"],
+        )
+        optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
+        history = train_compiled(
+            model, arch, optimizer, data, settings.max_epochs, settings.patience, record["seed"]
+        )
+        val_loss = np.asarray(history.get("val_loss", []), dtype="float64")
+        losses = np.asarray(history.get("loss", []), dtype="float64")
+        record["epochs"] = len(losses)
+        if len(val_loss) == 0 or not np.all(np.isfinite(losses)) or not np.all(np.isfinite(val_loss)):
+            record["error"] = f"non-finite loss after {len(losses)} epochs"
+        else:
+            best = int(np.argmin(val_loss))
+            if data.task == "regression":
+                rmse = float(math.sqrt(val_loss[best]) * data.target_std)
+                record["objective"] = rmse
+                record["metrics"] = {"val_rmse": rmse}
+            else:
+                acc = float(history["val_accuracy"][best])
+                record["objective"] = float(val_loss[best])
+                record["metrics"] = {"val_loss": float(val_loss[best]), "val_accuracy": acc}
+            record["status"] = "ok"
+            record["best_epoch"] = best + 1
+            if model_path is not None and record["objective"] < save_below:
+                saved = model
+                if data.task == "regression":
+                    saved = with_target_scale(model, data.target_mean, data.target_std)
+                saved.save(model_path)
+    except Exception as exc:  # a bad candidate is a record, not a crash
+        record["status"] = "failed"
+        record["objective"] = None
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        where = f" ({last[0].name})" if last else ""
+        record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}"
+    finally:
+        keras.backend.clear_session()
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def score_test(model_path: str, data: Dataset) -> dict[str, float]:
+    """Measure a saved model once on the held-out test split (used only by the final report)."""
+    configure_tensorflow(1)
+    import keras
+
+    model = keras.models.load_model(model_path)
+    pred = model.predict(data.x_test, batch_size=1024, verbose=0)
+    if data.task == "regression":
+        err = pred.reshape(-1).astype("float64") - data.y_test.astype("float64")
+        return {"test_rmse": float(np.sqrt(np.mean(err**2))), "test_rows": int(len(err))}
+    p = np.clip(pred.astype("float64"), 1e-12, 1.0)
+    y = data.y_test.astype("int64")
+    ce = float(-np.mean(np.log(p[np.arange(len(y)), y])))
+    acc = float(np.mean(np.argmax(p, axis=1) == y))
+    return {"test_loss": ce, "test_accuracy": acc, "test_rows": int(len(y))}
+
+
+__all__ = [
+    "evaluate_genome",
+    "evaluation_seed",
+    "failed_record",
+    "objective_name",
+    "score_test",
+]
