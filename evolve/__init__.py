@@ -18,6 +18,8 @@ _LAZY = {
     "genealogy": "evolve.lineage",
     "genealogy_edges": "evolve.lineage",
     "write_report": "evolve.report",
+    "load_predictor": "evolve.predict",
+    "Predictor": "evolve.predict",
 }
 
 
@@ -41,6 +43,8 @@ __all__ = [
     "genealogy",
     "genealogy_edges",
     "load_data",
+    "load_predictor",
+    "Predictor",
     "resume_search",
     "run_search",
     "write_report",

@@ -20,7 +20,7 @@ from evolve.config import DataConfig, RunConfig, SearchConfig
 from evolve.engine import make_engine
 from evolve.formats import format_number, objective_label
 from evolve.logbook import by_generation
-from evolve.rundir import CONFIG, DATA, TEST, RunDir, drop_partial_line, write_atomic
+from evolve.rundir import CONFIG, DATA, ENCODER, TEST, RunDir, drop_partial_line, write_atomic
 from evolve.search import Search
 from fitness import Dataset, load_dataset, objective_name
 from genome import decode
@@ -88,6 +88,7 @@ def run_search(
     run = RunDir.create(out if out is not None else default_out(config), config)
     with run.lock():
         run.write_json(DATA, describe_data(data))
+        run.write_json(ENCODER, data.encoder.to_dict())
         search = Search(run, config, data, progress=progress, log=log)
         search.run_generations(config.search.generations)
         search.score_best_on_test()
@@ -133,6 +134,8 @@ def resume_search(
         else:  # stopped before generation 0 finished: start over, reusing the journal
             run.rewrite_individuals([])
             run.write_json(DATA, describe_data(data))
+        if run.read_json(ENCODER) is None:  # a run started by an evonas that did not save it
+            run.write_json(ENCODER, data.encoder.to_dict())
         if generations is not None:
             write_atomic(run.path / CONFIG, config.dumps())
         search.run_generations(config.search.generations)

@@ -15,7 +15,7 @@ from pathlib import Path
 from evolve.api import RunResult, default_out, format_best, load_data, resume_search, run_search
 from evolve.config import ConfigError, RunConfig
 from evolve.formats import format_number, format_test_score
-from evolve.rundir import RunDir, RunDirError
+from evolve.rundir import RunDir, RunDirError, write_atomic
 from fitness import DataError, SettingsError, objective_name
 from genome import SpaceError
 
@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="plots and report.html of a run (in RUN_DIR/report)")
     report.add_argument("run_dir")
     report.add_argument("--out", help="folder for the report (default RUN_DIR/report)")
+
+    predict = sub.add_parser("predict", help="predict raw rows (.csv/.parquet) with the network a run found")
+    predict.add_argument("run_dir")
+    predict.add_argument("rows", help="a .csv or .parquet file of raw rows, with or without the target")
+    predict.add_argument("--out", help="CSV file to write (default: CSV on standard output)")
+    predict.add_argument("--id", type=_whole_number, help="predict with this individual (default: the best)")
+    predict.add_argument("--proba", action="store_true", help="add one probability column per class")
     return parser
 
 
@@ -118,6 +125,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"evonas: {data.name} ({data.task}, {data.n_features} features; "
         f"train/val/test {len(data.x_train)}/{len(data.x_val)}/{len(data.x_test)} rows) -> {out}"
     )
+    leaks = data.audit["dropped_columns"]["leaks"]
+    if leaks:
+        reasons = data.audit["dropped_columns"].get("leak_reasons", {})
+        shown = "; ".join(f"{c} ({reasons[c]})" if c in reasons else c for c in leaks)
+        print(f"evonas: dropped {len(leaks)} column{'s' if len(leaks) > 1 else ''} that leak the target: {shown}")
     s = config.search
     print(
         f"evonas: population {s.population}, generations {s.generations} after the initial one, seed {s.seed}"
@@ -240,6 +252,46 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output(flag: str, out: Path, run_dir: Path, inputs: Sequence[Path] = ()) -> Path:
+    """Refuse an output path inside the run directory, over an input file, or in a missing folder."""
+    target = out.resolve()
+    if target == run_dir.resolve() or run_dir.resolve() in target.parents:
+        raise ConfigError(f"{flag} {out} is inside the run directory {run_dir}: choose a path outside it")
+    for given in inputs:
+        if given.exists() and target == given.resolve():
+            raise ConfigError(f"{flag} {out} is the input file: choose another {flag}")
+    if target.is_dir():
+        raise ConfigError(f"{flag} {out} is a directory: give a file path")
+    if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
+        raise ConfigError(f"{flag} {out}: folder {out.parent} does not exist or is not writable")
+    return out
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from evolve.predict import load_predictor
+
+    run = RunDir.open(args.run_dir)
+    rows_path = Path(args.rows)
+    out = _check_output("--out", Path(args.out), run.path, [rows_path]) if args.out else None
+    if not rows_path.is_file():
+        raise DataError(f"rows file not found: {rows_path}")
+    predictor = load_predictor(run.path, args.id)
+    rows = predictor.read_rows(rows_path)
+    frame = predictor.predict_frame(rows, proba=args.proba, where=rows_path.name)
+    unseen = frame.attrs.get("unseen_levels", {})
+    if unseen:
+        shown = ", ".join(f"{c} ({n} row{'s' if n > 1 else ''})" for c, n in unseen.items())
+        print(f"evonas: category levels not seen in training, encoded as all zeros: {shown}", file=sys.stderr)
+    text = frame.to_csv(index=False)
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(out, text)
+        print(f"evonas: {len(frame)} predictions by #{predictor.id} -> {out}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``evonas`` console script."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -255,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "show": cmd_show,
             "lineage": cmd_lineage,
             "report": cmd_report,
+            "predict": cmd_predict,
         }
         return commands[args.command](args)
     except (UsageError, *USER_ERRORS) as exc:

@@ -8,6 +8,7 @@ runs/NAME/
   checkpoint.json     the latest complete generation (written atomically)
   best/model.keras    the best model so far (best/model.json says which)
   data.json           which data, task, split sizes and the leakage audit
+  encoder.json        the encoding fitted on the train rows (fitness.encoder.Encoder.to_dict)
   test.json           the held-out test score of the final best (measured once)
   lock                present while a process works on the run (pid, host)
 ```
@@ -37,6 +38,7 @@ CHECKPOINT = "checkpoint.json"
 TEST = "test.json"
 LOCK = "lock"
 DATA = "data.json"
+ENCODER = "encoder.json"
 
 
 class RunDirError(ValueError):

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -67,6 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fitness.encoder import MISSING, Encoder
 from fitness.validate import (
     DataError,
     as_float,
@@ -84,7 +84,6 @@ from fitness.validate import (
 
 BUILTIN = {"ames", "mnist5k", "digits"}
 TASKS = ("auto", "regression", "classification")
-MISSING = "<missing>"
 MAX_CLASS_LEVELS = 20  # an integer target with at most this many values is a class label
 LEAK_CORRELATION = 0.999
 
@@ -109,6 +108,7 @@ class Dataset:
     target_std: float
     classes: tuple
     audit: dict
+    encoder: Encoder
 
     @property
     def n_features(self) -> int:
@@ -242,58 +242,50 @@ def _find_leaks(frame: pd.DataFrame, y: pd.Series, columns: list[str], task: str
     return leaks
 
 
-def _encode(
-    frame: pd.DataFrame, train: np.ndarray, max_levels: int
-) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-    """Encode feature columns (fit on rows where ``train``); return matrix, names, facts."""
-    numeric = [c for c in frame.columns if is_numeric(frame[c])]
-    categorical = [c for c in frame.columns if c not in set(numeric)]
-    blocks: list[np.ndarray] = []
-    names: list[str] = []
+def _coerce_on_train(
+    frame: pd.DataFrame, columns: list[str], train: np.ndarray
+) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+    """Text columns that hold mostly numbers on the train rows become numeric on every row.
 
-    values = as_float(frame[numeric]) if numeric else np.zeros((len(frame), 0))
-    missing = np.isnan(values)
-    infinite = (missing & frame[numeric].notna().to_numpy(dtype=bool)).sum(axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN train column
-        medians = np.nanmedian(values[train], axis=0) if train.any() else np.zeros(len(numeric))
-    medians = np.where(np.isnan(medians), 0.0, medians)
-    blocks.append(np.where(missing, medians, values))
-    names += [str(c) for c in numeric]
-    flagged = missing.any(axis=0)
-    blocks.append(missing[:, flagged].astype(np.float64))
-    names += [f"{c}:missing" for c, f in zip(numeric, flagged, strict=True) if f]
+    Returns the frame (a copy when a column changed), the audit of mixed columns
+    (counts over all rows, the decision from the train rows) and the columns read as numbers.
+    """
+    decided, _ = coerce_mixed_columns(frame.loc[train, columns], columns)
+    numeric = [c for c in columns if not is_numeric(frame[c]) and is_numeric(decided[c])]
+    _, mixed = coerce_mixed_columns(frame, columns)
+    for column, info in mixed.items():
+        info["treated_as"] = "numeric (text values as missing)" if column in numeric else "categorical"
+    if numeric:
+        frame = frame.copy()
+        for column in numeric:
+            frame[column] = pd.to_numeric(frame[column].astype(object), errors="coerce").astype(np.float64)
+    return frame, mixed, numeric
 
-    levels_info: dict[str, dict[str, int]] = {}
-    for column in categorical:
-        series = frame[column]
-        labels = series.astype(object).where(series.notna(), MISSING).astype(str)
-        counts = labels[train].value_counts()
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        kept = [level for level, _ in ranked[:max_levels]]
-        codes = pd.Index(kept, dtype=object).get_indexer(labels.astype(object))
-        onehot = np.zeros((len(frame), len(kept)))
-        rows = np.flatnonzero(codes >= 0)
-        onehot[rows, codes[rows]] = 1.0
-        blocks.append(onehot)
-        names += [f"{column}={level}" for level in kept]
-        levels_info[str(column)] = {"train_levels": len(ranked), "kept": len(kept)}
 
-    facts = {
+def _encoding_facts(encoder: Encoder, features: pd.DataFrame) -> dict[str, Any]:
+    """What the audit says about the encoding (decided on train rows; infinite values counted on all)."""
+    numeric = [c.name for c in encoder.numeric]
+    infinite = (np.isnan(as_float(features[numeric])) & features[numeric].notna().to_numpy(dtype=bool)).sum(
+        axis=0
+    )
+    levels_info = {
+        c.name: {"train_levels": c.train_levels, "kept": len(c.levels)} for c in encoder.categorical
+    }
+    return {
         "numeric_columns": len(numeric),
         "categorical_columns": levels_info,
         "capped_categorical_columns": [
             c for c, info in levels_info.items() if info["kept"] < info["train_levels"]
         ],
-        "columns_with_missing": [str(c) for c, f in zip(numeric, flagged, strict=True) if f]
-        + [str(c) for c in categorical if frame[c].isna().any()],
-        "infinite_values": {str(c): int(n) for c, n in zip(numeric, infinite, strict=True) if n},
+        "columns_with_missing": [c.name for c in encoder.numeric if c.indicator]
+        + [c.name for c in encoder.categorical if MISSING in c.levels],
+        "infinite_values": {c: int(n) for c, n in zip(numeric, infinite, strict=True) if n},
         "missing_value_policy": (
-            "numeric: train median + 'col:missing' indicator (infinite counts as missing); "
-            "categorical: '<missing>' level; unseen or dropped levels: all zeros; missing target: row dropped"
+            "decided on the train rows: numeric: train median + 'col:missing' indicator for columns with a "
+            "missing train value (infinite counts as missing); categorical: '<missing>' level; unseen or "
+            "dropped levels: all zeros; missing target: row dropped"
         ),
     }
-    return np.hstack(blocks).astype(np.float32), names, facts
 
 
 def _encode_target(y: pd.Series, task: str) -> tuple[np.ndarray, tuple]:
@@ -361,25 +353,44 @@ def load_dataset(
     y = frame[target]
     task = detect_task(y, task)
 
-    other = [c for c in frame.columns if c != target and c not in ids]
-    frame, mixed = coerce_mixed_columns(frame, other)
-    auto_ids = [c for c in other if not is_numeric(frame[c]) and frame[c].nunique(dropna=False) == len(y)]
-    content = [c for c in frame.columns if c not in set(ids + auto_ids)]
-    candidates = [c for c in content if c != target]
-    leaks = _find_leaks(frame, y, candidates, task)
+    # The split: a hash of each row's content (every column but the given identifiers), so a row's
+    # side depends on that row alone. Every decision below is then made on the train rows.
+    content = [c for c in frame.columns if c not in set(ids)]
     hashes = _row_hashes(frame[content])
     labels = _labels_from_hashes(hashes, fractions)
     parts = {side: labels == side for side in ("train", "val", "test")}
     for side, mask in parts.items():
         if not mask.any():
             raise DataError(f"the {side} split of {name!r} is empty: use more rows or a larger fraction")
+    train = parts["train"]
+
+    other = [c for c in frame.columns if c != target and c not in ids]
+    frame, mixed, read_as_numbers = _coerce_on_train(frame, other, train)
+    n_train = int(train.sum())
+    auto_ids = [
+        c for c in other if not is_numeric(frame[c]) and frame.loc[train, c].nunique(dropna=False) == n_train
+    ]
+    candidates = [c for c in other if c not in set(auto_ids)]
+    leaks = _find_leaks(frame.loc[train], y[train], candidates, task)
 
     y_encoded, classes = _encode_target(y, task)
     if task == "classification":
-        check_classes(y_encoded, classes, parts["train"], str(target))
+        check_classes(y_encoded, classes, train, str(target))
     features = [c for c in candidates if c not in set(leaks)]
-    x, feature_names, facts = _encode(frame[features], parts["train"], levels)
-    x_train, y_train = x[parts["train"]], y_encoded[parts["train"]]
+    encoder = Encoder.fit(
+        frame.loc[train],
+        features,
+        target=str(target),
+        task=task,
+        classes=classes,
+        id_columns=[*ids, *auto_ids],
+        max_levels=levels,
+        words_as_missing=read_as_numbers,
+    )
+    x = encoder.transform(frame).x
+    feature_names = encoder.feature_names
+    facts = _encoding_facts(encoder, frame[features])
+    x_train, y_train = x[train], y_encoded[train]
     check_features(x_train, features, name, [*ids, *auto_ids, *leaks])
     var = x_train.var(axis=0, dtype=np.float64)
     var[var == 0] = 1.0
@@ -430,4 +441,5 @@ def load_dataset(
         target_std=target_std,
         classes=classes,
         audit=audit,
+        encoder=encoder,
     )

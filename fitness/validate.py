@@ -93,8 +93,12 @@ def _parse_error(path: Path, exc: Exception) -> DataError:
     return DataError(f"cannot read {path}: {reason}: check that it is a valid {path.suffix[1:]} file")
 
 
-def read_table_file(path: Path) -> pd.DataFrame:
-    """Read a UTF-8 .csv or a .parquet file with at least one row; failures are DataErrors."""
+def read_table_file(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a UTF-8 .csv or a .parquet file with at least one row; failures are DataErrors.
+
+    ``text_columns`` of a CSV are read as text whatever they look like (the
+    categorical columns of a trained model: ``"01"`` stays ``"01"``).
+    """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise DataError(
@@ -102,7 +106,9 @@ def read_table_file(path: Path) -> pd.DataFrame:
         )
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path, encoding="utf-8", low_memory=False)  # whole-column types
+            header = pd.read_csv(path, encoding="utf-8", nrows=0).columns if text_columns else []
+            text = {c: str for c in text_columns if c in set(header)}
+            frame = pd.read_csv(path, encoding="utf-8", low_memory=False, dtype=text or None)
         else:
             frame = pd.read_parquet(path)
     except ImportError:

@@ -212,7 +212,7 @@ def test_rare_and_unseen_levels_encode_as_zeros() -> None:
 
     # levels are learnt from train rows only: a level seen only in val/test is no feature
     data = load_dataset(frame, "y", id_columns=["row_id"])
-    labels = split_labels(frame.drop(columns=["row_id", "uid"]), SPLIT)  # uid: auto identifier
+    labels = split_labels(frame.drop(columns=["row_id"]), SPLIT)  # every column but the given ids
     rare = frame["color"].str.startswith("rare", na=False).to_numpy()
     in_train = set(frame.loc[rare & (labels == "train"), "color"])
     held_out = set(frame.loc[rare & (labels != "train"), "color"])
@@ -354,5 +354,5 @@ def test_other_bad_input() -> None:
         load_dataset(frame, "y", max_levels_per_category=0)
     with pytest.raises(DataError, match="both target and id"):
         load_dataset(frame, "y", id_columns=["y"])
-    with pytest.raises(DataError, match="empty"):
-        load_dataset(frame.head(4), "y")
+    with pytest.raises(DataError, match="empty"):  # two rows cannot fill three splits
+        load_dataset(frame.head(2), "y")

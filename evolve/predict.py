@@ -1,0 +1,196 @@
+"""Apply a network a search found to new raw rows: ``load_predictor`` and ``evonas predict``.
+
+A :class:`Predictor` reads a run directory and never writes into it: the
+encoding (``encoder.json``, fitted on the run's train rows), the model of the
+chosen individual (``best/model.keras`` for the best; any other individual is
+trained again, deterministically, in a temporary folder), and the class labels.
+Raw rows go through the same encoding as in training, so a row predicts as
+the search saw it.
+
+Example:
+    >>> from evolve import load_predictor
+    >>> model = load_predictor("runs/my-ames")             # doctest: +SKIP
+    >>> model.predict(new_houses)[:3]                       # doctest: +SKIP
+    array([181234.5, 143020.1, 251877.9])
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evolve.api import load_data
+from evolve.rundir import ENCODER, RunDir, RunDirError
+from fitness import DataError, evaluate_genome
+from fitness.encoder import Encoded, Encoder
+from fitness.runtime import configure_tensorflow
+from fitness.validate import read_table_file
+from genome import Architecture, decode
+
+PREDICTION = "prediction"
+PREDICT_BATCH = 1024  # as the test score (fitness.evaluate.score_test): the same numbers
+
+
+def proba_column(label: Any) -> str:
+    """The name of the probability column of one class: ``proba_<label>``."""
+    return f"proba_{label}"
+
+
+def _no_model_reason(run: RunDir) -> str:
+    errors = Counter(r.get("error") or "unknown" for r in run.individuals() if r.get("status") == "failed")
+    if not errors:
+        return "no generation has finished yet"
+    reason, n = errors.most_common(1)[0]
+    return f"every candidate failed (most often: {reason}, {n} times)"
+
+
+class Predictor:
+    """The encoding and the trained model of one individual of a run (see :func:`load_predictor`).
+
+    Attributes:
+        run_dir: the run directory read.
+        id: the individual whose network predicts.
+        architecture: its decoded architecture.
+        encoder: the encoding of raw rows (fitted on the run's train rows).
+        keras_model: the Keras model; it takes the encoded rows and gives target
+            units (regression) or class probabilities (classification).
+    """
+
+    def __init__(
+        self, run_dir: Path, id: int, architecture: Architecture, encoder: Encoder, keras_model: Any
+    ) -> None:
+        self.run_dir = run_dir
+        self.id = id
+        self.architecture = architecture
+        self.encoder = encoder
+        self.keras_model = keras_model
+
+    @property
+    def task(self) -> str:
+        return self.encoder.task
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The class labels, in the order of :meth:`predict_proba`'s columns (empty for regression)."""
+        return np.asarray(self.encoder.classes, dtype=object if self.encoder.classes else float)
+
+    def encode(self, rows: pd.DataFrame, where: str = "the rows") -> Encoded:
+        """The rows as the model's input, with counts of unseen levels and missing numbers."""
+        if not isinstance(rows, pd.DataFrame):
+            raise DataError(f"{where} must be a pandas DataFrame with the training columns")
+        if len(rows) == 0:
+            raise DataError(f"{where} have no rows: give at least one row to predict")
+        return self.encoder.transform(rows, where)
+
+    def _outputs(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.keras_model.predict(x, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
+
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        """Target values (regression, in the target's units) or class labels (classification)."""
+        out = self._outputs(self.encode(rows).x)
+        if self.task == "regression":
+            return out.reshape(-1)
+        return self.classes_[np.argmax(out, axis=1)]
+
+    def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, one column per label of :attr:`classes_` (classification only)."""
+        if self.task == "regression":
+            raise DataError("predict_proba needs a classification run; this run is a regression")
+        return self._outputs(self.encode(rows).x)
+
+    def predict_frame(self, rows: pd.DataFrame, proba: bool = False, where: str = "the rows") -> pd.DataFrame:
+        """The identifier columns of ``rows`` (to join back), ``prediction`` and, with ``proba``, one
+        ``proba_<label>`` column per class.
+
+        ``.attrs`` holds the counts of unseen levels and missing numbers.
+        """
+        if proba and self.task == "regression":
+            raise DataError("--proba needs a classification run; this run is a regression")
+        encoded = self.encode(rows, where)
+        out = self._outputs(encoded.x)
+        ids = [c for c in self.encoder.id_columns if c in rows.columns]
+        frame = rows[ids].reset_index(drop=True).copy()
+        if self.task == "regression":
+            frame[PREDICTION] = out.reshape(-1)
+        else:
+            frame[PREDICTION] = self.classes_[np.argmax(out, axis=1)]
+            if proba:
+                for k, label in enumerate(self.encoder.classes):
+                    frame[proba_column(label)] = out[:, k]
+        frame.attrs = {"unseen_levels": encoded.unseen_levels, "missing_values": encoded.missing_values}
+        return frame
+
+    def read_rows(self, path: str | os.PathLike[str]) -> pd.DataFrame:
+        """Read a ``.csv`` / ``.parquet`` of raw rows (categorical columns as text, as in training)."""
+        p = Path(path)
+        if not p.is_file():
+            raise DataError(f"rows file not found: {p}")
+        return read_table_file(p, text_columns=[c.name for c in self.encoder.categorical])
+
+
+def _individual(run: RunDir, id: int) -> dict[str, Any]:
+    rows = {int(r["id"]): r for r in run.individuals()}
+    if not rows:
+        raise RunDirError(f"no model to predict with in {run.path}: {_no_model_reason(run)}")
+    if id not in rows:
+        span = f"ids run from {min(rows)} to {max(rows)}"
+        raise RunDirError(f"no individual with id {id} in {run.individuals_path} ({span})")
+    row = rows[id]
+    if row.get("status") != "ok":
+        raise RunDirError(
+            f"individual #{id} failed ({row.get('error')}): no model to predict with; choose another --id"
+        )
+    return row
+
+
+def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Predictor:
+    """The predictor of individual ``id`` of a run (default: the best); reads the run, never writes it.
+
+    The best individual's model is ``best/model.keras``. Another individual is
+    trained again from its genes with the run's seed, data and settings, which
+    gives the same network as in the search (evaluations are deterministic);
+    this needs the run's dataset, and takes as long as one training.
+    """
+    run = RunDir.open(run_dir)
+    config = run.config()
+    encoding = run.read_json(ENCODER)
+    if encoding is None:
+        raise RunDirError(f"{run.path} has no {ENCODER} (made by an older evonas): run the search again")
+    try:
+        encoder = Encoder.from_dict(encoding)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{run.path / ENCODER} is corrupt ({exc})") from None
+    best = run.read_json("best/model.json")
+    if best is None or not run.best_model_path.is_file():
+        if id is None:
+            raise RunDirError(f"no model to predict with in {run.path}: {_no_model_reason(run)}")
+    chosen = int(best["id"]) if id is None else int(id)
+    row = _individual(run, chosen)
+    arch = decode(config.space, row["genes"])
+    configure_tensorflow(config.training.tf_threads)
+    import keras
+
+    if best is not None and row["key"] == best["key"] and run.best_model_path.is_file():
+        return Predictor(run.path, chosen, arch, encoder, keras.models.load_model(run.best_model_path))
+    data = load_data(config.data)
+    if data.encoder != encoder:
+        raise RunDirError(
+            f"the data of {run.path} changed since the run: individual #{chosen} cannot be trained again"
+        )
+    with tempfile.TemporaryDirectory(prefix="evonas-predict-") as tmp:
+        path = os.path.join(tmp, "model.keras")
+        genes = np.asarray(row["genes"], dtype=np.int64)
+        record = evaluate_genome(config.space, genes, data, config.training, config.search.seed, path)
+        if record["status"] != "ok" or not os.path.exists(path):
+            raise RunDirError(f"individual #{chosen} could not be trained again: {record.get('error')}")
+        model = keras.models.load_model(path)
+    return Predictor(run.path, chosen, arch, encoder, model)
+
+
+__all__ = ["PREDICTION", "Predictor", "load_predictor", "proba_column"]
