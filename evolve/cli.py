@@ -129,7 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if leaks:
         reasons = data.audit["dropped_columns"].get("leak_reasons", {})
         shown = "; ".join(f"{c} ({reasons[c]})" if c in reasons else c for c in leaks)
-        print(f"evonas: dropped {len(leaks)} column{'s' if len(leaks) > 1 else ''} that leak the target: {shown}")
+        plural = "s" if len(leaks) > 1 else ""
+        print(f"evonas: dropped {len(leaks)} column{plural} that leak the target: {shown}")
     s = config.search
     print(
         f"evonas: population {s.population}, generations {s.generations} after the initial one, seed {s.seed}"
