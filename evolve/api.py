@@ -28,7 +28,14 @@ from genome import decode
 
 def load_data(cfg: DataConfig) -> Dataset:
     """The dataset a configuration names (built-in name or file path)."""
-    return load_dataset(cfg.dataset, cfg.target, task=cfg.task, id_columns=cfg.id_columns, split=cfg.split)
+    return load_dataset(
+        cfg.dataset,
+        cfg.target,
+        task=cfg.task,
+        id_columns=cfg.id_columns,
+        split=cfg.split,
+        keep_columns=cfg.keep_columns,
+    )
 
 
 def describe_data(data: Dataset) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 A ``RunConfig`` has four tables, each rejecting unknown keys by name:
 
 ```toml
-[data]      # what to learn: dataset, target, task, id_columns, split
+[data]      # what to learn: dataset, target, task, id_columns, split, keep_columns
 [search]    # the genetic loop: population, generations, seed, workers, ...
 [training]  # how each candidate trains: max_epochs, patience, tf_threads
 [space]     # the search space (genome.SearchSpace)
@@ -58,9 +58,11 @@ class DataConfig:
     task: str = "auto"
     id_columns: tuple[str, ...] = ()
     split: tuple[float, float, float] = (0.70, 0.15, 0.15)
+    keep_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "id_columns", tuple(self.id_columns))
+        object.__setattr__(self, "keep_columns", tuple(self.keep_columns))
         object.__setattr__(self, "split", tuple(self.split))
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ConfigError("data.dataset must be a built-in name or a path")

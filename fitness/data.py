@@ -6,14 +6,20 @@ A source is a built-in name (``ames``, ``mnist5k``, ``digits``), a ``.csv`` /
 
 Rules:
 
-* Identifier columns (given ones, plus every non-numeric column whose values
-  are all distinct) and the target are never features. A column that equals
-  the target row for row (or, for regression, correlates with it at
-  ``|r| >= 0.999``) is dropped as a leak. Everything dropped is in ``audit``.
-* The split is decided by a hash of each row's content (target included,
-  identifiers excluded), so identical rows always land in the same split and
-  the split does not depend on row order, the run or the machine.
-* Encoding is fitted on the train rows only and applied to every split.
+* Identifier columns (given ones, plus every non-numeric column whose train
+  values are all distinct) and the target are never features. A column that
+  gives the target away on the train rows (equal to it, a linear or monotone
+  transform of it, or a lookup that predicts it: :mod:`fitness.leaks`) is
+  dropped as a leak, unless listed in ``keep_columns``. Everything dropped is
+  in ``audit``, with the reason.
+* The split is decided by a hash of each row's content (every column but the
+  given identifiers, target included), so identical rows always land in the
+  same split, and a row's side depends on that row alone: not on row order,
+  other rows, the run or the machine. Give identifier columns explicitly
+  (``id_columns``) so that rows differing only in them stay together.
+* Every encoding decision is fitted on the train rows only
+  (:class:`fitness.encoder.Encoder`, saved as ``encoder.json``) and applied to
+  every split.
   Features are NOT scaled here: the model scales them from ``feature_mean`` /
   ``feature_var`` (train statistics).
 
@@ -22,7 +28,7 @@ Missing-value policy:
 * Rows whose target is missing (or infinite) are dropped and counted.
 * Numeric features: missing and infinite values are replaced by the train
   median of the column (0 when the column has no train value); a column with
-  any missing value anywhere also gets a 0/1 indicator column ``"col:missing"``.
+  a missing value on some train row also gets a 0/1 indicator ``"col:missing"``.
 * Non-numeric features: missing is its own level ``"<missing>"``; one-hot over
   the ``max_levels_per_category`` (default 50) most frequent train levels (ties
   by name); unseen or dropped levels encode as all zeros. A column with
@@ -39,7 +45,7 @@ Input checks (``fitness.validate``): every problem stops the load with one
   by ``;`` or tabs are errors too.
 * Infinite numbers, and finite ones beyond float32 range (``|x| > 3.4e38``),
   count as missing (see above); ``audit["infinite_values"]`` counts them.
-* Mixed types: a text column whose present values are at least 90% numbers is
+* Mixed types: a text column whose present train values are at least 90% numbers is
   numeric, its words (``"?"``, ``"unknown"``) counting as missing; below 90% it
   is categorical. Both cases are listed in ``audit["mixed_type_columns"]``.
   A target that mixes numbers and words is an error unless the task is
@@ -67,6 +73,7 @@ import numpy as np
 import pandas as pd
 
 from fitness.encoder import MISSING, Encoder
+from fitness.leaks import find_leaks
 from fitness.validate import (
     DataError,
     as_float,
@@ -85,7 +92,6 @@ from fitness.validate import (
 BUILTIN = {"ames", "mnist5k", "digits"}
 TASKS = ("auto", "regression", "classification")
 MAX_CLASS_LEVELS = 20  # an integer target with at most this many values is a class label
-LEAK_CORRELATION = 0.999
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,26 +228,6 @@ def detect_task(y: pd.Series, task: str = "auto") -> str:
     return "classification" if integral and len(np.unique(values)) <= MAX_CLASS_LEVELS else "regression"
 
 
-def _find_leaks(frame: pd.DataFrame, y: pd.Series, columns: list[str], task: str) -> list[str]:
-    """Columns equal to the target row for row, or (regression) with |corr| >= 0.999."""
-    if not is_numeric(y):
-        target = y.astype(object)
-        return [c for c in columns if not is_numeric(frame[c]) and frame[c].astype(object).equals(target)]
-    numeric = [c for c in columns if is_numeric(frame[c])]
-    values, target = as_float(frame[numeric]), as_float(y.to_frame())[:, 0]
-    leaks = []
-    for i, name in enumerate(numeric):
-        ok = ~np.isnan(values[:, i])
-        if np.array_equal(values[:, i], target):
-            leaks.append(name)
-        elif task == "regression" and ok.sum() > 2 and np.ptp(values[ok, i]) > 0:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                r = np.corrcoef(values[ok, i], target[ok])[0, 1]
-            if abs(r) >= LEAK_CORRELATION:
-                leaks.append(name)
-    return leaks
-
-
 def _coerce_on_train(
     frame: pd.DataFrame, columns: list[str], train: np.ndarray
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
@@ -322,6 +308,7 @@ def load_dataset(
     id_columns: Sequence[str] = (),
     split: Sequence[float] = (0.70, 0.15, 0.15),
     max_levels_per_category: int = 50,
+    keep_columns: Sequence[str] = (),
 ) -> Dataset:
     """Read, split and encode a source into a ``Dataset`` (see the module docstring).
 
@@ -337,6 +324,11 @@ def load_dataset(
         raise DataError(f"bad max_levels_per_category {levels!r}: use an integer >= 1")
     frame, name, default_target, default_ids = read_frame(source)
     given = [id_columns] if isinstance(id_columns, str) else list(id_columns)
+    on_purpose = [keep_columns] if isinstance(keep_columns, str) else [str(c) for c in keep_columns]
+    for column in on_purpose:
+        if column not in frame.columns:
+            hint = suggest(column, [str(c) for c in frame.columns])
+            raise DataError(f"keep column {column!r} not found in {name!r}{hint}: check data.keep_columns")
     target, ids = resolve_columns(
         frame,
         name,
@@ -371,7 +363,8 @@ def load_dataset(
         c for c in other if not is_numeric(frame[c]) and frame.loc[train, c].nunique(dropna=False) == n_train
     ]
     candidates = [c for c in other if c not in set(auto_ids)]
-    leaks = _find_leaks(frame.loc[train], y[train], candidates, task)
+    leak_reasons = find_leaks(frame.loc[train, candidates], y[train], task, keep=on_purpose)
+    leaks = list(leak_reasons)
 
     y_encoded, classes = _encode_target(y, task)
     if task == "classification":
@@ -415,6 +408,8 @@ def load_dataset(
             "identifiers": [str(c) for c in ids + auto_ids],
             "auto_identifiers": [str(c) for c in auto_ids],
             "leaks": [str(c) for c in leaks],
+            "leak_reasons": {str(c): reason for c, reason in leak_reasons.items()},
+            "kept_on_purpose": on_purpose,
         },
         "n_features": len(feature_names),
         **facts,

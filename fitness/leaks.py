@@ -15,6 +15,11 @@ so ``fitness.data`` drops them before training. The rules, first match wins:
      transform (``log``, ``sqrt``, ranks). Ranks are pandas average ranks, so
      scipy is not needed.
 
+   The same must hold on the rows off the feature's most frequent value
+   (again at least ``MIN_ROWS`` rows, not constant): a big tied block, such
+   as ``x == 0`` exactly where ``y == 0`` in 90% of the rows, makes either
+   correlation near 1 by itself, whatever the feature does elsewhere.
+
 3. A lookup on the column alone predicts the target out of fold. The rows are
    split into ``N_FOLDS`` folds (a fixed-seed permutation of the positions: no
    global random state); each row is predicted from the rows of the *other*
@@ -26,9 +31,16 @@ so ``fitness.data`` drops them before training. The rules, first match wins:
    perfectly a one-row-per-value table would "fit" it. At least ``MIN_ROWS``
    rows are needed.
 
-   * Regression: out-of-fold ``R^2 >= LOOKUP_R2_LEAK``. This catches what is
-     not monotone: a text code of the target, ``y = f(x)`` for a repeated
-     ``x`` and a non-monotone ``f``.
+   * Regression: out-of-fold ``R^2 >= LOOKUP_R2_LEAK``; or the same ``R^2``
+     on just the rows whose value the lookup has seen in the other folds
+     (around those rows' own mean), when they are at least ``SEEN_ROW_SHARE``
+     of the rows. The second form keeps a text code of a rounded price a
+     leak although its few one-row tail values (predicted by the mean, far
+     off) sink the all-rows ``R^2``; needing 90% of the rows seen keeps a
+     big pure group (``x == 0`` exactly where ``y == 0``) with distinct
+     values elsewhere from counting. The rule catches what is not
+     monotone: a text code of the target, ``y = f(x)`` for a repeated ``x``
+     and a non-monotone ``f``.
    * Classification (numeric and non-numeric features alike): out-of-fold
      accuracy ``>= LOOKUP_ACCURACY_LEAK``, and only when the majority class
      covers less than ``MAX_MAJORITY_RATE`` of the rows: where a constant guess
@@ -43,7 +55,8 @@ by the user) are never reported.
 Not caught, by design of a one-column, value-lookup test: a continuous
 feature that separates the classes perfectly by a threshold, a smooth
 non-monotone function of a continuous feature, and leaks spread over several
-columns.
+columns. A table whose rows are nearly all duplicated (same features, same
+target) makes any column look like a lookup; keep such columns with ``keep``.
 """
 
 from __future__ import annotations
@@ -51,6 +64,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -60,6 +74,7 @@ from fitness.validate import as_float, is_numeric
 PEARSON_LEAK = 0.999  # |Pearson r| at or above this with the target: a linear copy
 RANK_LEAK = 0.999  # |Spearman rho| at or above this: a monotone transform of the target
 LOOKUP_R2_LEAK = 0.99  # out-of-fold R^2 of a one-column lookup at or above this (regression)
+SEEN_ROW_SHARE = 0.9  # ... or that R^2 on the rows whose value it has seen, if they are this share
 LOOKUP_ACCURACY_LEAK = 0.999  # out-of-fold accuracy of a one-column lookup at or above this
 MAX_MAJORITY_RATE = 0.99  # the accuracy rule needs a majority class below this share of rows
 MIN_ROWS = 20  # fewer rows (with a feature value, for rule 2) give no verdict
@@ -160,11 +175,17 @@ def _column_leak(series: pd.Series, target: _Target) -> str | None:
         values if values is not None else series.to_numpy(dtype=object), use_na_sentinel=False
     )[0]
     if target.labels is None:
-        r2 = _lookup_r2(groups, target.values, target.folds)
-        if r2 >= LOOKUP_R2_LEAK:
+        fit = _lookup_r2(groups, target.values, target.folds)
+        if fit.r2 >= LOOKUP_R2_LEAK:
             return (
                 "determines the target: a one-feature lookup predicts it with "
-                f"out-of-fold R^2 = {r2:.3f} on the train rows"
+                f"out-of-fold R^2 = {fit.r2:.3f} on the train rows"
+            )
+        if fit.seen_r2 >= LOOKUP_R2_LEAK and fit.seen_share >= SEEN_ROW_SHARE:
+            return (
+                "determines the target: a one-feature lookup predicts it with out-of-fold "
+                f"R^2 = {fit.seen_r2:.3f} on the {math.floor(fit.seen_share * 100)}% of the train rows "
+                "whose value it has seen"
             )
     elif target.majority_rate < MAX_MAJORITY_RATE:
         accuracy = _lookup_accuracy(groups, target.labels, target.folds)
@@ -195,31 +216,56 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / denominator if denominator > 0 else math.nan
 
 
-def _correlation_leak(values: np.ndarray, target: np.ndarray, target_ranks: np.ndarray) -> str | None:
+def _correlation_leak(values: np.ndarray, target: np.ndarray, target_ranks: np.ndarray | None) -> str | None:
     """Rule 2: the reason when a numeric feature is a linear or monotone copy of the target, else None."""
     ok = ~np.isnan(values)
     count = int(ok.sum())
-    if count < MIN_ROWS or np.ptp(values[ok]) == 0 or np.ptp(target[ok]) == 0:
+    x, t = values[ok], target[ok]
+    found = _correlated(x, t, target_ranks if count == len(values) else None)
+    if found is None:
         return None
+    # a copy is a copy off its most frequent value too: a big tied block (x == 0 where y == 0)
+    # otherwise decides the correlation on its own, whatever the other rows do
+    distinct, counts = np.unique(x, return_counts=True)
+    if counts.max() > 1 and _correlated(*(a[x != distinct[np.argmax(counts)]] for a in (x, t)), None) is None:
+        return None
+    kind, value = found
     where = (
         "" if count == len(values) else f" (on the {count:,} of {len(values):,} rows where it has a value)"
     )
-    r = _pearson(values[ok], target[ok])
+    if kind == "pearson":
+        return f"|Pearson r| = {abs(value):.4f} with the target{where}"
+    return f"rank correlation {value:.4f} with the target (a monotone transform of it){where}"
+
+
+def _correlated(x: np.ndarray, t: np.ndarray, t_ranks: np.ndarray | None) -> tuple[str, float] | None:
+    """("pearson", r) or ("rank", rho) when ``x`` is a linear or monotone copy of ``t``, else None.
+
+    No verdict (None) on fewer than ``MIN_ROWS`` rows or when either side is constant.
+    """
+    if len(x) < MIN_ROWS or np.ptp(x) == 0 or np.ptp(t) == 0:
+        return None
+    r = _pearson(x, t)
     if abs(r) >= PEARSON_LEAK:
-        return f"|Pearson r| = {abs(r):.4f} with the target{where}"
-    ranks = target_ranks if count == len(values) else _ranks(target[ok])
-    rho = _pearson(_ranks(values[ok]), ranks)
-    if abs(rho) >= RANK_LEAK:
-        return f"rank correlation {rho:.4f} with the target (a monotone transform of it){where}"
-    return None
+        return "pearson", r
+    rho = _pearson(_ranks(x), _ranks(t) if t_ranks is None else t_ranks)
+    return ("rank", rho) if abs(rho) >= RANK_LEAK else None
 
 
-def _lookup_r2(groups: np.ndarray, target: np.ndarray, folds: np.ndarray) -> float:
+class _Fit(NamedTuple):
+    """Out-of-fold R^2 of a lookup: on every row, and on the rows whose value it has seen."""
+
+    r2: float  # every row; an unseen value is predicted by the other folds' mean
+    seen_r2: float  # the rows whose value has a row in the other folds, around their own mean
+    seen_share: float  # the share of the rows those are
+
+
+def _lookup_r2(groups: np.ndarray, target: np.ndarray, folds: np.ndarray) -> _Fit:
     """Out-of-fold R^2 of the group-mean lookup (the other folds' mean where a group has no row there)."""
     centred = target - target.mean()
     total_ss = float(centred @ centred)
     if total_ss == 0:
-        return -math.inf
+        return _Fit(-math.inf, -math.inf, 0.0)
     n_groups = int(groups.max()) + 1
     cells = groups * N_FOLDS + folds
     n_cells = n_groups * N_FOLDS
@@ -229,10 +275,13 @@ def _lookup_r2(groups: np.ndarray, target: np.ndarray, folds: np.ndarray) -> flo
     )
     fold_sum = centred.sum() - np.bincount(folds, centred, N_FOLDS)[folds]
     fold_count = len(centred) - np.bincount(folds, minlength=N_FOLDS)[folds]
+    seen = group_count > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        prediction = np.where(group_count > 0, group_sum / group_count, fold_sum / fold_count)
-    residual = centred - prediction
-    return 1.0 - float(residual @ residual) / total_ss
+        prediction = np.where(seen, group_sum / group_count, fold_sum / fold_count)
+    errors = (centred - prediction) ** 2
+    seen_ss = float(np.sum((centred[seen] - centred[seen].mean()) ** 2)) if seen.any() else 0.0
+    seen_r2 = 1.0 - float(errors[seen].sum()) / seen_ss if seen_ss > 0 else -math.inf
+    return _Fit(1.0 - float(errors.sum()) / total_ss, seen_r2, float(seen.mean()))
 
 
 def _lookup_accuracy(groups: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> float:
