@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_whole_number, help="random seed of the search")
     run.add_argument("--max-epochs", dest="max_epochs", type=_whole_number, help="epoch cap per candidate")
     run.add_argument("--patience", type=_whole_number, help="early-stopping patience in epochs")
+    run.add_argument(
+        "--refit",
+        action="store_true",
+        default=None,
+        help="after the search, retrain the best on train+val rows (search.refit)",
+    )
     run.add_argument("--out", help="new run directory (default runs/<dataset>-<time>)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -93,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", help="CSV file to write (default: CSV on standard output)")
     predict.add_argument("--id", type=_whole_number, help="predict with this individual (default: the best)")
     predict.add_argument("--proba", action="store_true", help="add one probability column per class")
+
+    export = sub.add_parser("export", help="save one Keras model taking raw columns (encoding inside)")
+    export.add_argument("run_dir")
+    export.add_argument("--to", required=True, help="the .keras file to write (outside the run directory)")
+    export.add_argument("--id", type=_whole_number, help="export this individual (default: the best)")
     return parser
 
 
@@ -110,6 +121,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
             "seed": args.seed,
             "scheduler": args.scheduler,
             "engine": "dask" if args.scheduler else None,
+            "refit": args.refit,
         },
         "training": {"max_epochs": args.max_epochs, "patience": args.patience},
     }
@@ -200,6 +212,14 @@ def _print_outcome(result: RunResult, k: int) -> None:
     if test is not None:
         figure = format_test_score(test)
         print(f"\nBest genome #{test['id']}: {figure} (measured once, on {test['test_rows']} held-out rows)")
+        refit = test.get("refit")
+        if refit is not None and "error" in refit:
+            print(f"Refit on train+val failed: {refit['error']}")
+        elif refit is not None:
+            print(
+                f"Refitted on train+val ({refit['rows']} rows, {refit['epochs']} epochs): "
+                f"{format_test_score(refit)} (measured once; evonas predict uses this model)"
+            )
     print(f"\nRun directory: {result.path}   (evonas show {result.path})")
 
 
@@ -293,6 +313,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from evolve.predict import load_predictor
+    from fitness.export import describe, export_model
+
+    run = RunDir.open(args.run_dir)
+    out = _check_output("--to", Path(args.to), run.path)
+    if out.suffix != ".keras":
+        raise ConfigError(f"--to {out} must end with .keras (the Keras model format)")
+    predictor = load_predictor(run.path, args.id)
+    model = export_model(predictor.encoder, predictor.keras_model)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.keras")  # same folder: os.replace is atomic
+    try:
+        model.save(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    print(f"evonas: wrote {out} ({describe(predictor.encoder)}; individual #{predictor.id})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``evonas`` console script."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -309,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "lineage": cmd_lineage,
             "report": cmd_report,
             "predict": cmd_predict,
+            "export": cmd_export,
         }
         return commands[args.command](args)
     except (UsageError, *USER_ERRORS) as exc:

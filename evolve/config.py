@@ -87,6 +87,9 @@ class SearchConfig:
     ``generations`` counts the generations bred after the initial population
     (generation 0), as in DEAP's ``eaSimple``: a run evaluates
     ``generations + 1`` populations. Without ``workers``, one worker per CPU core.
+    ``refit``: after the search, train the selected architecture again on the
+    train and validation rows, for the epochs early stopping chose, and score
+    both models on the test split (``predict`` then uses the refitted one).
     """
 
     population: int = 10
@@ -100,6 +103,7 @@ class SearchConfig:
     crossover: str = "unit_blocks"
     crossover_probability: float = 0.5
     mutation_probability: float = 0.3
+    refit: bool = False
 
     def __post_init__(self) -> None:
         _int_at_least("search", "population", self.population, 2)
@@ -119,6 +123,8 @@ class SearchConfig:
             )
         _prob("search", "crossover_probability", self.crossover_probability)
         _prob("search", "mutation_probability", self.mutation_probability)
+        if not isinstance(self.refit, bool):
+            raise ConfigError(f"search.refit must be true or false, got {self.refit!r}")
 
 
 @dataclass(frozen=True)

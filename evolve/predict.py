@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evolve.api import load_data
-from evolve.rundir import ENCODER, RunDir, RunDirError
+from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
 from fitness import DataError, evaluate_genome
 from fitness.encoder import Encoded, Encoder
 from fitness.runtime import configure_tensorflow
@@ -60,11 +60,19 @@ class Predictor:
         encoder: the encoding of raw rows (fitted on the run's train rows).
         keras_model: the Keras model; it takes the encoded rows and gives target
             units (regression) or class probabilities (classification).
+        refitted: the model is the best retrained on train+val rows (``search.refit``).
     """
 
     def __init__(
-        self, run_dir: Path, id: int, architecture: Architecture, encoder: Encoder, keras_model: Any
+        self,
+        run_dir: Path,
+        id: int,
+        architecture: Architecture,
+        encoder: Encoder,
+        keras_model: Any,
+        refitted: bool = False,
     ) -> None:
+        self.refitted = refitted
         self.run_dir = run_dir
         self.id = id
         self.architecture = architecture
@@ -152,7 +160,8 @@ def _individual(run: RunDir, id: int) -> dict[str, Any]:
 def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Predictor:
     """The predictor of individual ``id`` of a run (default: the best); reads the run, never writes it.
 
-    The best individual's model is ``best/model.keras``. Another individual is
+    The best individual's model is ``best/model.keras``, or ``best/refit.keras``
+    when the run refitted it on train+val rows (``search.refit``). Another individual is
     trained again from its genes with the run's seed, data and settings, which
     gives the same network as in the search (evaluations are deterministic);
     this needs the run's dataset, and takes as long as one training.
@@ -177,6 +186,11 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
     import keras
 
     if best is not None and row["key"] == best["key"] and run.best_model_path.is_file():
+        refit = run.read_json(REFIT)
+        if refit and refit.get("status") == "ok" and refit.get("key") == row["key"]:
+            if run.refit_model_path.is_file():  # search.refit: the best, retrained on train+val rows
+                model = keras.models.load_model(run.refit_model_path)
+                return Predictor(run.path, chosen, arch, encoder, model, refitted=True)
         return Predictor(run.path, chosen, arch, encoder, keras.models.load_model(run.best_model_path))
     data = load_data(config.data)
     if data.encoder != encoder:

@@ -7,6 +7,7 @@ runs/NAME/
   individuals.jsonl   one line per individual, written at the end of its generation
   checkpoint.json     the latest complete generation (written atomically)
   best/model.keras    the best model so far (best/model.json says which)
+  best/refit.keras    with search.refit: the best retrained on train+val (best/refit.json)
   data.json           which data, task, split sizes and the leakage audit
   encoder.json        the encoding fitted on the train rows (fitness.encoder.Encoder.to_dict)
   test.json           the held-out test score of the final best (measured once)
@@ -39,6 +40,7 @@ TEST = "test.json"
 LOCK = "lock"
 DATA = "data.json"
 ENCODER = "encoder.json"
+REFIT = "best/refit.json"
 
 
 class RunDirError(ValueError):
@@ -142,6 +144,10 @@ class RunDir:
     @property
     def best_model_path(self) -> Path:
         return self.path / "best" / "model.keras"
+
+    @property
+    def refit_model_path(self) -> Path:
+        return self.path / "best" / "refit.keras"
 
     @property
     def models_dir(self) -> Path:

@@ -31,10 +31,10 @@ from evolve.config import RunConfig
 from evolve.engine import longest_first, make_engine, model_path_for
 from evolve.formats import format_number, objective_label
 from evolve.logbook import GenerationSummary
-from evolve.rundir import CHECKPOINT, TEST, RunDir, RunDirError
+from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError
 from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
 from evolve.worker import EvalTask
-from fitness import Dataset, evaluate_genome, score_test
+from fitness import Dataset, evaluate_genome, refit_genome, score_test
 from genome import decode
 
 CHECKPOINT_FORMAT = 1
@@ -271,12 +271,54 @@ class Search:
         while self.generation < last_generation:
             self.log(self.step().line(label))
 
-    def score_best_on_test(self) -> dict[str, Any]:
-        """Measure the final best once on the held-out test split (cached in ``test.json``)."""
-        best = self.hof[0]
+    def refit_best(self) -> dict[str, Any] | None:
+        """With ``search.refit``: train the final best again on train+val rows, once (``best/refit.*``).
+
+        The epochs are those early stopping chose for it in the search. Returns
+        the refit record, or None when the run has no successful candidate.
+        """
+        best = self.hof[0] if len(self.hof) else None
+        if best is None or math.isinf(best.objective):
+            return None
+        done = self.run.read_json(REFIT)
+        if done is not None and done.get("key") == best.key and self.run.refit_model_path.exists():
+            return done
+        record = self.cache[best.key]
+        epochs = int(record.get("best_epoch") or record["epochs"])
+        scratch = self.run.path / "best" / ".refit.keras"
+        result = refit_genome(
+            self.space,
+            best.genes,
+            self.data,
+            self.config.training,
+            self.config.search.seed,
+            epochs,
+            str(scratch),
+        )
+        if result["status"] == "ok":
+            os.replace(scratch, self.run.refit_model_path)
+        result["id"] = best.id
+        self.run.write_json(REFIT, result)
+        return result
+
+    def score_best_on_test(self) -> dict[str, Any] | None:
+        """Measure the final best once on the held-out test split (cached in ``test.json``).
+
+        With ``search.refit``, the refitted model is measured once too (``"refit"`` in
+        ``test.json``). None when no candidate succeeded (there is no model to score).
+        """
+        best = self.hof[0] if len(self.hof) else None
+        if best is None or math.isinf(best.objective):
+            return None
+        refit = self.refit_best() if self.config.search.refit else None
         done = self.run.read_json(TEST)
-        if done is not None and done.get("key") == best.key:
+        if done is not None and done.get("key") == best.key and ("refit" in done) == (refit is not None):
             return done
         result = {"id": best.id, "key": best.key, **score_test(str(self.run.best_model_path), self.data)}
+        if refit is not None and refit["status"] == "ok":
+            scores = score_test(str(self.run.refit_model_path), self.data)
+            result["refit"] = {**scores, "epochs": refit["epochs"], "rows": refit["rows"]}
+        elif refit is not None:
+            result["refit"] = {"error": refit["error"]}
         self.run.write_json(TEST, result)
         return result

@@ -9,7 +9,14 @@ the test score). See ``docs/design.md``.
 
 from fitness.cost import estimated_seconds
 from fitness.data import BUILTIN, DataError, Dataset, load_dataset
-from fitness.evaluate import evaluate_genome, evaluation_seed, failed_record, objective_name, score_test
+from fitness.evaluate import (
+    evaluate_genome,
+    evaluation_seed,
+    failed_record,
+    objective_name,
+    refit_genome,
+    score_test,
+)
 from fitness.model import build_model, unit_layer_names
 from fitness.runtime import configure_tensorflow, import_tensorflow
 from fitness.settings import SettingsError, TrainSettings
@@ -29,6 +36,7 @@ __all__ = [
     "import_tensorflow",
     "load_dataset",
     "objective_name",
+    "refit_genome",
     "score_test",
     "unit_layer_names",
 ]

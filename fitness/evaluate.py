@@ -3,8 +3,9 @@
 The record is plain data (see :func:`evaluate_genome`); a failing candidate
 (an exception, a NaN loss, too many parameters) becomes a record with
 ``status="failed"`` and no objective, never an exception that stops a search.
-:func:`score_test` measures a saved model once on the test split (only the
-final report calls it).
+:func:`refit_genome` trains a selected architecture again on the train and
+validation rows (``search.refit``). :func:`score_test` measures a saved model
+once on the test split (only the final report calls it).
 
 Every evaluation is seeded from ``(run seed, architecture key)`` and
 TensorFlow runs with op determinism and a fixed number of threads
@@ -14,6 +15,7 @@ worker, in any order, after any resume.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
@@ -27,7 +29,7 @@ from fitness.model import build_model, make_optimizer, with_target_scale
 from fitness.runtime import configure_tensorflow
 from fitness.settings import TrainSettings
 from fitness.trainer import train_compiled
-from genome import SearchSpace, decode
+from genome import Architecture, SearchSpace, decode
 
 
 def evaluation_seed(run_seed: int, key: str) -> int:
@@ -89,21 +91,7 @@ def evaluate_genome(
     import keras
 
     try:
-        keras.backend.clear_session()  # and a garbage collection
-        keras.utils.set_random_seed(record["seed"])
-        model = build_model(
-            arch,
-            data.n_features,
-            data.n_outputs,
-            data.task,
-            data.feature_mean,
-            data.feature_var,
-            record["seed"],
-        )
-        optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
-        history = train_compiled(
-            model, arch, optimizer, data, settings.max_epochs, settings.patience, record["seed"]
-        )
+        model, history = _train(arch, data, record["seed"], settings.max_epochs, settings.patience)
         val_loss = np.asarray(history.get("val_loss", []), dtype="float64")
         losses = np.asarray(history.get("loss", []), dtype="float64")
         record["epochs"] = len(losses)
@@ -122,16 +110,87 @@ def evaluate_genome(
             record["status"] = "ok"
             record["best_epoch"] = best + 1
             if model_path is not None and record["objective"] < save_below:
-                saved = model
-                if data.task == "regression":
-                    saved = with_target_scale(model, data.target_mean, data.target_std)
-                saved.save(model_path)
+                _save(model, data, model_path)
     except Exception as exc:  # a bad candidate is a record, not a crash
         record["status"] = "failed"
         record["objective"] = None
         last = traceback.extract_tb(exc.__traceback__)[-1:]
         where = f" ({last[0].name})" if last else ""
         record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}"
+    finally:
+        keras.backend.clear_session()
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def _train(
+    arch: Architecture, data: Dataset, seed: int, max_epochs: int, patience: int, restore_best: bool = True
+) -> tuple[Any, dict[str, list[float]]]:
+    """Build the seeded model of ``arch`` and train it with the compiled trainer; (model, history)."""
+    import keras
+
+    keras.backend.clear_session()  # and a garbage collection
+    keras.utils.set_random_seed(seed)
+    model = build_model(
+        arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var, seed
+    )
+    optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
+    history = train_compiled(model, arch, optimizer, data, max_epochs, patience, seed, restore_best)
+    return model, history
+
+
+def _save(model: Any, data: Dataset, path: str) -> None:
+    """Save a trained model; a regression model is wrapped to predict in the target's units."""
+    if data.task == "regression":
+        model = with_target_scale(model, data.target_mean, data.target_std)
+    model.save(path)
+
+
+def train_and_val(data: Dataset) -> Dataset:
+    """``data`` with the validation rows added to the train rows (the encoding and scaling stay those
+    fitted on the train rows, so the refitted model reads rows exactly as the selected one)."""
+    return dataclasses.replace(
+        data,
+        x_train=np.concatenate([data.x_train, data.x_val]),
+        y_train=np.concatenate([data.y_train, data.y_val]),
+    )
+
+
+def refit_genome(
+    space: SearchSpace,
+    genes: np.ndarray,
+    data: Dataset,
+    settings: TrainSettings,
+    run_seed: int,
+    epochs: int,
+    model_path: str,
+) -> dict[str, Any]:
+    """Train the architecture of ``genes`` again on the train and validation rows, ``epochs`` epochs.
+
+    ``epochs`` is the number early stopping chose in the search (the record's
+    ``best_epoch``); there is no early stopping here, since the validation rows
+    are training rows now. Same seed as the genome's evaluation. The model is
+    saved to ``model_path``. Returns ``{"key", "status", "epochs", "rows",
+    "seconds", "error"}``; a failure is a record, not an exception.
+    """
+    start = time.perf_counter()
+    arch = decode(space, genes)
+    both = train_and_val(data)
+    record: dict[str, Any] = {"key": arch.key, "status": "failed", "epochs": int(epochs), "error": None}
+    record["rows"] = len(both.x_train)
+    configure_tensorflow(settings.tf_threads)
+    import keras
+
+    try:
+        model, history = _train(arch, both, evaluation_seed(run_seed, arch.key), epochs, epochs + 1, False)
+        losses = np.asarray(history["loss"], dtype="float64")
+        if len(losses) < epochs or not np.all(np.isfinite(losses)):
+            record["error"] = f"non-finite loss after {len(losses)} of {epochs} epochs"
+        else:
+            _save(model, data, model_path)
+            record["status"] = "ok"
+    except Exception as exc:
+        record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     finally:
         keras.backend.clear_session()
     record["seconds"] = round(time.perf_counter() - start, 3)
@@ -157,6 +216,8 @@ def score_test(model_path: str, data: Dataset) -> dict[str, float]:
 
 __all__ = [
     "evaluate_genome",
+    "refit_genome",
+    "train_and_val",
     "evaluation_seed",
     "failed_record",
     "objective_name",

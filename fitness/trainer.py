@@ -103,6 +103,7 @@ def train_compiled(
     max_epochs: int,
     patience: int,
     seed: int,
+    restore_best: bool = True,
 ) -> dict[str, list[float]]:
     """Train ``model`` (built from ``arch``) with early stopping; returns the per-epoch history like ``fit``.
 
@@ -110,10 +111,11 @@ def train_compiled(
     training loss of the epoch), ``val_loss`` and, for classification,
     ``val_accuracy``. Training stops after ``patience`` epochs without a better
     validation loss, or at the first non-finite loss; the weights of the best
-    epoch are restored (the last ones if no epoch had a finite loss).
+    epoch are restored (the last ones if no epoch had a finite loss, or with
+    ``restore_best=False``: the refit trains a fixed number of epochs).
     """
     with without_graph_optimizer():
-        return compile_training(model, arch, optimizer, data, max_epochs, patience, seed)()
+        return compile_training(model, arch, optimizer, data, max_epochs, patience, seed, restore_best)()
 
 
 class FlatBuffer:
@@ -250,7 +252,14 @@ class FlatTraining:
 
 
 def compile_training(
-    model: Any, arch: Architecture, optimizer: Any, data: Dataset, max_epochs: int, patience: int, seed: int
+    model: Any,
+    arch: Architecture,
+    optimizer: Any,
+    data: Dataset,
+    max_epochs: int,
+    patience: int,
+    seed: int,
+    restore_best: bool = True,
 ) -> Callable[[], dict[str, list[float]]]:
     """The training of :func:`train_compiled` as a function; its first call traces the graph.
 
@@ -332,6 +341,8 @@ def compile_training(
             epoch,
             start,
         )
+        if not restore_best:  # a Python condition: fixed when the graph is traced
+            return epochs, history, flat.params.value(), flat.moving.value()
         # the best epoch's weights, or the last ones if no epoch had a finite loss
         final_params = tf.where(have_best, best_params, flat.params.value())
         return epochs, history, final_params, tf.where(have_best, best_moving, flat.moving.value())

@@ -33,7 +33,6 @@ def _table(n: int, seed: int, start: int = 0) -> pd.DataFrame:
 
 def _test_side_rows(base: pd.DataFrame) -> pd.DataFrame:
     """Odd rows (missing cells, unseen levels, extreme values, a repeated uid) that the split puts in test."""
-    rng = np.random.default_rng(99)
     extra = _table(400, seed=5, start=10_000)
     extra.loc[::3, "rare_gap"] = np.nan  # a column with no missing train value
     extra.loc[::4, "color"] = "violet"  # a level the train rows never had
