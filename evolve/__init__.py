@@ -10,8 +10,8 @@ from evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig
 from evolve.rundir import RunDir, RunDirError
 from evolve.search import Search
 
-# Lineage and report pull in networkx and matplotlib: loaded on first use, so that
-# `evonas run` and its input checks start fast.
+# Lineage and report pull in networkx and matplotlib, the estimators scikit-learn's machinery,
+# the predictor Keras: loaded on first use, so that `evonas run` and its input checks start fast.
 _LAZY = {
     "Lineage": "evolve.lineage",
     "ancestry": "evolve.lineage",
@@ -20,6 +20,8 @@ _LAZY = {
     "write_report": "evolve.report",
     "load_predictor": "evolve.predict",
     "Predictor": "evolve.predict",
+    "EvonasRegressor": "evolve.estimators",
+    "EvonasClassifier": "evolve.estimators",
 }
 
 
@@ -32,6 +34,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ConfigError",
     "DataConfig",
+    "EvonasClassifier",
+    "EvonasRegressor",
     "Lineage",
     "RunConfig",
     "RunDir",

@@ -1,6 +1,6 @@
 """Decode a genome into an :class:`~genome.architecture.Architecture`.
 
-Rules (the genome section of ``docs/design.md``):
+Rules (also in the README, "The genome"):
 
 1. Slot ``(l, u)`` is active when ``l < n_levels`` and ``u < n_units[l]``;
    genes of inactive slots have no effect.
