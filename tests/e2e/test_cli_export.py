@@ -131,3 +131,14 @@ def test_missing_run_directory_exits_2(tmp_path):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("evonas: error:"), res.stderr
     assert not (tmp_path / "m.keras").exists()
+
+
+def test_the_using_the_model_example_runs(tmp_path):
+    """examples/using_the_model.py (linked from the README) runs and its three paths agree."""
+    script = Path(__file__).resolve().parents[2] / "examples" / "using_the_model.py"
+    command = [sys.executable, str(script), str(tmp_path)]
+    res = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = {ln.split(":", 1)[0]: ln.split(":", 1)[1] for ln in res.stdout.splitlines() if ":" in ln}
+    assert lines["predicted prices"] == lines["exported model"]
+    assert "cross-validated R^2" in lines
