@@ -205,6 +205,9 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
         score = ""
         if test is not None and test.get("id") == b:
             score = f"; held-out {format_test_score(test)} (measured once, on {test['test_rows']} rows)"
+            refit = test.get("refit") or {}
+            if "test_rows" in refit:
+                score += f"; refitted on train+val ({refit['epochs']} epochs): {format_test_score(refit)}"
         parts += [
             "<h2>Best architecture</h2>",
             f"<p>#{b}, generation {row['generation']}, made by {e(row['operator'])}: "
