@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--patience", type=_whole_number, help="early-stopping patience in epochs")
     run.add_argument(
         "--refit",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="after the search, retrain the best on train+val rows (search.refit)",
+        help="after the search, retrain the best on train+val rows (search.refit; on by default)",
     )
     run.add_argument("--out", help="new run directory (default runs/<dataset>-<time>)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -69,6 +69,8 @@ def test_predicting_the_raw_test_rows_reproduces_the_test_score(runs, name, tmp_
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
     res = evonas("predict", str(run), str(path), "--out", str(preds), "--proba")
     test = json.loads((run / "test.json").read_text())
+    assert "test_rows" in test["refit"]  # refit is on by default: predict uses the refitted model
+    scored = {**test, **test["refit"]}
     if name == "ames":
         assert res.returncode == 2 and "--proba needs a classification run" in res.stderr
         res = evonas("predict", str(run), str(path), "--out", str(preds))
@@ -79,14 +81,14 @@ def test_predicting_the_raw_test_rows_reproduces_the_test_score(runs, name, tmp_
         assert list(out.columns) == ["rownames", "Order", "PID", "prediction"]  # ids pass through
         assert out["PID"].tolist() == rows["PID"].tolist()
         rmse = float(np.sqrt(np.mean((out["prediction"] - rows[target]) ** 2)))
-        assert rmse == pytest.approx(test["test_rmse"], rel=1e-6)
+        assert rmse == pytest.approx(scored["test_rmse"], rel=1e-6)
     else:
         assert list(out.columns) == ["prediction", *(f"proba_{k}" for k in range(10))]
         accuracy = float(np.mean(out["prediction"].to_numpy() == rows[target].to_numpy()))
-        assert accuracy == pytest.approx(test["test_accuracy"], rel=1e-6)
+        assert accuracy == pytest.approx(scored["test_accuracy"], rel=1e-6)
         p = np.clip(out[[f"proba_{k}" for k in range(10)]].to_numpy(), 1e-12, 1.0)
         ce = float(-np.mean(np.log(p[np.arange(len(p)), rows[target].to_numpy()])))
-        assert ce == pytest.approx(test["test_loss"], rel=1e-6)
+        assert ce == pytest.approx(scored["test_loss"], rel=1e-6)
         np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before  # nothing written into the run
 
