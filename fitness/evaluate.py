@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from fitness.data import Dataset
+from fitness.keras_trainer import train_keras
 from fitness.model import build_model, make_optimizer, with_target_scale
 from fitness.runtime import configure_tensorflow
 from fitness.settings import TrainSettings
-from fitness.trainer import train_compiled
+from fitness.trainer import compiled_supports, train_compiled
 from genome import Architecture, SearchSpace, decode
 
 
@@ -91,7 +92,9 @@ def evaluate_genome(
     import keras
 
     try:
-        model, history = _train(arch, data, record["seed"], settings.max_epochs, settings.patience)
+        model, history = _train(
+            arch, data, record["seed"], settings.max_epochs, settings.patience, trainer=settings.trainer
+        )
         val_loss = np.asarray(history.get("val_loss", []), dtype="float64")
         losses = np.asarray(history.get("loss", []), dtype="float64")
         record["epochs"] = len(losses)
@@ -123,10 +126,27 @@ def evaluate_genome(
     return record
 
 
+def trainer_for(arch: Architecture, trainer: str) -> str:
+    """The trainer that trains ``arch`` when ``training.trainer`` is ``trainer``.
+
+    ``"keras"`` for an architecture the compiled trainer does not support
+    (:func:`fitness.trainer.compiled_supports`), whatever the setting.
+    """
+    if trainer == "compiled" and compiled_supports(arch) is not None:
+        return "keras"
+    return trainer
+
+
 def _train(
-    arch: Architecture, data: Dataset, seed: int, max_epochs: int, patience: int, restore_best: bool = True
+    arch: Architecture,
+    data: Dataset,
+    seed: int,
+    max_epochs: int,
+    patience: int,
+    restore_best: bool = True,
+    trainer: str = "compiled",
 ) -> tuple[Any, dict[str, list[float]]]:
-    """Build the seeded model of ``arch`` and train it with the compiled trainer; (model, history)."""
+    """Build the seeded model of ``arch`` and train it with ``trainer`` (see :func:`trainer_for`)."""
     import keras
 
     keras.backend.clear_session()  # and a garbage collection
@@ -135,7 +155,8 @@ def _train(
         arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var, seed
     )
     optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
-    history = train_compiled(model, arch, optimizer, data, max_epochs, patience, seed, restore_best)
+    train = train_keras if trainer_for(arch, trainer) == "keras" else train_compiled
+    history = train(model, arch, optimizer, data, max_epochs, patience, seed, restore_best)
     return model, history
 
 
@@ -182,7 +203,8 @@ def refit_genome(
     import keras
 
     try:
-        model, history = _train(arch, both, evaluation_seed(run_seed, arch.key), epochs, epochs + 1, False)
+        seed = evaluation_seed(run_seed, arch.key)
+        model, history = _train(arch, both, seed, epochs, epochs + 1, False, trainer=settings.trainer)
         losses = np.asarray(history["loss"], dtype="float64")
         if len(losses) < epochs or not np.all(np.isfinite(losses)):
             record["error"] = f"non-finite loss after {len(losses)} of {epochs} epochs"
@@ -207,11 +229,45 @@ def score_test(model_path: str, data: Dataset) -> dict[str, float]:
     if data.task == "regression":
         err = pred.reshape(-1).astype("float64") - data.y_test.astype("float64")
         return {"test_rmse": float(np.sqrt(np.mean(err**2))), "test_rows": int(len(err))}
-    p = np.clip(pred.astype("float64"), 1e-12, 1.0)
     y = data.y_test.astype("int64")
-    ce = float(-np.mean(np.log(p[np.arange(len(y)), y])))
-    acc = float(np.mean(np.argmax(p, axis=1) == y))
+    logits = _logits(model, data.x_test)
+    if logits is None:  # not a model of fitness.model: the log of its probabilities, renormalised
+        logits = np.log(np.clip(pred.astype("float64"), 1e-300, None))
+    ce = float(-np.mean(log_softmax(logits)[np.arange(len(y)), y]))
+    acc = float(np.mean(np.argmax(pred, axis=1) == y))
     return {"test_loss": ce, "test_accuracy": acc, "test_rows": int(len(y))}
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """``logits - logsumexp(logits)`` per row, in float64: the formula of the training and validation loss.
+
+    :func:`fitness.plain.softmax_cross_entropy` computes the same in the
+    compiled graph (float32): ``shifted = logits - max``, ``shifted - log(sum(exp(shifted)))``.
+    """
+    z = np.asarray(logits, dtype="float64")
+    shifted = z - np.max(z, axis=1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+
+
+def _logits(model: Any, x: np.ndarray) -> np.ndarray | None:
+    """The pre-softmax output of a classification model of :func:`fitness.model.build_model`, or None.
+
+    The saved model ends in ``Dense(activation="softmax", name="output")``: its
+    input, from a sub-model, times its kernel plus its bias are the logits (in
+    float64), so the test cross-entropy is computed as the validation loss is,
+    from the logits, not from probabilities that underflow to 0 (and then needed a clip).
+    """
+    import keras
+
+    try:
+        head = model.get_layer("output")
+    except ValueError:
+        return None
+    if getattr(head, "activation", None) is not keras.activations.softmax or not hasattr(head, "kernel"):
+        return None
+    features = keras.Model(model.inputs, head.input).predict(x, batch_size=1024, verbose=0)
+    kernel, bias = (np.asarray(v, dtype="float64") for v in (head.kernel, head.bias))
+    return np.asarray(features, dtype="float64") @ kernel + bias
 
 
 __all__ = [
@@ -220,6 +276,8 @@ __all__ = [
     "train_and_val",
     "evaluation_seed",
     "failed_record",
+    "log_softmax",
     "objective_name",
     "score_test",
+    "trainer_for",
 ]

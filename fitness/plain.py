@@ -23,7 +23,8 @@ Differences from calling the model, by design:
 - the input scaling (the model's ``Normalization`` layer) is not here: the
   trainer scales the data once (:func:`scale_features`, the same formula);
 - the output is the output layer's pre-activation (logits for classification,
-  so the loss is the numerically stable softmax cross-entropy of the logits; the
+  so the loss is the numerically stable softmax cross-entropy of the logits,
+  :func:`softmax_cross_entropy`, written with ops that are deterministic on a GPU; the
   model's softmax is applied only when predicting);
 - dropout masks come from one stateless random draw per step for all units
   (:meth:`PlainNetwork.dropout_masks`), seeded by the caller, so training is
@@ -52,6 +53,9 @@ from genome import INPUT, Architecture
 EPSILON = 1e-7  # keras.backend.epsilon(): the floor of the Normalization layer's standard deviation
 _SQRT_HALF = 1 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1 / math.sqrt(2.0 * math.pi)
+# the activations with a plain form (and a written-out derivative) below; a network using any other
+# trains with the Keras reference trainer (:func:`fitness.trainer.compiled_supports`)
+ACTIVATIONS: frozenset[str] = frozenset({"relu", "elu", "selu", "tanh", "sigmoid", "swish", "gelu", "linear"})
 
 
 def scale_features(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
@@ -59,6 +63,36 @@ def scale_features(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.
     mean = np.asarray(mean, dtype="float32")
     std = np.maximum(np.sqrt(np.asarray(variance, dtype="float32")), np.float32(EPSILON))
     return ((np.asarray(x, dtype="float32") - mean) / std).astype("float32")
+
+
+def softmax_cross_entropy(logits: Any, labels: Any, gradient: bool = True) -> tuple[Any, Any]:
+    """``(per-row cross-entropy, its gradient for the logits)`` of integer ``labels``, from ``logits``.
+
+    With ``gradient=False`` (validation) the gradient is ``None`` and not computed.
+
+    The arithmetic of TensorFlow's fused ``SparseSoftmaxCrossEntropyWithLogits``
+    kernel (``shifted = logits - max``, ``loss = log(sum(exp(shifted))) -
+    shifted[label]``, ``gradient = exp(shifted) / sum - onehot``), written with
+    plain ops: that kernel's GPU implementation raises ``UnimplementedError``
+    under op determinism (:mod:`fitness.runtime` turns it on), while reductions,
+    an element-wise gather and a one-hot are deterministic on a GPU as well.
+    The values equal the kernel's to float32 rounding (``tests/fitness/test_plain.py``).
+    The loss is ``-log_softmax(logits)[label]``: the validation loss
+    (:mod:`fitness.trainer`) and the test score (:func:`fitness.evaluate.score_test`)
+    use the same formula.
+    """
+    import tensorflow as tf
+
+    shifted = logits - tf.reduce_max(logits, axis=1, keepdims=True)
+    exp = tf.exp(shifted)
+    total = tf.reduce_sum(exp, axis=1, keepdims=True)
+    log_probs = shifted - tf.math.log(total)
+    # the label's log-probability: a forward gather (deterministic; only its gradient would not be)
+    losses = -tf.gather(log_probs, labels, axis=1, batch_dims=1)
+    if not gradient:
+        return losses, None
+    backprop = exp / total - tf.one_hot(labels, tf.shape(logits)[1], dtype=logits.dtype)
+    return losses, backprop
 
 
 def _activate(name: str, z: Any) -> tuple[Any, Any]:
@@ -374,11 +408,18 @@ class PlainNetwork:
         logits, batch_stats, saved = self.forward(w, s, x, self.dropout_masks(rows, seed))
         count = tf.cast(rows, tf.float32)
         if classify:
-            losses, backprop = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=logits, labels=y)
+            losses, backprop = softmax_cross_entropy(logits, y)
             return tf.reduce_mean(losses), self.gradients(w, saved, backprop / count), batch_stats
         error = tf.reshape(logits, [-1]) - y
         d_logits = tf.reshape(error * (2.0 / count), [-1, 1])
         return tf.reduce_mean(tf.square(error)), self.gradients(w, saved, d_logits), batch_stats
 
 
-__all__ = ["PlainNetwork", "scale_features", "times_transposed", "turns_input_gradient"]
+__all__ = [
+    "ACTIVATIONS",
+    "PlainNetwork",
+    "scale_features",
+    "softmax_cross_entropy",
+    "times_transposed",
+    "turns_input_gradient",
+]

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+TRAINERS = ("compiled", "keras")  # the values of ``training.trainer``
+
 
 class SettingsError(ValueError):
     """Invalid training setting (one clear line naming the key)."""
@@ -21,19 +23,29 @@ class TrainSettings:
             (the best weights are restored).
         tf_threads: TensorFlow threads per worker. Fixed (not derived from the
             machine) so that results do not depend on where a candidate runs.
+        trainer: ``"compiled"`` (the default: the whole training in one compiled
+            TensorFlow call, :mod:`fitness.trainer`) or ``"keras"`` (the reference:
+            ``model.fit`` with early stopping, :mod:`fitness.keras_trainer`, slower).
+            An architecture the compiled trainer does not support trains with Keras
+            either way.
     """
 
     max_epochs: int = 30
     patience: int = 4
     tf_threads: int = 1
+    trainer: str = "compiled"
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "patience", "tf_threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SettingsError(f"training.{name} must be an integer >= 1, got {value!r}")
+        if self.trainer not in TRAINERS:
+            raise SettingsError(
+                f"training.trainer must be one of {', '.join(map(repr, TRAINERS))}, got {self.trainer!r}"
+            )
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
@@ -45,4 +57,4 @@ class TrainSettings:
         return cls(**dict(d))
 
 
-__all__ = ["SettingsError", "TrainSettings"]
+__all__ = ["TRAINERS", "SettingsError", "TrainSettings"]

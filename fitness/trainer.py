@@ -43,7 +43,7 @@ import numpy as np
 
 from fitness.data import Dataset
 from fitness.fused import fused_updater
-from fitness.plain import PlainNetwork, scale_features
+from fitness.plain import ACTIVATIONS, PlainNetwork, scale_features, softmax_cross_entropy
 from genome import Architecture
 
 _DEVICE_DATA: dict[str, tuple[Any, ...]] = {}
@@ -73,6 +73,22 @@ def device_data(data: Dataset) -> tuple[Any, ...]:
     _DEVICE_DATA.clear()  # one dataset per worker at a time
     _DEVICE_DATA[data.fingerprint] = tensors
     return tensors
+
+
+def compiled_supports(arch: Architecture) -> str | None:
+    """Why the compiled trainer cannot train ``arch`` (then the Keras reference trainer does), or None.
+
+    :class:`fitness.plain.PlainNetwork` writes out the forward pass and the
+    derivative of each activation of :data:`fitness.plain.ACTIVATIONS` (every
+    activation a search space may name, ``genome.KNOWN_ACTIVATIONS``); any optimizer
+    trains, with TensorFlow's fused kernel or else the Keras optimizer itself
+    (:mod:`fitness.fused`). So only an architecture built outside a search space,
+    with another Keras activation, is refused.
+    """
+    missing = sorted({unit.activation for unit in arch.units} - ACTIVATIONS)
+    if missing:
+        return f"no written-out form for activation {', '.join(map(repr, missing))}"
+    return None
 
 
 @contextlib.contextmanager
@@ -292,9 +308,11 @@ def compile_training(
         out = flat.net.logits(*flat.views(), xv)
         if classify:  # a Python condition: fixed when the graph is traced
             hits = tf.equal(tf.argmax(out, axis=1, output_type=yv.dtype), yv)
-            val = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yv, logits=out)
+            val, _ = softmax_cross_entropy(out, yv, gradient=False)  # the training loss, GPU-deterministic
             return tf.reduce_mean(val), tf.reduce_mean(tf.cast(hits, tf.float32))
         return tf.reduce_mean(tf.square(out[:, 0] - yv)), tf.constant(0.0)
+
+    epoch_rows = tf.range(max_epochs)[:, tf.newaxis]
 
     def epoch(e, best_val, waited, have_best, stop, history, best_params, best_moving):
         order = tf.random.experimental.stateless_shuffle(tf.range(n), tf.stack([base, 2 * e]))
@@ -305,7 +323,9 @@ def compile_training(
         )
         loss = total / n
         val, acc = validate()
-        history = tf.tensor_scatter_nd_update(history, [[e]], [tf.stack([loss, val, acc])])
+        # row e of the history (a select, not a scatter: under op determinism TensorFlow places the
+        # scatter ops on the CPU, a copy to and from a GPU at every epoch)
+        history = tf.where(tf.equal(epoch_rows, e), tf.stack([loss, val, acc])[tf.newaxis, :], history)
         finite = tf.math.is_finite(loss) & tf.math.is_finite(val)
         better = finite & (val < best_val)
         waited = tf.where(better, 0, waited + 1)
