@@ -16,14 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from evolve.config import DataConfig, RunConfig, SearchConfig
+from evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig
 from evolve.engine import make_engine
 from evolve.formats import format_number, objective_label
-from evolve.logbook import by_generation
+from evolve.logbook import by_generation, no_success_reason
 from evolve.rundir import CONFIG, DATA, ENCODER, TEST, RunDir, drop_partial_line, write_atomic
 from evolve.search import Search
 from fitness import Dataset, load_dataset, objective_name
-from genome import decode
+from genome import SearchSpace, decode
 
 
 def load_data(cfg: DataConfig) -> Dataset:
@@ -49,6 +49,32 @@ def describe_data(data: Dataset) -> dict[str, Any]:
         "fingerprint": data.fingerprint,
         "audit": data.audit,
     }
+
+
+def smallest_network_params(space: SearchSpace, data: Dataset) -> int:
+    """Parameters of the smallest network ``space`` allows on ``data``.
+
+    That network is the genome of the lowest bounds (``space.layout.low``): 1 level
+    of 1 unit of the smallest neuron choice, no batch normalisation, no extra edge.
+    """
+    return decode(space, space.layout.low.copy()).n_params(data.n_features, data.n_outputs)
+
+
+def check_space_fits(space: SearchSpace, data: Dataset) -> None:
+    """Refuse a space whose smallest network is already over ``space.max_params`` (every candidate
+    would be rejected): a ``ConfigError`` naming both counts and the fix, before anything is written."""
+    smallest = smallest_network_params(space, data)
+    if smallest <= space.max_params:
+        return
+    width = space.neuron_choices[0]
+    fix = f"raise space.max_params to at least {smallest:,}"
+    if width > 1:
+        fix += " or give space.neuron_choices a smaller width"
+    raise ConfigError(
+        f"space.max_params = {space.max_params:,} is below the smallest network of the space on "
+        f"{data.name} (1 level of 1 unit of {width} neurons, {data.n_features} features in, "
+        f"{data.n_outputs} outputs: {smallest:,} parameters); {fix}"
+    )
 
 
 def check_engine(search: SearchConfig) -> None:
@@ -91,6 +117,7 @@ def run_search(
         log: receives one summary line per generation.
     """
     data = data if data is not None else load_data(config.data)
+    check_space_fits(config.space, data)
     check_engine(config.search)
     run = RunDir.create(out if out is not None else default_out(config), config)
     with run.lock():
@@ -198,6 +225,11 @@ class RunResult:
                 }
             )
         return pd.DataFrame(rows)
+
+    def no_success(self) -> str | None:
+        """When generations finished and no candidate trained successfully: ``"most often: REASON,
+        N of M candidates"`` (see :func:`evolve.logbook.failure_reasons`); None otherwise."""
+        return no_success_reason(self.run.individuals())
 
     def test_score(self) -> dict[str, Any] | None:
         """The held-out test score of the final best, if the run measured it."""

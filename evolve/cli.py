@@ -1,20 +1,36 @@
 """The ``evonas`` command line.
 
 Errors in user input exit with status 2 and one line on stderr (no traceback),
-and are detected before anything is written.
+and are detected before anything is written. A search in which no candidate
+trained successfully exits with status 3 and one line naming the most common
+reason (its journal and checkpoint stay, to be read). Ctrl-C exits with status
+130 and SIGTERM (how clusters and CI stop a job) with 143, both saying how to
+continue the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from evolve.api import RunResult, default_out, format_best, load_data, resume_search, run_search
+from evolve.api import (
+    RunResult,
+    check_space_fits,
+    default_out,
+    format_best,
+    load_data,
+    resume_search,
+    run_search,
+)
 from evolve.config import ConfigError, RunConfig
 from evolve.formats import format_number, format_test_score
+from evolve.logbook import no_success_reason
 from evolve.rundir import RunDir, RunDirError, write_atomic
 from fitness import DataError, SettingsError, objective_name
 from genome import SpaceError
@@ -24,6 +40,13 @@ USER_ERRORS = (ConfigError, DataError, RunDirError, SettingsError, SpaceError)
 
 class UsageError(Exception):
     """A malformed command line (reported like any other user error)."""
+
+
+class NoSuccess(Exception):
+    """A search finished with no candidate trained successfully (exit status 3)."""
+
+
+NO_SUCCESS_STATUS = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,6 +154,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
 def cmd_run(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     data = load_data(config.data)  # bad data fails here, before anything is written
+    check_space_fits(config.space, data)
     out = Path(args.out) if args.out else default_out(config)
     RunDir.check_new(out)
     print(
@@ -150,6 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     with _interruptible(out):
         result = run_search(config, out, data=data, progress=not args.quiet)
+    _check_success(result)
     _print_outcome(result, 5)
     return 0
 
@@ -178,12 +203,26 @@ def cmd_resume(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             progress=not args.quiet,
         )
+    _check_success(result)
     _print_outcome(result, 5)
     return 0
 
 
+def _check_success(result: RunResult) -> None:
+    """Raise :class:`NoSuccess` when no candidate of the finished search trained successfully."""
+    reason = result.no_success()
+    if reason is not None:
+        raise NoSuccess(
+            f"no candidate trained successfully in {result.path} ({reason}); nothing to score or predict"
+        )
+
+
 class _interruptible:
-    """Turn Ctrl-C into a clean stop that says how to continue."""
+    """Turn Ctrl-C and SIGTERM into a clean stop that says how to continue.
+
+    The engine stops its workers as the exception passes through it, the lock is
+    released, and the journal and the last checkpoint stay for ``evonas resume``.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -192,16 +231,46 @@ class _interruptible:
         return None
 
     def __exit__(self, kind, exc, tb) -> bool:
-        if kind is KeyboardInterrupt:
+        stops = ((KeyboardInterrupt, "interrupted", 130), (Terminated, "terminated", 143))
+        for stop, what, status in stops:
+            if kind is None or not issubclass(kind, stop):
+                continue
             raise Interrupted(
-                f"interrupted; finished evaluations are saved in {self.path}; "
-                f"continue with: evonas resume {self.path}"
+                f"{what}; finished evaluations are saved in {self.path}; "
+                f"continue with: evonas resume {self.path}",
+                status,
             )
         return False
 
 
 class Interrupted(Exception):
-    """Ctrl-C during a search (exit status 130)."""
+    """Ctrl-C (exit status 130) or SIGTERM (143) during a search."""
+
+    def __init__(self, message: str, status: int = 130) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like ``KeyboardInterrupt`` (a ``BaseException``, so that
+    no ``except Exception`` on the way swallows it)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While the command runs, SIGTERM raises :class:`Terminated`; the previous handler comes back after."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _print_outcome(result: RunResult, k: int) -> None:
@@ -237,13 +306,20 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     print("\nBy generation:")
     print(gens.to_string(float_format=format_number))
-    _print_outcome(result, args.best)
+    no_success = result.no_success()
+    if no_success is None:
+        _print_outcome(result, args.best)
+    else:
+        print(f"\nNo candidate trained successfully; {no_success}.")
     failed = result.individuals().query("status == 'failed'")
     if not failed.empty:
         print(f"\nFailed candidates ({len(failed)}):")
         for r in failed.drop_duplicates("key").itertuples():
             print(f"  #{r.id} (generation {r.generation}): {r.error}")
-    print(f"\nLineage of the best: evonas lineage {result.path}; plots: evonas report {result.path}")
+    if no_success is None:
+        print(f"\nLineage of the best: evonas lineage {result.path}; plots: evonas report {result.path}")
+    else:
+        print(f"\nNothing to score or predict; plots of the run: evonas report {result.path}")
     return 0
 
 
@@ -256,6 +332,12 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     lin = Lineage.load(args.run_dir)
     ids = lin.check([args.id]) if args.id is not None else lin.best_ids(args.best or 1)
     if not ids:
+        reason = no_success_reason(lin.rows.values())
+        if reason is not None:
+            raise RunDirError(
+                f"{args.run_dir} has no successful individual (no candidate trained successfully; "
+                f"{reason}); use --id ID to follow a failed one"
+            )
         raise RunDirError(f"{args.run_dir} has no successful individual yet; use --id ID")
     text = lin.tree_text(ids, args.depth)
     written = lin.save(ids, args.depth, dot=args.dot, png=args.png)
@@ -270,6 +352,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     page = write_report(args.run_dir, args.out)
     print(f"evonas: wrote {page} and its plots in {page.parent}")
+    reason = RunResult(args.run_dir).no_success()
+    if reason is not None:
+        print(f"evonas: no candidate trained successfully ({reason}); the report says so")
     return 0
 
 
@@ -352,16 +437,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             "predict": cmd_predict,
             "export": cmd_export,
         }
-        return commands[args.command](args)
+        with _sigterm_raises():
+            return commands[args.command](args)
     except (UsageError, *USER_ERRORS) as exc:
         print(f"evonas: error: {exc}", file=sys.stderr)
         return 2
+    except NoSuccess as exc:
+        print(f"evonas: error: {exc}", file=sys.stderr)
+        return NO_SUCCESS_STATUS
     except Interrupted as exc:
         print(f"evonas: {exc}", file=sys.stderr)
-        return 130
+        return exc.status
     except KeyboardInterrupt:
         print("evonas: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("evonas: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:  # e.g. `evonas show RUN | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

@@ -17,7 +17,15 @@ Same interface (:class:`evolve.engine.Engine`) and same results as
   attempts). ``KilledWorker`` also blames the tasks merely queued on the dying
   workers, so its candidates run again one at a time once the others are done
   (as the local engine isolates its culprits); one that kills its workers again,
-  alone, is recorded as failed.
+  alone, is recorded as failed;
+- a lost scheduler stops the generation with a ``SchedulerError`` (one line: the
+  run directory keeps its journal and last checkpoint, and the error says how to
+  resume). A scheduler process that dies closes its connections: the client
+  cancels the futures at once and the error comes within a second (its workers
+  stop too). A scheduler that stops answering without closing them (a frozen
+  process, a machine gone from the network) would leave the futures pending for
+  ever: while waiting for results, the engine pings the scheduler
+  (``HEARTBEAT_S``) and gives it up after ``LOST_AFTER_S`` without an answer.
 
 This module imports ``distributed`` at the top: import it only for the dask engine
 (:func:`evolve.engine.make_engine` does), so that evonas works without Dask. It imports
@@ -32,8 +40,10 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import distributed
@@ -45,6 +55,11 @@ from fitness import Dataset, TrainSettings, failed_record
 from genome import SearchSpace, decode
 
 CONNECT_TIMEOUT_S = 10.0
+POLL_S = 0.05  # how often a generation looks for finished futures (as distributed.as_completed does)
+HEARTBEAT_S = 5.0  # ping the scheduler when no result came for this long...
+PING_TIMEOUT_S = 10.0  # ... waiting this long for its answer ...
+LOST_AFTER_S = 30.0  # ... and give it up after this long without any sign of it (results or answers)
+CLOSE_TIMEOUT_S = 5.0  # closing a client whose scheduler is lost
 
 # Keras sessions and seeds are per process: a worker started with several threads trains one at a time.
 _TRAINING = threading.Lock()
@@ -139,6 +154,10 @@ class DaskEngine:
         self.client: Client | None = connect(address, timeout)
         self.plugin: str | None = None  # name of the data plugin registered on the cluster
         self._plugin_for: tuple[str, int] | None = None
+        self._lost: str | None = None  # why the scheduler is considered lost (then nothing waits on it)
+        self._run_dir: str | None = None  # for the resume hint: the run whose tasks this engine trains
+        self._scheduler_id = self._ping()  # to tell a restarted scheduler from this one
+        self._alive_at = self._pinged_at = time.monotonic()  # its last sign of life; our last ping
         atexit.register(self.close)  # after distributed's own exit hook: runs before it
 
     def _send_data(self, data: Dataset, settings: TrainSettings) -> str:
@@ -171,6 +190,9 @@ class DaskEngine:
             return
         if self.client is None:
             raise RuntimeError("this DaskEngine is closed")
+        if tasks[0].model_path is not None:  # RUN_DIR/models/KEY.keras (evolve.engine.model_path_for)
+            self._run_dir = str(Path(tasks[0].model_path).parent.parent)
+        self._check_alive()  # before anything waits on the scheduler (it may have gone between generations)
         plugin = self._send_data(data, settings)
         futures = {self._submit(plugin, task, space, settings, run_seed): task for task in tasks}
         suspects: list[EvalTask] = []
@@ -194,7 +216,8 @@ class DaskEngine:
                     else:
                         yield future.result()
         except BaseException:  # Ctrl-C, an error, or the consumer stopped: nothing keeps queued work
-            self.client.cancel(list(futures))
+            if self._lost is None:  # (a lost scheduler would not answer: its futures are gone with it)
+                self.client.cancel(list(futures))
             raise
 
     def _submit(
@@ -205,17 +228,70 @@ class DaskEngine:
         return self.client.submit(run_on_worker, plugin, task, space, settings, run_seed, key=key, pure=False)
 
     def _finished(self, futures: dict[Any, EvalTask]) -> Iterator[tuple[EvalTask, Any]]:
-        """``(task, future)`` as each finishes; raises the task's own error, except ``KilledWorker``."""
-        for future in distributed.as_completed(futures, loop=self.client.loop):
-            if future.cancelled():
-                raise SchedulerError(
-                    f"lost the Dask scheduler at {self.address} during a generation; finished "
-                    "evaluations are saved: continue with evonas resume RUN_DIR"
-                )
+        """``(task, future)`` as each finishes; raises the task's own error, except ``KilledWorker``.
+
+        Waits in short steps, never for ever: between them it makes sure the
+        scheduler is still there (:meth:`_check_alive`), so that a lost scheduler
+        is a ``SchedulerError`` within ``LOST_AFTER_S``.
+        """
+        pending = distributed.as_completed(futures, loop=self.client.loop)
+        while not pending.is_empty():
+            if not pending.has_ready():
+                self._check_alive()
+                time.sleep(POLL_S)
+                continue
+            future = next(pending)
+            if future.cancelled():  # the client cancels every future when its scheduler connection closes
+                self._give_up("its connection closed during a generation")
+            self._alive_at = time.monotonic()  # a result came through the scheduler
             exc = future.exception()
             if exc is not None and not isinstance(exc, KilledWorker):
                 raise exc
             yield futures[future], future
+
+    def _ping(self) -> str | None:
+        """The scheduler's id, if it answers within ``PING_TIMEOUT_S``; None if it does not."""
+        try:
+            info = self.client.sync(
+                self.client.scheduler.identity, n_workers=0, callback_timeout=PING_TIMEOUT_S
+            )
+        except Exception:  # timed out, connection refused or closed
+            return None
+        return str(info.get("id"))
+
+    def _check_alive(self) -> None:
+        """Raise ``SchedulerError`` if the scheduler is lost; pings it when it was silent for ``HEARTBEAT_S``.
+
+        Lost: the client's connection closed (it stops ``running``), the scheduler at
+        the address is another one (restarted: it knows neither the tasks nor the data
+        plugin), or it gave no sign of life (a result, an answer) for ``LOST_AFTER_S``.
+        """
+        if self.client.status != "running":
+            self._give_up("its connection closed")
+        if time.monotonic() - max(self._alive_at, self._pinged_at) < HEARTBEAT_S:
+            return
+        answer = self._ping()
+        self._pinged_at = time.monotonic()
+        if self._scheduler_id is None:
+            self._scheduler_id = answer
+        if answer is not None and answer != self._scheduler_id:
+            self._give_up("it restarted, forgetting this run's tasks")
+        if answer is not None:
+            self._alive_at = self._pinged_at
+        elif self.client.status != "running":
+            self._give_up("its connection closed")
+        elif time.monotonic() - self._alive_at >= LOST_AFTER_S:
+            self._give_up(f"it did not answer for {time.monotonic() - self._alive_at:.0f} s")
+
+    def _give_up(self, why: str) -> None:
+        """Raise the ``SchedulerError`` of a lost scheduler; from now on nothing waits on it."""
+        self._lost = why
+        run = self._run_dir or "RUN_DIR"
+        raise SchedulerError(
+            f"lost the Dask scheduler at {self.address} ({why}); finished evaluations are saved in "
+            f"{run}: continue with: evonas resume {run} --local (or --scheduler {self.address} "
+            "once a scheduler and its workers run there again)"
+        )
 
     def setup_counts(self) -> dict[str, dict[str, int]]:
         """Per worker, how many times each evonas data plugin was set up there (1 = data sent once)."""
@@ -227,12 +303,16 @@ class DaskEngine:
         client, self.client = self.client, None
         if client is None:
             return
-        if client.status != "running":  # the scheduler is gone: close without its reconnection errors
-            for name in ("distributed", "distributed.client"):
+        lost = self._lost is not None or client.status != "running"
+        if lost:  # the scheduler is gone: close without its reconnection errors, and without waiting on it
+            for name in ("distributed", "distributed.client", "distributed.batched", "distributed.core"):
                 logging.getLogger(name).setLevel(logging.CRITICAL + 1)
         try:
-            if self.plugin is not None and client.status == "running":
+            if self.plugin is not None and not lost:
                 client.unregister_worker_plugin(self.plugin)
         except Exception:  # lost the scheduler just now: nothing left to clean
             pass
-        client.close()
+        try:
+            client.close(timeout=CLOSE_TIMEOUT_S if lost else CONNECT_TIMEOUT_S * 2)
+        except Exception:  # a frozen scheduler never acknowledges: the connection is dropped all the same
+            pass

@@ -159,7 +159,7 @@ class LocalEngine:
         except BaseException:  # Ctrl-C or a signal: stop the workers too, nothing keeps training
             for future in futures:
                 future.cancel()
-            executor.shutdown(wait=False, kill_workers=True)
+            executor.shutdown(wait=True, kill_workers=True)  # workers gone before the process exits
             raise
         # A worker died. Keep what finished; run the rest one at a time to find the culprit(s).
         for future, task in sorted(left.items(), key=lambda item: item[1].index):

@@ -4,6 +4,9 @@ The search prints one :class:`GenerationSummary` line per generation;
 ``RunResult.by_generation`` (``evonas show``, the report) tabulates the same
 :func:`generation_stats` for every generation of a run directory.
 
+:func:`failure_reasons` groups why candidates failed (what ``show``, a run
+with no success and ``predict`` report).
+
 Best and median are taken over the candidates that trained successfully (NaN
 when none did); ``trained`` counts individuals whose evaluation is their own,
 ``cached`` those that reused another's, ``unique`` the distinct architecture keys.
@@ -12,7 +15,9 @@ when none did); ``trained`` counts individuals whose evaluation is their own,
 from __future__ import annotations
 
 import math
+import re
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -93,4 +98,62 @@ class GenerationSummary:
         )
 
 
-__all__ = ["STAT_COLUMNS", "GenerationSummary", "by_generation", "generation_stats"]
+_NUMBER = re.compile(r"\d+(?:[,_.]\d+)*(?:e[-+]?\d+)?")
+
+
+def failure_reasons(rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """The reasons candidates failed, most frequent first, each with how many candidates it stopped.
+
+    ``rows`` are records with ``status`` and ``error`` (``individuals.jsonl`` or
+    ``evaluations.jsonl``). A candidate is one architecture: rows sharing a key
+    count once. Messages that differ only in their numbers are one reason
+    (``RuntimeError: injected fault: <n> parameters > <n>``); a reason that never
+    varies is given verbatim.
+    """
+    seen: set[Any] = set()
+    counts: Counter[str] = Counter()
+    texts: dict[str, set[str]] = {}
+    for r in rows:
+        if r.get("status") != "failed":
+            continue
+        key = r.get("key")
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        text = str(r.get("error") or "unknown error")
+        shape = _NUMBER.sub("<n>", text)
+        counts[shape] += 1
+        texts.setdefault(shape, set()).add(text)
+    verbatim = {shape: next(iter(found)) for shape, found in texts.items() if len(found) == 1}
+    return [(verbatim.get(shape, shape), n) for shape, n in counts.most_common()]
+
+
+def most_common_failure(rows: Iterable[Mapping[str, Any]]) -> tuple[str, int] | None:
+    """The most frequent reason candidates failed and how many it stopped (see :func:`failure_reasons`);
+    None when none failed."""
+    reasons = failure_reasons(rows)
+    return reasons[0] if reasons else None
+
+
+def no_success_reason(rows: Iterable[Mapping[str, Any]]) -> str | None:
+    """``"most often: REASON, N of M candidates"`` when rows exist and none succeeded; else None."""
+    rows = list(rows)
+    if not rows or any(r.get("status") == "ok" for r in rows):
+        return None
+    common = most_common_failure(rows)
+    if common is None:
+        return None
+    total = len({r.get("key", i) for i, r in enumerate(rows)})
+    return f"most often: {common[0]}, {common[1]} of {total} candidate{'s' if total != 1 else ''}"
+
+
+__all__ = [
+    "STAT_COLUMNS",
+    "GenerationSummary",
+    "by_generation",
+    "failure_reasons",
+    "generation_stats",
+    "most_common_failure",
+    "no_success_reason",
+]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from evolve.api import load_data
+from evolve.logbook import no_success_reason
 from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
 from fitness import DataError, evaluate_genome
 from fitness.encoder import Encoded, Encoder
@@ -43,11 +43,8 @@ def proba_column(label: Any) -> str:
 
 
 def _no_model_reason(run: RunDir) -> str:
-    errors = Counter(r.get("error") or "unknown" for r in run.individuals() if r.get("status") == "failed")
-    if not errors:
-        return "no generation has finished yet"
-    reason, n = errors.most_common(1)[0]
-    return f"every candidate failed (most often: {reason}, {n} times)"
+    reason = no_success_reason(run.individuals())
+    return "no generation has finished yet" if reason is None else f"every candidate failed ({reason})"
 
 
 class Predictor:

@@ -10,6 +10,10 @@ RUN_DIR/report/
   report.html            all of the above with the tables behind them
 ```
 
+A run in which no candidate trained successfully still gets a report: it says
+so at the top, with the reasons the candidates failed (no fitness plot, best
+architecture or lineage: there is no objective to plot and no best).
+
 Matplotlib only (Agg backend): no Graphviz, no display needed.
 """
 
@@ -26,6 +30,7 @@ from evolve.api import RunResult
 from evolve.draw import OPERATOR_COLORS, draw_lattice
 from evolve.formats import format_number, format_objective, format_test_score, objective_label
 from evolve.lineage import Lineage
+from evolve.logbook import failure_reasons
 from evolve.rundir import RunDirError
 
 REPORT_DEPTH = 12  # generations of ancestry drawn in lineage.png (keeps the picture readable)
@@ -177,7 +182,9 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
     cfg = result.config
     best = lin.best_ids(1)
     gains = operator_gains(lin)
-    plot_fitness(gens, result.task, folder / "fitness.png")
+    no_success = result.no_success()
+    if no_success is None:
+        plot_fitness(gens, result.task, folder / "fitness.png")
     plot_diversity(gens, cfg.search.population, folder / "diversity.png")
     plot_operators(gains, folder / "operators.png")
     e = html.escape
@@ -194,6 +201,12 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
         f"Objective: {objective_label(result.task, long=True)} "
         "(minimised; the test split is not used by the search).</p>",
     ]
+    if no_success is not None:
+        parts += [
+            "<h2>No candidate trained successfully</h2>",
+            f"<p><b>No candidate trained successfully</b> ({e(no_success)}): there is nothing to score "
+            "or predict. The reasons, from <code>individuals.jsonl</code>, are below.</p>",
+        ]
     if best:
         b = best[0]
         row = lin.rows[b]
@@ -218,9 +231,14 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
             "<p>Levels run left to right; grey: level to level, blue: skip, orange: lateral, "
             "green dashed: from the raw input, black: into the output head.</p>",
         ]
+    reasons = failure_reasons(lin.rows.values())
+    if reasons:
+        table = pd.DataFrame(reasons, columns=["reason", "candidates"]).set_index("reason")
+        parts += ["<h2>Failed candidates</h2>", _table(table)]
+    parts += ["<h2>Fitness per generation</h2>"]
+    if no_success is None:
+        parts.append('<img src="fitness.png" alt="best and median objective per generation">')
     parts += [
-        "<h2>Fitness per generation</h2>",
-        '<img src="fitness.png" alt="best and median objective per generation">',
         _table(gens),
         "<h2>Diversity</h2>",
         '<img src="diversity.png" alt="distinct architectures per generation">',
