@@ -2,7 +2,7 @@
 
     .venv/bin/python examples/using_the_model.py [WORK_DIR]
 
-A small search on a table with numeric and text columns (about a minute on 2
+A small search on a table with numeric and text columns (about half a minute on 2
 cores), then: ``load_predictor`` on new raw rows (a missing number, an unseen
 level), the same rows through the exported ``.keras`` model (what a service
 without evonas would load), and ``cross_val_score`` of an ``EvonasRegressor``.
@@ -37,11 +37,12 @@ def houses(n: int, seed: int) -> pd.DataFrame:
 
 
 def main(work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
     table = work / "houses.csv"
     houses(800, seed=0).to_csv(table, index=False)
     config = RunConfig().with_overrides(
         data={"dataset": str(table), "target": "price", "id_columns": ["id"]},
-        search={"population": 6, "generations": 2, "seed": 0},
+        search={"population": 4, "generations": 1, "seed": 0},
         training={"max_epochs": 20},
         space={"max_levels": 2, "max_units": 2},
     )
@@ -75,7 +76,7 @@ def main(work: Path) -> None:
     from sklearn.model_selection import cross_val_score
 
     frame = houses(600, seed=1)
-    estimator = EvonasRegressor(population=4, generations=1, max_epochs=15, space={"max_levels": 1})
+    estimator = EvonasRegressor(population=3, generations=1, max_epochs=15, space={"max_levels": 1})
     scores = cross_val_score(estimator, frame.drop(columns=["id", "price"]), frame["price"], cv=3)
     print("cross-validated R^2:", scores.round(3))
 

@@ -150,6 +150,7 @@ def _final_val_losses(trainer, arch, data) -> np.ndarray:
     return np.asarray(losses)
 
 
+@pytest.mark.slow  # 4 x 6 trainings: about 25 s, kept out of make test-fast
 @pytest.mark.parametrize(
     "name",
     [
