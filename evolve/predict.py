@@ -29,12 +29,12 @@ from evolve.logbook import no_success_reason
 from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
 from fitness import DataError, evaluate_genome
 from fitness.encoder import Encoded, Encoder
+from fitness.evaluate import PREDICT_BATCH
 from fitness.runtime import configure_tensorflow
 from fitness.validate import read_table_file
 from genome import Architecture, decode
 
 PREDICTION = "prediction"
-PREDICT_BATCH = 1024  # as the test score (fitness.evaluate.score_test): the same numbers
 
 
 def proba_column(label: Any) -> str:

@@ -32,6 +32,7 @@ from fitness.settings import TrainSettings
 from fitness.trainer import compiled_supports, train_compiled
 from genome import Architecture, SearchSpace, decode
 
+PREDICT_BATCH = 1024  # rows per predict call, for the test score and evonas predict alike (same numbers)
 
 def evaluation_seed(run_seed: int, key: str) -> int:
     """The seed of one evaluation: a function of the run seed and the architecture key only."""
@@ -225,7 +226,7 @@ def score_test(model_path: str, data: Dataset) -> dict[str, float]:
     import keras
 
     model = keras.models.load_model(model_path)
-    pred = model.predict(data.x_test, batch_size=1024, verbose=0)
+    pred = model.predict(data.x_test, batch_size=PREDICT_BATCH, verbose=0)
     if data.task == "regression":
         err = pred.reshape(-1).astype("float64") - data.y_test.astype("float64")
         return {"test_rmse": float(np.sqrt(np.mean(err**2))), "test_rows": int(len(err))}
@@ -265,12 +266,13 @@ def _logits(model: Any, x: np.ndarray) -> np.ndarray | None:
         return None
     if getattr(head, "activation", None) is not keras.activations.softmax or not hasattr(head, "kernel"):
         return None
-    features = keras.Model(model.inputs, head.input).predict(x, batch_size=1024, verbose=0)
+    features = keras.Model(model.inputs, head.input).predict(x, batch_size=PREDICT_BATCH, verbose=0)
     kernel, bias = (np.asarray(v, dtype="float64") for v in (head.kernel, head.bias))
     return np.asarray(features, dtype="float64") @ kernel + bias
 
 
 __all__ = [
+    "PREDICT_BATCH",
     "evaluate_genome",
     "refit_genome",
     "train_and_val",
