@@ -61,7 +61,8 @@ class Search:
     ) -> None:
         self.run = run
         self.config = config
-        self.space = config.space
+        # a regression run fixes the label-smoothing gene at 0 (genomes decode alike with config.space)
+        self.space = config.space.for_task(data.task)
         self.data = data
         self.progress = progress
         self.log = log

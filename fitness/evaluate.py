@@ -18,15 +18,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 import time
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from fitness.data import Dataset
 from fitness.keras_trainer import train_keras
-from fitness.model import build_model, make_optimizer, with_target_scale
+from fitness.model import build_model, optimizer_for, with_target_scale
 from fitness.runtime import configure_tensorflow
 from fitness.settings import TrainSettings
 from fitness.trainer import compiled_supports, train_compiled
@@ -146,8 +148,13 @@ def _train(
     patience: int,
     restore_best: bool = True,
     trainer: str = "compiled",
+    horizon_epochs: int | None = None,
 ) -> tuple[Any, dict[str, list[float]]]:
-    """Build the seeded model of ``arch`` and train it with ``trainer`` (see :func:`trainer_for`)."""
+    """Build the seeded model of ``arch`` and train it with ``trainer`` (see :func:`trainer_for`).
+
+    The learning-rate schedule spans ``horizon_epochs`` epochs (the search's
+    epoch cap; ``max_epochs`` by default), see :func:`fitness.model.optimizer_for`.
+    """
     import keras
 
     keras.backend.clear_session()  # and a garbage collection
@@ -155,7 +162,7 @@ def _train(
     model = build_model(
         arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var, seed
     )
-    optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
+    optimizer = optimizer_for(arch, len(data.x_train), horizon_epochs or max_epochs)
     train = train_keras if trainer_for(arch, trainer) == "keras" else train_compiled
     history = train(model, arch, optimizer, data, max_epochs, patience, seed, restore_best)
     return model, history
@@ -205,7 +212,9 @@ def refit_genome(
 
     try:
         seed = evaluation_seed(run_seed, arch.key)
-        model, history = _train(arch, both, seed, epochs, epochs + 1, False, trainer=settings.trainer)
+        model, history = _train(
+            arch, both, seed, epochs, epochs + 1, False, trainer=settings.trainer, horizon_epochs=settings.max_epochs
+        )
         losses = np.asarray(history["loss"], dtype="float64")
         if len(losses) < epochs or not np.all(np.isfinite(losses)):
             record["error"] = f"non-finite loss after {len(losses)} of {epochs} epochs"

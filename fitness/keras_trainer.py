@@ -69,15 +69,28 @@ def train_keras(
 
     keras.utils.set_random_seed(seed)
     classify = data.task == "classification"
+    smoothing = float(arch.label_smoothing) if classify else 0.0
     loss = "sparse_categorical_crossentropy" if classify else "mean_squared_error"
+    metrics: list | None = ["accuracy"] if classify else None
+    monitor = "val_loss"
+    y_train, y_val = keras_targets(data)
+    if smoothing:
+        # Keras smooths only one-hot labels; the validation loss (the objective) stays the plain
+        # cross-entropy, a metric here, as in the compiled trainer
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+        metrics = [
+            keras.metrics.CategoricalCrossentropy(name="cross_entropy"),
+            keras.metrics.CategoricalAccuracy(name="accuracy"),
+        ]
+        monitor = "val_cross_entropy"
+        y_train, y_val = (keras.utils.to_categorical(y, data.n_outputs) for y in (y_train, y_val))
     # XLA is for backends that need it (JAX compiles every step); TensorFlow runs its graph as it is
     jit = False if keras.backend.backend() == "tensorflow" else "auto"
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"] if classify else None, jit_compile=jit)
-    y_train, y_val = keras_targets(data)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit)
     callbacks: list = [keras.callbacks.TerminateOnNaN()]
     if restore_best:
         callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
         )
     fitted = model.fit(
         np.asarray(data.x_train, dtype="float32"),
@@ -90,7 +103,7 @@ def train_keras(
         verbose=0,
     )
     logs = fitted.history
-    history = {"loss": [float(v) for v in logs["loss"]], "val_loss": [float(v) for v in logs["val_loss"]]}
+    history = {"loss": [float(v) for v in logs["loss"]], "val_loss": [float(v) for v in logs[monitor]]}
     if classify:
         history["val_accuracy"] = [float(v) for v in logs["val_accuracy"]]
     return history

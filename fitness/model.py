@@ -12,7 +12,7 @@ Concatenate.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -87,27 +87,60 @@ def build_model(
     return keras.Model(inputs, out, name=f"evonas_{arch.key}")
 
 
-def with_target_scale(model: keras.Model, target_mean: float, target_std: float) -> keras.Model:
-    """Wrap a regression model so that it predicts in the target's own units."""
+def with_target_scale(
+    model: keras.Model, target_mean: float, target_std: float, target_transform: str = "none"
+) -> keras.Model:
+    """Wrap a regression model so that it predicts in the target's own units.
+
+    The inverse of :meth:`fitness.data.Dataset.model_targets`: ``Rescaling(std, mean)``,
+    then for a ``"log"`` target ``exp`` and ``- 1`` (built-in layers only, so
+    the saved model loads with ``safe_mode`` and no custom objects).
+    """
     import keras
 
-    out = keras.layers.Rescaling(scale=float(target_std), offset=float(target_mean), name="target_units")(
-        model.output
-    )
+    layers = keras.layers
+    if target_transform not in ("none", "log"):
+        raise ValueError(f"unknown target transform {target_transform!r}")
+    name = "target_units" if target_transform == "none" else "target_log1p"
+    out = layers.Rescaling(scale=float(target_std), offset=float(target_mean), name=name)(model.output)
+    if target_transform == "log":
+        out = layers.Activation("exponential", name="target_exp")(out)
+        out = layers.Rescaling(scale=1.0, offset=-1.0, name="target_units")(out)
     return keras.Model(model.input, out, name=model.name)
 
 
-def make_optimizer(name: str, learning_rate: float):
-    """The optimizer named by a training gene (``sgd`` is SGD with momentum 0.9)."""
+def make_optimizer(name: str, learning_rate: Any, weight_decay: float = 0.0):
+    """The optimizer named by a training gene (``sgd`` is SGD with momentum 0.9).
+
+    ``learning_rate`` is a float or a schedule (:func:`fitness.schedule.learning_rate`);
+    ``weight_decay`` is the decoupled decay of the ``weight_decay`` gene (Keras
+    shrinks every weight by ``weight_decay * rate`` before each update, for any
+    optimizer). ``adamw`` with a decay of 0 keeps Keras' AdamW default (0.004).
+    """
     import keras
 
     opts = keras.optimizers
+    decay = float(weight_decay) or None
     if name == "adam":
-        return opts.Adam(learning_rate)
+        return opts.Adam(learning_rate, weight_decay=decay)
     if name == "adamw":
-        return opts.AdamW(learning_rate)
+        return opts.AdamW(learning_rate) if decay is None else opts.AdamW(learning_rate, weight_decay=decay)
     if name == "rmsprop":
-        return opts.RMSprop(learning_rate)
+        return opts.RMSprop(learning_rate, weight_decay=decay)
     if name == "sgd":
-        return opts.SGD(learning_rate, momentum=0.9)
+        return opts.SGD(learning_rate, momentum=0.9, weight_decay=decay)
     raise ValueError(f"unknown optimizer {name!r}")
+
+
+def optimizer_for(arch: Architecture, train_rows: int, horizon_epochs: int):
+    """The optimizer of ``arch``'s training genes, its schedule spread over ``horizon_epochs`` epochs.
+
+    ``train_rows`` and ``arch.batch_size`` give the updates per epoch; the
+    horizon is the epoch cap of the search (``training.max_epochs``), also in
+    the refit, so the rate of epoch ``e`` does not depend on where training stops.
+    """
+    from fitness.schedule import learning_rate, steps_per_epoch
+
+    steps = horizon_epochs * steps_per_epoch(train_rows, arch.batch_size)
+    rate = learning_rate(arch.schedule, arch.learning_rate, steps)
+    return make_optimizer(arch.optimizer, rate, arch.weight_decay)

@@ -65,10 +65,15 @@ def scale_features(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.
     return ((np.asarray(x, dtype="float32") - mean) / std).astype("float32")
 
 
-def softmax_cross_entropy(logits: Any, labels: Any, gradient: bool = True) -> tuple[Any, Any]:
+def softmax_cross_entropy(
+    logits: Any, labels: Any, gradient: bool = True, smoothing: float = 0.0
+) -> tuple[Any, Any]:
     """``(per-row cross-entropy, its gradient for the logits)`` of integer ``labels``, from ``logits``.
 
     With ``gradient=False`` (validation) the gradient is ``None`` and not computed.
+    With label ``smoothing`` ``e`` (training only) the target is ``(1 - e) onehot + e / K``
+    for ``K`` classes, as in Keras' ``CategoricalCrossentropy(label_smoothing=e)``:
+    the loss is ``-sum(target * log_softmax)``, its gradient ``softmax - target``.
 
     The arithmetic of TensorFlow's fused ``SparseSoftmaxCrossEntropyWithLogits``
     kernel (``shifted = logits - max``, ``loss = log(sum(exp(shifted))) -
@@ -89,9 +94,15 @@ def softmax_cross_entropy(logits: Any, labels: Any, gradient: bool = True) -> tu
     log_probs = shifted - tf.math.log(total)
     # the label's log-probability: a forward gather (deterministic; only its gradient would not be)
     losses = -tf.gather(log_probs, labels, axis=1, batch_dims=1)
+    if smoothing:  # a Python condition: fixed when the graph is traced
+        k = tf.cast(tf.shape(logits)[1], logits.dtype)
+        losses = (1.0 - smoothing) * losses - (smoothing / k) * tf.reduce_sum(log_probs, axis=1)
     if not gradient:
         return losses, None
-    backprop = exp / total - tf.one_hot(labels, tf.shape(logits)[1], dtype=logits.dtype)
+    target = tf.one_hot(labels, tf.shape(logits)[1], dtype=logits.dtype)
+    if smoothing:
+        target = target * (1.0 - smoothing) + smoothing / tf.cast(tf.shape(logits)[1], logits.dtype)
+    backprop = exp / total - target
     return losses, backprop
 
 
@@ -230,6 +241,7 @@ class PlainNetwork:
     def __init__(self, arch: Architecture, model: Any, n_features: int) -> None:
         width: dict[Any, int] = {INPUT: n_features}
         self.batch_size = arch.batch_size  # picks the faster form of the backward products
+        self.label_smoothing = float(arch.label_smoothing)  # of the training loss (classification)
         self.units: list[_Unit] = []
         self.weights: list = []
         self.stats: list = []
@@ -400,7 +412,8 @@ class PlainNetwork:
 
         The loss is the mean squared error of the single output (regression, ``y``
         standardised) or the softmax cross-entropy of the logits (classification,
-        ``y`` integer labels), as Keras computes them; ``seed`` draws the dropout masks.
+        ``y`` integer labels, with the architecture's label smoothing), as Keras computes
+        them; ``seed`` draws the dropout masks.
         """
         import tensorflow as tf
 
@@ -408,7 +421,7 @@ class PlainNetwork:
         logits, batch_stats, saved = self.forward(w, s, x, self.dropout_masks(rows, seed))
         count = tf.cast(rows, tf.float32)
         if classify:
-            losses, backprop = softmax_cross_entropy(logits, y)
+            losses, backprop = softmax_cross_entropy(logits, y, smoothing=self.label_smoothing)
             return tf.reduce_mean(losses), self.gradients(w, saved, backprop / count), batch_stats
         error = tf.reshape(logits, [-1]) - y
         d_logits = tf.reshape(error * (2.0 / count), [-1, 1])

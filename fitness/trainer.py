@@ -308,7 +308,7 @@ def compile_training(
         out = flat.net.logits(*flat.views(), xv)
         if classify:  # a Python condition: fixed when the graph is traced
             hits = tf.equal(tf.argmax(out, axis=1, output_type=yv.dtype), yv)
-            val, _ = softmax_cross_entropy(out, yv, gradient=False)  # the training loss, GPU-deterministic
+            val, _ = softmax_cross_entropy(out, yv, gradient=False)  # no label smoothing: the objective
             return tf.reduce_mean(val), tf.reduce_mean(tf.cast(hits, tf.float32))
         return tf.reduce_mean(tf.square(out[:, 0] - yv)), tf.constant(0.0)
 

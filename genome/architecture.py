@@ -105,6 +105,23 @@ class Architecture:
     optimizer: str
     learning_rate: float
     batch_size: int
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    label_smoothing: float = 0.0
+
+    def training_text(self) -> str:
+        """The training genes in short form, e.g. ``"adam lr=1e-3 bs=32 wd=0.01 cosine ls=0.1"``.
+
+        Weight decay, schedule and label smoothing appear only when not the default.
+        """
+        text = f"{self.optimizer} lr={fmt_lr(self.learning_rate)} bs={self.batch_size}"
+        if self.weight_decay:
+            text += f" wd={self.weight_decay:g}"
+        if self.schedule != "constant":
+            text += f" {self.schedule}"
+        if self.label_smoothing:
+            text += f" ls={self.label_smoothing:g}"
+        return text
 
     @property
     def key(self) -> str:
@@ -130,6 +147,14 @@ class Architecture:
             "learning_rate": float(self.learning_rate),
             "batch_size": int(self.batch_size),
         }
+        # the later training genes enter the key only when not their default, so an architecture
+        # without them keeps the key it had before they existed
+        if self.weight_decay:
+            canonical["weight_decay"] = float(self.weight_decay)
+        if self.schedule != "constant":
+            canonical["schedule"] = self.schedule
+        if self.label_smoothing:
+            canonical["label_smoothing"] = float(self.label_smoothing)
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -215,7 +240,7 @@ class Architecture:
             f"{len(sizes)} {levels} [{','.join(map(str, sizes))}] | {' / '.join(by_level)} | "
             f"{counts['skip']} skip, {counts['lateral']} lateral, "
             f"{counts['input']} input, {counts['output']} extra output | "
-            f"{self.optimizer} lr={fmt_lr(self.learning_rate)} bs={self.batch_size}"
+            f"{self.training_text()}"
         )
 
     def connection_counts(self) -> dict[str, int]:
@@ -272,8 +297,7 @@ class Architecture:
                     lines.append(f'    "{u.name}" [label="{label}"];')
             lines.append("  }")
         lines.append(
-            f'  "output" [shape=ellipse, label="output\\n{self.optimizer} '
-            f'lr={fmt_lr(self.learning_rate)} bs={self.batch_size}"];'
+            f'  "output" [shape=ellipse, label="output\\n{self.training_text()}"];'
         )
         for source, target, kind in self.edges():
             lines.append(f'  "{source}" -> "{target}" [{styles[kind]}];')
@@ -350,6 +374,12 @@ def diff(a: Architecture, b: Architecture) -> list[str]:
         changes.append(f"learning rate {fmt_lr(a.learning_rate)} -> {fmt_lr(b.learning_rate)}")
     if a.batch_size != b.batch_size:
         changes.append(f"batch size {a.batch_size} -> {b.batch_size}")
+    if a.weight_decay != b.weight_decay:
+        changes.append(f"weight decay {a.weight_decay:g} -> {b.weight_decay:g}")
+    if a.schedule != b.schedule:
+        changes.append(f"schedule {a.schedule} -> {b.schedule}")
+    if a.label_smoothing != b.label_smoothing:
+        changes.append(f"label smoothing {a.label_smoothing:g} -> {b.label_smoothing:g}")
     return changes
 
 

@@ -18,6 +18,9 @@ output_mask     L*U                         0/1
 optimizer       1                           index into optimizers
 learning_rate   1                           index into learning_rates
 batch_size      1                           index into batch_sizes
+weight_decay    1                           index into weight_decays
+lr_schedule     1                           index into lr_schedules
+label_smoothing 1                           index into label_smoothings
 ==============  ==========================  ==========================
 
 Per-slot blocks hold unit slot ``(l, u)`` at offset ``l*U + u``.
@@ -26,7 +29,7 @@ Example:
     >>> from genome.space import SearchSpace
     >>> layout = layout_for(SearchSpace())
     >>> layout.size
-    224
+    227
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class SpaceBounds(Protocol):
     optimizers: tuple[str, ...]
     learning_rates: tuple[float, ...]
     batch_sizes: tuple[int, ...]
+    weight_decays: tuple[float, ...]
+    lr_schedules: tuple[str, ...]
+    label_smoothings: tuple[float, ...]
 
 
 UnitPair = tuple[tuple[int, int], tuple[int, int]]
@@ -69,6 +75,9 @@ BLOCK_NAMES: tuple[str, ...] = (
     "optimizer",
     "learning_rate",
     "batch_size",
+    "weight_decay",
+    "lr_schedule",
+    "label_smoothing",
 )
 
 
@@ -95,6 +104,9 @@ class GeneLayout:
     optimizer: slice
     learning_rate: slice
     batch_size: slice
+    weight_decay: slice
+    lr_schedule: slice
+    label_smoothing: slice
     size: int
     low: np.ndarray
     high: np.ndarray
@@ -195,6 +207,9 @@ def _cached_layout(space: SpaceBounds) -> GeneLayout:
         ("optimizer", 1, 0, len(space.optimizers) - 1),
         ("learning_rate", 1, 0, len(space.learning_rates) - 1),
         ("batch_size", 1, 0, len(space.batch_sizes) - 1),
+        ("weight_decay", 1, 0, len(space.weight_decays) - 1),
+        ("lr_schedule", 1, 0, len(space.lr_schedules) - 1),
+        ("label_smoothing", 1, 0, len(space.label_smoothings) - 1),
     ]
     assert tuple(name for name, *_ in spec) == BLOCK_NAMES
     slices: dict[str, slice] = {}

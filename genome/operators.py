@@ -159,7 +159,7 @@ def _step(g: np.ndarray, index: int, low: int, high: int, rng: np.random.Generat
 
 
 def _step_gene(block: str) -> MutationFn:
-    """Mutation that steps a length-1 block (n_levels, learning_rate, batch_size)."""
+    """Mutation that steps a length-1 block (n_levels, learning_rate, batch_size, weight_decay...)."""
 
     def mutate(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         layout = space.layout
@@ -258,4 +258,7 @@ _MUTATIONS: dict[str, MutationFn] = {
     "optimizer": _change_choice("optimizer", per_slot=False),
     "learning_rate": _step_gene("learning_rate"),
     "batch_size": _step_gene("batch_size"),
+    "weight_decay": _step_gene("weight_decay"),
+    "lr_schedule": _change_choice("lr_schedule", per_slot=False),
+    "label_smoothing": _step_gene("label_smoothing"),
 }

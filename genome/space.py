@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import numbers
@@ -28,6 +29,8 @@ KNOWN_ACTIVATIONS: frozenset[str] = frozenset(
     {"relu", "elu", "gelu", "swish", "tanh", "selu", "sigmoid", "linear"}
 )
 KNOWN_OPTIMIZERS: frozenset[str] = frozenset({"adam", "adamw", "rmsprop", "sgd"})
+# learning-rate schedules over a candidate's epoch cap (fitness.schedule computes them)
+KNOWN_SCHEDULES: frozenset[str] = frozenset({"constant", "cosine", "onecycle"})
 
 MAX_LEVELS_LIMIT = 16
 MAX_UNITS_LIMIT = 16
@@ -46,6 +49,16 @@ class SearchSpace:
         optimizers: Optimizer names (``sgd`` means SGD with momentum 0.9).
         learning_rates: Learning-rate choices (sorted, unique, > 0).
         batch_sizes: Batch-size choices (sorted, unique, >= 1).
+        weight_decays: Decoupled weight-decay choices (sorted, unique, in [0, 1)):
+            each step shrinks every weight by ``weight_decay * learning_rate``
+            before the optimizer's update, whatever the optimizer (as AdamW does).
+        lr_schedules: Learning-rate schedule names: ``constant``; ``cosine`` (a
+            linear warm-up over the first 5 % of the epoch cap's steps, then a
+            cosine decay to 0); ``onecycle`` (a warm-up from a 25th of the rate
+            over the first 30 %, then the cosine decay).
+        label_smoothings: Label-smoothing choices for classification (sorted,
+            unique, in [0, 1)); a regression run searches with ``(0.0,)``
+            (:meth:`for_task`).
         max_params: Networks with more parameters are rejected before building.
         connection_probability: Chance of a 1 for each connection, input and
             output bit of a random genome.
@@ -59,6 +72,9 @@ class SearchSpace:
     optimizers: tuple[str, ...] = ("adam", "adamw", "rmsprop", "sgd")
     learning_rates: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
     batch_sizes: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
+    weight_decays: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1)
+    lr_schedules: tuple[str, ...] = ("constant", "cosine", "onecycle")
+    label_smoothings: tuple[float, ...] = (0.0, 0.1)
     max_params: int = 2_000_000
     connection_probability: float = 0.2
 
@@ -79,6 +95,11 @@ class SearchSpace:
         if any(not 0.0 <= x < 1.0 for x in dropouts):
             raise SpaceError(f"space.dropout_choices must all be in [0, 1), got {list(dropouts)}")
         set_(self, "dropout_choices", dropouts)
+        for key in ("weight_decays", "label_smoothings"):
+            values = _numbers(getattr(self, key), key, integer=False)
+            if any(not 0.0 <= x < 1.0 for x in values):
+                raise SpaceError(f"space.{key} must all be in [0, 1), got {list(values)}")
+            set_(self, key, values)
         rates = _numbers(self.learning_rates, "learning_rates", integer=False)
         if any(x <= 0 for x in rates):
             raise SpaceError(f"space.learning_rates must all be > 0, got {list(rates)}")
@@ -93,11 +114,22 @@ class SearchSpace:
             _names(self.activations, "activations", KNOWN_ACTIVATIONS),
         )
         set_(self, "optimizers", _names(self.optimizers, "optimizers", KNOWN_OPTIMIZERS))
+        set_(self, "lr_schedules", _names(self.lr_schedules, "lr_schedules", KNOWN_SCHEDULES))
 
     @property
     def layout(self) -> GeneLayout:
         """The gene layout of this space (cached per space)."""
         return layout_for(self)
+
+    def for_task(self, task: str) -> SearchSpace:
+        """The space a run of ``task`` searches: label smoothing only exists for classification.
+
+        For ``"regression"`` the label-smoothing gene is fixed at 0, so that no two
+        genomes differ only in a gene that cannot change the network's training.
+        """
+        if task == "regression" and self.label_smoothings != (0.0,):
+            return dataclasses.replace(self, label_smoothings=(0.0,))
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/TOML-able dict (lists, not tuples)."""

@@ -45,6 +45,9 @@ def make_genes(
     optimizer: int = 0,
     learning_rate: int = 0,
     batch_size: int = 0,
+    weight_decay: int = 0,
+    lr_schedule: int = 0,
+    label_smoothing: int = 0,
     base: np.ndarray | None = None,
 ) -> np.ndarray:
     """A genome from named blocks.
@@ -80,6 +83,9 @@ def make_genes(
     g[layout.optimizer] = optimizer
     g[layout.learning_rate] = learning_rate
     g[layout.batch_size] = batch_size
+    g[layout.weight_decay] = weight_decay
+    g[layout.lr_schedule] = lr_schedule
+    g[layout.label_smoothing] = label_smoothing
     return layout.validate(g)
 
 

@@ -15,13 +15,28 @@ def _variables(tf, seed: int) -> list:
     return [tf.Variable(rng.normal(size=shape).astype("float32")) for shape in ((7, 5), (5,), (5, 1))]
 
 
-@pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop", "sgd"])
-def test_fused_updates_match_keras_step_by_step(name):
+@pytest.mark.parametrize(
+    ("name", "schedule", "decay"),
+    [
+        ("adam", "constant", 0.0),
+        ("adamw", "constant", 0.0),
+        ("rmsprop", "constant", 0.0),
+        ("sgd", "constant", 0.0),
+        ("adam", "cosine", 0.1),
+        ("adamw", "onecycle", 0.01),
+        ("rmsprop", "onecycle", 0.1),
+        ("sgd", "cosine", 0.1),
+    ],
+)
+def test_fused_updates_match_keras_step_by_step(name, schedule, decay):
+    """Each rule, with the schedules (over 8 updates: warm-up and decay both run) and weight decay."""
+    from fitness.schedule import learning_rate
+
     tf = import_tensorflow()
     keras_vars, fused_vars = _variables(tf, 0), _variables(tf, 0)
-    keras_opt = make_optimizer(name, 3e-2)
+    keras_opt = make_optimizer(name, learning_rate(schedule, 3e-2, 8), decay)
     keras_opt.build(keras_vars)
-    apply = fused_updater(make_optimizer(name, 3e-2), fused_vars)
+    apply = fused_updater(make_optimizer(name, learning_rate(schedule, 3e-2, 8), decay), fused_vars)
     assert apply is not None
     step = tf.function(lambda grads: apply(grads))
     rng = np.random.default_rng(1)
@@ -48,7 +63,6 @@ def test_unsupported_settings_fall_back_to_keras():
         opts.RMSprop(1e-3, centered=True),
         opts.Adam(1e-3, clipnorm=1.0),
         opts.Adagrad(1e-2),
-        opts.Adam(keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.9)),
     ):
         assert fused_updater(optimizer, variables) is None, optimizer
 

@@ -102,8 +102,10 @@ def _tape_gradients(net, w, s, x, y, masks, classify):
     with tf.GradientTape() as tape:
         tape.watch(w)
         logits = net.forward(w, s, x, masks)[0]
-        if classify:
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        if classify:  # TensorFlow's dense-label kernel on the smoothed one-hot target
+            e, k = net.label_smoothing, logits.shape[1]
+            target = tf.one_hot(y, k) * (1.0 - e) + e / k
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits))
         else:
             loss = tf.reduce_mean(tf.square(logits[:, 0] - y))
     return loss, tape.gradient(loss, w)

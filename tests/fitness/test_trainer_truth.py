@@ -45,7 +45,7 @@ import pytest
 from fitness import TrainSettings, build_model, evaluate_genome, load_dataset
 from fitness.evaluate import _logits, log_softmax
 from fitness.keras_trainer import train_keras
-from fitness.model import make_optimizer
+from fitness.model import optimizer_for
 from fitness.plain import PlainNetwork, scale_features
 from fitness.runtime import configure_tensorflow, import_tensorflow
 from fitness.trainer import train_compiled
@@ -131,6 +131,35 @@ def _candidates(build):
                 batch_size=2,
             ),
         ),
+        "regression, weight decay, cosine schedule, adam": (
+            "regression",
+            build(
+                SPACE,
+                n_levels=1,
+                n_units=(2,),
+                neurons={(0, 0): 4, (0, 1): 3},
+                optimizer=0,
+                learning_rate=3,
+                batch_size=1,
+                weight_decay=3,
+                lr_schedule=1,
+            ),
+        ),
+        "classification, label smoothing, one-cycle, sgd": (
+            "classification",
+            build(
+                SPACE,
+                n_levels=1,
+                n_units=(1,),
+                neurons={(0, 0): 4},
+                optimizer=3,
+                learning_rate=2,
+                batch_size=2,
+                weight_decay=2,
+                lr_schedule=2,
+                label_smoothing=1,
+            ),
+        ),
     }
 
 
@@ -143,14 +172,14 @@ def _final_val_losses(trainer, arch, data) -> np.ndarray:
         model = build_model(
             arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var, 7
         )
-        optimizer = make_optimizer(arch.optimizer, arch.learning_rate)
+        optimizer = optimizer_for(arch, len(data.x_train), EPOCHS)
         history = trainer(model, arch, optimizer, data, EPOCHS, EPOCHS + 1, 100 + seed)
         assert len(history["val_loss"]) == EPOCHS  # patience > max_epochs: every epoch trains
         losses.append(history["val_loss"][-1])
     return np.asarray(losses)
 
 
-@pytest.mark.slow  # 4 x 6 trainings: about 25 s, kept out of make test-fast
+@pytest.mark.slow  # 6 x 6 trainings: about 40 s, kept out of make test-fast
 @pytest.mark.parametrize(
     "name",
     [
@@ -158,6 +187,8 @@ def _final_val_losses(trainer, arch, data) -> np.ndarray:
         "regression, elu and tanh, sgd",
         "classification, batch norm, dropout, rmsprop",
         "classification, adamw",
+        "regression, weight decay, cosine schedule, adam",
+        "classification, label smoothing, one-cycle, sgd",
     ],
 )
 def test_compiled_and_keras_reach_the_same_validation_loss(regression_data, digits, build, name):

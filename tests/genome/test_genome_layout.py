@@ -29,14 +29,17 @@ def test_default_sizes_by_hand() -> None:
         "optimizer": 1,
         "learning_rate": 1,
         "batch_size": 1,
+        "weight_decay": 1,
+        "lr_schedule": 1,
+        "label_smoothing": 1,
     }
-    assert layout.size == 1 + 4 + 5 * 16 + 96 + 24 + 16 + 3 == 224
-    assert layout.low.shape == layout.high.shape == (224,)
+    assert layout.size == 1 + 4 + 5 * 16 + 96 + 24 + 16 + 6 == 227
+    assert layout.low.shape == layout.high.shape == (227,)
 
 
 def test_smallest_space() -> None:
     layout = SearchSpace(max_levels=1, max_units=1).layout
-    assert layout.size == 1 + 1 + 5 + 0 + 0 + 1 + 3
+    assert layout.size == 1 + 1 + 5 + 0 + 0 + 1 + 6
     assert layout.skip_pairs == () and layout.lateral_pairs == ()
 
 
@@ -44,7 +47,7 @@ def test_smallest_space() -> None:
 def test_slices_are_contiguous_and_cover(levels: int, units: int) -> None:
     layout = SearchSpace(max_levels=levels, max_units=units).layout
     names = layout.block_names()
-    assert names[0] == "n_levels" and names[-1] == "batch_size" and len(names) == 13
+    assert names[0] == "n_levels" and names[-1] == "label_smoothing" and len(names) == 16
     position = 0
     for name in names:
         block = getattr(layout, name)

@@ -138,6 +138,9 @@ def test_crossover_unit_blocks_keeps_blocks_whole(
         layout.optimizer.start,
         layout.learning_rate.start,
         layout.batch_size.start,
+        layout.weight_decay.start,
+        layout.lr_schedule.start,
+        layout.label_smoothing.start,
     ]
     assert free.tolist() == expected
 
@@ -192,7 +195,7 @@ def test_crossover_two_point_swaps_one_segment() -> None:
 
 def test_mutation_kinds() -> None:
     kinds = mutation_kinds()
-    assert len(kinds) == len(set(kinds)) == 13
+    assert len(kinds) == len(set(kinds)) == 16
     assert {"n_levels", "n_units", "neurons", "skip_bit", "lateral_bit", "learning_rate"} <= set(kinds)
 
 
@@ -202,7 +205,7 @@ def test_mutate_effective_changes_the_key(space_name: str) -> None:
     layout = space.layout
     rng = np.random.default_rng(2024)
     blocks_touched: set[str] = set()
-    for _ in range(200):
+    for _ in range(400):
         parent = random_genome(space, rng)
         before = parent.copy()
         child = mutate_effective(space, parent, rng)
