@@ -57,7 +57,7 @@ def smallest_network_params(space: SearchSpace, data: Dataset) -> int:
     That network is the genome of the lowest bounds (``space.layout.low``): 1 level
     of 1 unit of the smallest neuron choice, no batch normalisation, no extra edge.
     """
-    return decode(space, space.layout.low.copy()).n_params(data.n_features, data.n_outputs)
+    return data.n_params(decode(space, space.layout.low.copy()))
 
 
 def check_space_fits(space: SearchSpace, data: Dataset) -> None:

@@ -61,8 +61,8 @@ class Search:
     ) -> None:
         self.run = run
         self.config = config
-        # a regression run fixes the label-smoothing gene at 0 (genomes decode alike with config.space)
-        self.space = config.space.for_task(data.task)
+        # genes that cannot matter on this data are fixed (genomes decode alike with config.space)
+        self.space = config.space.for_data(data.task, embeddable=bool(data.ple_bins))
         self.data = data
         self.progress = progress
         self.log = log

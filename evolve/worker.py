@@ -126,7 +126,7 @@ def inject_faults(space: SearchSpace, genes: np.ndarray, data: Dataset) -> None:
     spec = os.environ.get("EVONAS_FAULTS")
     if not spec:
         return
-    params = decode(space, genes).n_params(data.n_features, data.n_outputs)
+    params = data.n_params(decode(space, genes))
     if params > space.max_params:
         return
     for rule in spec.split(","):

@@ -26,7 +26,7 @@ def estimated_seconds(space: SearchSpace, genes: np.ndarray, data: Dataset, sett
     before it trains: 0.
     """
     arch = decode(space, genes)
-    params = arch.n_params(data.n_features, data.n_outputs)
+    params = data.n_params(arch)
     if params > space.max_params:
         return 0.0
     rows = len(data.x_train)

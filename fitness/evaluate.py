@@ -57,7 +57,7 @@ def failed_record(
         "status": "failed",
         "objective": None,
         "metrics": {},
-        "params": arch.n_params(data.n_features, data.n_outputs),
+        "params": data.n_params(arch),
         "epochs": 0,
         "seconds": 0.0,
         "seed": evaluation_seed(run_seed, arch.key),
@@ -160,7 +160,14 @@ def _train(
     keras.backend.clear_session()  # and a garbage collection
     keras.utils.set_random_seed(seed)
     model = build_model(
-        arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var, seed
+        arch,
+        data.n_features,
+        data.n_outputs,
+        data.task,
+        data.feature_mean,
+        data.feature_var,
+        seed,
+        ple_bins=data.ple_bins,
     )
     optimizer = optimizer_for(arch, len(data.x_train), horizon_epochs or max_epochs)
     train = train_keras if trainer_for(arch, trainer) == "keras" else train_compiled

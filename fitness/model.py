@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fitness.embedding import Bins, layer_weights
 from genome import INPUT, Architecture
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,6 +45,7 @@ def build_model(
     feature_mean: np.ndarray,
     feature_var: np.ndarray,
     seed: int = 0,
+    ple_bins: Bins = (),
 ) -> keras.Model:
     """Return the (uncompiled) Keras model of ``arch``.
 
@@ -51,6 +53,8 @@ def build_model(
     target); classification models output softmax probabilities. Every random
     layer gets an explicit seed derived from ``seed``, so the initial weights and
     dropout masks never depend on global random state (or on other threads using it).
+    An architecture with the ``ple`` embedding reads the scaled features and their
+    piecewise-linear encoding over ``ple_bins`` (:mod:`fitness.embedding`).
     """
     import keras
 
@@ -66,6 +70,14 @@ def build_model(
         variance=np.asarray(feature_var, dtype="float32"),
         name="scale",
     )(inputs)
+    if arch.embedding == "ple":
+        if not ple_bins:
+            raise ValueError("the ple embedding needs the numeric features' bins (none given)")
+        kernel, bias = layer_weights(ple_bins, n_features)
+        binned = layers.Dense(kernel.shape[1], trainable=False, name="ple_bins")
+        encoded = layers.ReLU(max_value=1.0, name="ple")(binned(scaled))
+        binned.set_weights([kernel, bias])
+        scaled = layers.Concatenate(name="ple_input")([scaled, encoded])
     tensors: dict[object, object] = {INPUT: scaled}
     for unit in arch.units:
         names = unit_layer_names(unit.name)

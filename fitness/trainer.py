@@ -42,36 +42,38 @@ from typing import Any
 import numpy as np
 
 from fitness.data import Dataset
+from fitness.embedding import encode
 from fitness.fused import fused_updater
 from fitness.plain import ACTIVATIONS, PlainNetwork, scale_features, softmax_cross_entropy
 from genome import Architecture
 
-_DEVICE_DATA: dict[str, tuple[Any, ...]] = {}
+_DEVICE_DATA: dict[tuple[str, str], tuple[Any, ...]] = {}
 
 
-def device_data(data: Dataset) -> tuple[Any, ...]:
-    """The dataset's train/val tensors, made once per process.
+def device_data(data: Dataset, embedding: str = "none") -> tuple[Any, ...]:
+    """The dataset's train/val tensors, made once per process (and per input embedding).
 
     Features are scaled as the model's ``Normalization`` layer would scale them
-    (once here rather than at every step); regression targets are standardised.
+    (once here rather than at every step), and with ``embedding="ple"`` followed by
+    their piecewise-linear encoding (:func:`fitness.embedding.encode`, what the
+    model's fixed ``ple`` layers compute); regression targets are transformed and
+    standardised (:meth:`fitness.data.Dataset.model_targets`).
     """
     import tensorflow as tf
 
-    cached = _DEVICE_DATA.get(data.fingerprint)
+    cached = _DEVICE_DATA.get((data.fingerprint, embedding))
     if cached is not None:
         return cached
-    y_train, y_val = data.y_train, data.y_val
-    if data.task == "regression":
-        y_train = ((y_train - data.target_mean) / data.target_std).astype("float32")
-        y_val = ((y_val - data.target_mean) / data.target_std).astype("float32")
-    tensors = (
-        tf.constant(scale_features(data.x_train, data.feature_mean, data.feature_var)),
-        tf.constant(y_train),
-        tf.constant(scale_features(data.x_val, data.feature_mean, data.feature_var)),
-        tf.constant(y_val),
-    )
-    _DEVICE_DATA.clear()  # one dataset per worker at a time
-    _DEVICE_DATA[data.fingerprint] = tensors
+    if any(fingerprint != data.fingerprint for fingerprint, _ in _DEVICE_DATA):
+        _DEVICE_DATA.clear()  # one dataset per worker at a time
+
+    def features(x: np.ndarray) -> Any:
+        scaled = scale_features(x, data.feature_mean, data.feature_var)
+        return tf.constant(encode(scaled, data.ple_bins) if embedding == "ple" else scaled)
+
+    y_train, y_val = data.model_targets(data.y_train), data.model_targets(data.y_val)
+    tensors = (features(data.x_train), tf.constant(y_train), features(data.x_val), tf.constant(y_val))
+    _DEVICE_DATA[(data.fingerprint, embedding)] = tensors
     return tensors
 
 
@@ -287,7 +289,7 @@ def compile_training(
     """
     import tensorflow as tf
 
-    x, y, xv, yv = device_data(data)
+    x, y, xv, yv = device_data(data, arch.embedding)
     classify = data.task == "classification"
     flat = FlatTraining(PlainNetwork(arch, model, int(x.shape[1])), optimizer)
 

@@ -108,6 +108,7 @@ class Architecture:
     weight_decay: float = 0.0
     schedule: str = "constant"
     label_smoothing: float = 0.0
+    embedding: str = "none"
 
     def training_text(self) -> str:
         """The training genes in short form, e.g. ``"adam lr=1e-3 bs=32 wd=0.01 cosine ls=0.1"``.
@@ -155,6 +156,8 @@ class Architecture:
             canonical["schedule"] = self.schedule
         if self.label_smoothing:
             canonical["label_smoothing"] = float(self.label_smoothing)
+        if self.embedding != "none":
+            canonical["embedding"] = self.embedding
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -181,11 +184,12 @@ class Architecture:
                 return u
         raise KeyError(unit_name(uid))
 
-    def dense_shapes(self, n_inputs: int, n_outputs: int) -> list[tuple[int, int]]:
+    def dense_shapes(self, n_inputs: int, n_outputs: int, embedded: int = 0) -> list[tuple[int, int]]:
         """``(input width, output width)`` of each Dense layer: one per unit in build order, then the head.
 
         A unit's input width is the summed width of what it concatenates (the raw
-        input counts ``n_inputs``); the head reads the output units.
+        input counts ``n_inputs``, plus ``embedded`` columns of its piecewise-linear
+        encoding when :attr:`embedding` is ``"ple"``); the head reads the output units.
 
         Example:
             >>> a = Unit(0, 0, 8, "relu", 0.0, False, (INPUT,))
@@ -193,7 +197,7 @@ class Architecture:
             >>> Architecture((a, b), ((0, 0), (1, 0)), "adam", 1e-3, 32).dense_shapes(3, 1)
             [(3, 8), (11, 4), (12, 1)]
         """
-        width: dict[UnitId | str, int] = {INPUT: n_inputs}
+        width: dict[UnitId | str, int] = {INPUT: n_inputs + (embedded if self.embedding == "ple" else 0)}
         shapes = []
         for u in self.units:
             shapes.append((sum(width[src] for src in u.inputs), u.neurons))
@@ -201,17 +205,20 @@ class Architecture:
         shapes.append((sum(width[uid] for uid in self.outputs), n_outputs))
         return shapes
 
-    def n_params(self, n_inputs: int, n_outputs: int) -> int:
-        """Exact Keras ``count_params`` of the network (trainable and not).
+    def n_params(self, n_inputs: int, n_outputs: int, embedded: int = 0) -> int:
+        """Exact Keras ``count_params`` of the network (trainable and not), input scaling aside.
 
         Per unit of concatenated input width ``w``: ``4*w`` for BatchNorm (gamma,
         beta and the two moving statistics) when enabled, ``w*n + n`` for the
         Dense of ``n`` neurons. The output Dense adds ``W*n_outputs + n_outputs``
-        where ``W`` is the summed width of the output units.
+        where ``W`` is the summed width of the output units. With the ``ple``
+        embedding of ``embedded`` columns, its fixed (non-trainable) Dense adds
+        ``n_inputs*embedded + embedded``.
         """
-        shapes = self.dense_shapes(n_inputs, n_outputs)
+        shapes = self.dense_shapes(n_inputs, n_outputs, embedded)
         norms = sum(4 * w for (w, _), u in zip(shapes, self.units) if u.batchnorm)
-        return norms + sum(w * n + n for w, n in shapes)
+        fixed = n_inputs * embedded + embedded if self.embedding == "ple" and embedded else 0
+        return fixed + norms + sum(w * n + n for w, n in shapes)
 
     def edges(self) -> list[tuple[str, str, str]]:
         """All edges as ``(source, target, kind)`` with names.
@@ -236,8 +243,9 @@ class Architecture:
         ]
         counts = self.connection_counts()
         levels = "level" if len(sizes) == 1 else "levels"
+        inputs = " ple" if self.embedding == "ple" else ""
         return (
-            f"{len(sizes)} {levels} [{','.join(map(str, sizes))}] | {' / '.join(by_level)} | "
+            f"{len(sizes)} {levels} [{','.join(map(str, sizes))}]{inputs} | {' / '.join(by_level)} | "
             f"{counts['skip']} skip, {counts['lateral']} lateral, "
             f"{counts['input']} input, {counts['output']} extra output | "
             f"{self.training_text()}"
@@ -282,7 +290,7 @@ class Architecture:
             f"digraph {_dot_id(name)} {{",
             "  rankdir=TB;",
             '  node [shape=box, fontname="Helvetica"];',
-            '  "input" [shape=ellipse, label="input"];',
+            f'  "input" [shape=ellipse, label="input{" (ple)" if self.embedding == "ple" else ""}"];',
         ]
         for level in range(self.n_levels):
             lines.append(f"  subgraph level_{level} {{")
@@ -378,6 +386,8 @@ def diff(a: Architecture, b: Architecture) -> list[str]:
         changes.append(f"weight decay {a.weight_decay:g} -> {b.weight_decay:g}")
     if a.schedule != b.schedule:
         changes.append(f"schedule {a.schedule} -> {b.schedule}")
+    if a.embedding != b.embedding:
+        changes.append(f"embedding {a.embedding} -> {b.embedding}")
     if a.label_smoothing != b.label_smoothing:
         changes.append(f"label smoothing {a.label_smoothing:g} -> {b.label_smoothing:g}")
     return changes

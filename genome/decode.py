@@ -81,6 +81,7 @@ def decode(space: SearchSpace, genes: np.ndarray) -> Architecture:
         weight_decay=space.weight_decays[int(g[layout.weight_decay][0])],
         schedule=space.lr_schedules[int(g[layout.lr_schedule][0])],
         label_smoothing=space.label_smoothings[int(g[layout.label_smoothing][0])],
+        embedding=space.embeddings[int(g[layout.embedding][0])],
     )
 
 

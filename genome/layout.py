@@ -21,6 +21,7 @@ batch_size      1                           index into batch_sizes
 weight_decay    1                           index into weight_decays
 lr_schedule     1                           index into lr_schedules
 label_smoothing 1                           index into label_smoothings
+embedding       1                           index into embeddings
 ==============  ==========================  ==========================
 
 Per-slot blocks hold unit slot ``(l, u)`` at offset ``l*U + u``.
@@ -29,7 +30,7 @@ Example:
     >>> from genome.space import SearchSpace
     >>> layout = layout_for(SearchSpace())
     >>> layout.size
-    227
+    228
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class SpaceBounds(Protocol):
     weight_decays: tuple[float, ...]
     lr_schedules: tuple[str, ...]
     label_smoothings: tuple[float, ...]
+    embeddings: tuple[str, ...]
 
 
 UnitPair = tuple[tuple[int, int], tuple[int, int]]
@@ -78,6 +80,7 @@ BLOCK_NAMES: tuple[str, ...] = (
     "weight_decay",
     "lr_schedule",
     "label_smoothing",
+    "embedding",
 )
 
 
@@ -107,6 +110,7 @@ class GeneLayout:
     weight_decay: slice
     lr_schedule: slice
     label_smoothing: slice
+    embedding: slice
     size: int
     low: np.ndarray
     high: np.ndarray
@@ -210,6 +214,7 @@ def _cached_layout(space: SpaceBounds) -> GeneLayout:
         ("weight_decay", 1, 0, len(space.weight_decays) - 1),
         ("lr_schedule", 1, 0, len(space.lr_schedules) - 1),
         ("label_smoothing", 1, 0, len(space.label_smoothings) - 1),
+        ("embedding", 1, 0, len(space.embeddings) - 1),
     ]
     assert tuple(name for name, *_ in spec) == BLOCK_NAMES
     slices: dict[str, slice] = {}

@@ -261,4 +261,5 @@ _MUTATIONS: dict[str, MutationFn] = {
     "weight_decay": _step_gene("weight_decay"),
     "lr_schedule": _change_choice("lr_schedule", per_slot=False),
     "label_smoothing": _step_gene("label_smoothing"),
+    "embedding": _change_choice("embedding", per_slot=False),
 }

@@ -31,6 +31,8 @@ KNOWN_ACTIVATIONS: frozenset[str] = frozenset(
 KNOWN_OPTIMIZERS: frozenset[str] = frozenset({"adam", "adamw", "rmsprop", "sgd"})
 # learning-rate schedules over a candidate's epoch cap (fitness.schedule computes them)
 KNOWN_SCHEDULES: frozenset[str] = frozenset({"constant", "cosine", "onecycle"})
+# how a network reads its numeric inputs: as they are, or also piecewise-linearly encoded (fitness.embedding)
+KNOWN_EMBEDDINGS: frozenset[str] = frozenset({"none", "ple"})
 
 MAX_LEVELS_LIMIT = 16
 MAX_UNITS_LIMIT = 16
@@ -58,7 +60,11 @@ class SearchSpace:
             over the first 30 %, then the cosine decay).
         label_smoothings: Label-smoothing choices for classification (sorted,
             unique, in [0, 1)); a regression run searches with ``(0.0,)``
-            (:meth:`for_task`).
+            (:meth:`for_data`).
+        embeddings: How a network reads the numeric features: ``none`` (the
+            standardised values) or ``ple`` (the values and their piecewise-linear
+            encoding over quantile bins of the train rows, Gorishniy et al. 2022);
+            a run whose data has no numeric feature to encode searches with ``("none",)``.
         max_params: Networks with more parameters are rejected before building.
         connection_probability: Chance of a 1 for each connection, input and
             output bit of a random genome.
@@ -75,6 +81,7 @@ class SearchSpace:
     weight_decays: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1)
     lr_schedules: tuple[str, ...] = ("constant", "cosine", "onecycle")
     label_smoothings: tuple[float, ...] = (0.0, 0.1)
+    embeddings: tuple[str, ...] = ("none", "ple")
     max_params: int = 2_000_000
     connection_probability: float = 0.2
 
@@ -115,21 +122,28 @@ class SearchSpace:
         )
         set_(self, "optimizers", _names(self.optimizers, "optimizers", KNOWN_OPTIMIZERS))
         set_(self, "lr_schedules", _names(self.lr_schedules, "lr_schedules", KNOWN_SCHEDULES))
+        set_(self, "embeddings", _names(self.embeddings, "embeddings", KNOWN_EMBEDDINGS))
 
     @property
     def layout(self) -> GeneLayout:
         """The gene layout of this space (cached per space)."""
         return layout_for(self)
 
-    def for_task(self, task: str) -> SearchSpace:
-        """The space a run of ``task`` searches: label smoothing only exists for classification.
+    def for_data(self, task: str, embeddable: bool = True) -> SearchSpace:
+        """The space a run searches on its data: genes that cannot matter there are fixed.
 
-        For ``"regression"`` the label-smoothing gene is fixed at 0, so that no two
-        genomes differ only in a gene that cannot change the network's training.
+        Label smoothing exists for classification only (``"regression"`` fixes it
+        at 0), the ``ple`` embedding only where the data has numeric features to
+        encode (``embeddable``). So no two genomes differ only in a gene that cannot
+        change the network or its training. The layout stays the same (only the
+        upper bounds shrink), and genomes decode alike with either space.
         """
+        changes: dict[str, Any] = {}
         if task == "regression" and self.label_smoothings != (0.0,):
-            return dataclasses.replace(self, label_smoothings=(0.0,))
-        return self
+            changes["label_smoothings"] = (0.0,)
+        if not embeddable and self.embeddings != ("none",):
+            changes["embeddings"] = ("none",)
+        return dataclasses.replace(self, **changes) if changes else self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/TOML-able dict (lists, not tuples)."""

@@ -48,6 +48,7 @@ def make_genes(
     weight_decay: int = 0,
     lr_schedule: int = 0,
     label_smoothing: int = 0,
+    embedding: int = 0,
     base: np.ndarray | None = None,
 ) -> np.ndarray:
     """A genome from named blocks.
@@ -86,6 +87,7 @@ def make_genes(
     g[layout.weight_decay] = weight_decay
     g[layout.lr_schedule] = lr_schedule
     g[layout.label_smoothing] = label_smoothing
+    g[layout.embedding] = embedding
     return layout.validate(g)
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from fitness import build_model, load_dataset
+from fitness.embedding import encode
+from fitness.embedding import width as embedding_width
 from fitness.model import make_optimizer
 from fitness.plain import PlainNetwork, _activation, scale_features, times_transposed
 from fitness.runtime import import_tensorflow
@@ -24,7 +26,14 @@ def digits():
 
 
 def _model(arch, data, n_outputs, task, seed=3):
-    return build_model(arch, data.n_features, n_outputs, task, data.feature_mean, data.feature_var, seed)
+    return build_model(
+        arch, data.n_features, n_outputs, task, data.feature_mean, data.feature_var, seed, data.ple_bins
+    )
+
+
+def _width(arch, data):
+    """The width of what the units read as input: the scaled features and, for ``ple``, their encoding."""
+    return data.n_features + (embedding_width(data.ple_bins) if arch.embedding == "ple" else 0)
 
 
 def _every_activation(build):
@@ -49,8 +58,11 @@ def _values(variables) -> list:
     return [tf.constant(np.asarray(v)) for v in variables]
 
 
-def _scaled(data, x):
-    return tf.constant(scale_features(x, data.feature_mean, data.feature_var))
+def _scaled(data, x, arch=None):
+    scaled = scale_features(x, data.feature_mean, data.feature_var)
+    if arch is not None and arch.embedding == "ple":
+        scaled = encode(scaled, data.ple_bins)
+    return tf.constant(scaled)
 
 
 @pytest.mark.parametrize("task", ["regression", "classification"])
@@ -65,9 +77,9 @@ def test_inference_matches_the_keras_model(digits, build, task):
             layer.moving_mean.assign(rng.normal(size=layer.moving_mean.shape).astype("float32"))
             variance = rng.uniform(0.5, 2, size=layer.moving_variance.shape)
             layer.moving_variance.assign(variance.astype("float32"))
-    net = PlainNetwork(arch, model, digits.n_features)
+    net = PlainNetwork(arch, model, _width(arch, digits))
     x = digits.x_val[:64]
-    ours = net.logits(_values(net.weights), _values(net.stats), _scaled(digits, x)).numpy()
+    ours = net.logits(_values(net.weights), _values(net.stats), _scaled(digits, x, arch)).numpy()
     if task == "classification":
         ours = tf.nn.softmax(ours).numpy()
     np.testing.assert_allclose(ours, model(x, training=False).numpy(), rtol=1e-5, atol=1e-6)
@@ -81,16 +93,16 @@ def test_training_mode_uses_batch_statistics_and_updates_moving_averages_like_ke
     genes[SPACE.layout.dropout] = 0  # dropout masks are drawn differently by design
     arch = decode(SPACE, genes)
     keras_model, plain_model = (_model(arch, digits, 1, "regression") for _ in range(2))
-    net = PlainNetwork(arch, plain_model, digits.n_features)
+    net = PlainNetwork(arch, plain_model, _width(arch, digits))
     flat = FlatTraining(net, make_optimizer("adam", 1e-3))
     x = digits.x_train[:50]
     y = tf.constant(np.zeros(50, dtype="float32"))
     seed = tf.constant([0, 0])
     for _ in range(2):  # the trainer's step without the weight update: batch statistics, moving averages
         expected = keras_model(x, training=True).numpy()
-        logits = net.forward(*flat.views(), _scaled(digits, x), {})[0]
+        logits = net.forward(*flat.views(), _scaled(digits, x, arch), {})[0]
         np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-4, atol=1e-5)
-        flat.gradient(_scaled(digits, x), y, seed, False)
+        flat.gradient(_scaled(digits, x, arch), y, seed, False)
     flat.store(flat.params.numpy(), flat.moving.numpy())
     for a, b in zip(keras_model.non_trainable_variables, plain_model.non_trainable_variables):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6, err_msg=a.path)
@@ -114,9 +126,9 @@ def _tape_gradients(net, w, s, x, y, masks, classify):
 def _check_gradients(arch, data, task, rows=40, seed=(3, 4)):
     n_out = 1 if task == "regression" else 10
     model = _model(arch, data, n_out, task)
-    net = PlainNetwork(arch, model, data.n_features)
+    net = PlainNetwork(arch, model, _width(arch, data))
     w, s = _values(net.weights), _values(net.stats)
-    x = _scaled(data, data.x_train[:rows])
+    x = _scaled(data, data.x_train[:rows], arch)
     if task == "regression":
         y = tf.constant(np.random.default_rng(0).normal(size=rows).astype("float32"))
     else:
@@ -168,7 +180,7 @@ def test_written_out_gradients_match_the_tape_on_random_architectures(digits):
 
 def test_dropout_masks_follow_the_seed_and_the_rate(digits, build):
     arch = decode(SPACE, _every_activation(build))
-    net = PlainNetwork(arch, _model(arch, digits, 1, "regression"), digits.n_features)
+    net = PlainNetwork(arch, _model(arch, digits, 1, "regression"), _width(arch, digits))
 
     def masks(seed, rows=4000):
         return {j: m.numpy() for j, m in net.dropout_masks(rows, tf.constant(seed, dtype=tf.int32)).items()}
@@ -213,8 +225,8 @@ def test_random_architectures_match_at_inference(digits):
     for _ in range(5):
         arch = decode(space, random_genome(space, rng))
         model = _model(arch, digits, 1, "regression")
-        net = PlainNetwork(arch, model, digits.n_features)
-        ours = net.logits(_values(net.weights), _values(net.stats), _scaled(digits, x)).numpy()
+        net = PlainNetwork(arch, model, _width(arch, digits))
+        ours = net.logits(_values(net.weights), _values(net.stats), _scaled(digits, x, arch)).numpy()
         np.testing.assert_allclose(ours, model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 

@@ -145,6 +145,19 @@ def _candidates(build):
                 lr_schedule=1,
             ),
         ),
+        "regression, ple embedding, rmsprop": (
+            "regression",
+            build(
+                SPACE,
+                n_levels=1,
+                n_units=(1,),
+                neurons={(0, 0): 3},
+                optimizer=2,
+                learning_rate=2,
+                batch_size=1,
+                embedding=1,
+            ),
+        ),
         "classification, label smoothing, one-cycle, sgd": (
             "classification",
             build(
@@ -170,7 +183,14 @@ def _final_val_losses(trainer, arch, data) -> np.ndarray:
         keras.backend.clear_session()
         keras.utils.set_random_seed(7)
         model = build_model(
-            arch, data.n_features, data.n_outputs, data.task, data.feature_mean, data.feature_var, 7
+            arch,
+            data.n_features,
+            data.n_outputs,
+            data.task,
+            data.feature_mean,
+            data.feature_var,
+            7,
+            data.ple_bins,
         )
         optimizer = optimizer_for(arch, len(data.x_train), EPOCHS)
         history = trainer(model, arch, optimizer, data, EPOCHS, EPOCHS + 1, 100 + seed)
@@ -179,7 +199,7 @@ def _final_val_losses(trainer, arch, data) -> np.ndarray:
     return np.asarray(losses)
 
 
-@pytest.mark.slow  # 6 x 6 trainings: about 40 s, kept out of make test-fast
+@pytest.mark.slow  # 7 x 6 trainings: about 45 s, kept out of make test-fast
 @pytest.mark.parametrize(
     "name",
     [
@@ -189,6 +209,7 @@ def _final_val_losses(trainer, arch, data) -> np.ndarray:
         "classification, adamw",
         "regression, weight decay, cosine schedule, adam",
         "classification, label smoothing, one-cycle, sgd",
+        "regression, ple embedding, rmsprop",
     ],
 )
 def test_compiled_and_keras_reach_the_same_validation_loss(regression_data, digits, build, name):

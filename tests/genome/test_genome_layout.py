@@ -32,14 +32,15 @@ def test_default_sizes_by_hand() -> None:
         "weight_decay": 1,
         "lr_schedule": 1,
         "label_smoothing": 1,
+        "embedding": 1,
     }
-    assert layout.size == 1 + 4 + 5 * 16 + 96 + 24 + 16 + 6 == 227
-    assert layout.low.shape == layout.high.shape == (227,)
+    assert layout.size == 1 + 4 + 5 * 16 + 96 + 24 + 16 + 7 == 228
+    assert layout.low.shape == layout.high.shape == (228,)
 
 
 def test_smallest_space() -> None:
     layout = SearchSpace(max_levels=1, max_units=1).layout
-    assert layout.size == 1 + 1 + 5 + 0 + 0 + 1 + 6
+    assert layout.size == 1 + 1 + 5 + 0 + 0 + 1 + 7
     assert layout.skip_pairs == () and layout.lateral_pairs == ()
 
 
@@ -47,7 +48,7 @@ def test_smallest_space() -> None:
 def test_slices_are_contiguous_and_cover(levels: int, units: int) -> None:
     layout = SearchSpace(max_levels=levels, max_units=units).layout
     names = layout.block_names()
-    assert names[0] == "n_levels" and names[-1] == "label_smoothing" and len(names) == 16
+    assert names[0] == "n_levels" and names[-1] == "embedding" and len(names) == 17
     position = 0
     for name in names:
         block = getattr(layout, name)

@@ -141,6 +141,7 @@ def test_crossover_unit_blocks_keeps_blocks_whole(
         layout.weight_decay.start,
         layout.lr_schedule.start,
         layout.label_smoothing.start,
+        layout.embedding.start,
     ]
     assert free.tolist() == expected
 
@@ -195,7 +196,7 @@ def test_crossover_two_point_swaps_one_segment() -> None:
 
 def test_mutation_kinds() -> None:
     kinds = mutation_kinds()
-    assert len(kinds) == len(set(kinds)) == 16
+    assert len(kinds) == len(set(kinds)) == 17
     assert {"n_levels", "n_units", "neurons", "skip_bit", "lateral_bit", "learning_rate"} <= set(kinds)
 
 

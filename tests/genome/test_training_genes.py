@@ -65,8 +65,9 @@ def test_bounds_and_validation_of_the_choices():
 
 
 def test_regression_runs_fix_label_smoothing_at_zero():
-    regression = SPACE.for_task("regression")
-    assert regression.label_smoothings == (0.0,) and SPACE.for_task("classification") is SPACE
+    regression = SPACE.for_data("regression")
+    assert regression.label_smoothings == (0.0,) and SPACE.for_data("classification") is SPACE
+    assert SPACE.for_data("classification", embeddable=False).embeddings == ("none",)
     assert regression.layout.size == SPACE.layout.size  # same layout: journals decode with either space
     rng = np.random.default_rng(3)
     for _ in range(50):
