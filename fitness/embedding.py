@@ -20,9 +20,9 @@ one ``1 / (e_{t+1} - e_t)`` per bin in its feature's row, the bias
 saved or exported model still needs no custom object. Units that read the input
 read the standardised values and their encoding, concatenated.
 
-At most :data:`MAX_FEATURES` numeric features are encoded (the first ones in
-feature order): for image pixels the encoding would multiply the input width,
-and a run with no feature to encode searches without the ``ple`` choice
+Data with more than :data:`MAX_FEATURES` numeric features (image pixels, for
+one) gets no bins: the encoding would multiply the input width many times over.
+A run with no bins searches without the ``ple`` choice
 (:meth:`genome.SearchSpace.for_data`).
 
 Example:
@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 
 BINS = 8  # quantile bins per numeric feature
-MAX_FEATURES = 128  # numeric features encoded at most
+MAX_FEATURES = 128  # data with more numeric features gets no bins
 
 Bins = tuple[tuple[int, tuple[float, ...]], ...]  # (feature index, its edges) per encoded feature
 
@@ -51,11 +51,15 @@ def fit_bins(x_scaled: np.ndarray, numeric: Sequence[int], bins: int = BINS) -> 
     """Quantile bin edges of the ``numeric`` columns of ``x_scaled`` (train rows, standardised).
 
     Edges are the ``0, 1/bins, ..., 1`` quantiles, rounded to float32 and
-    de-duplicated; columns with fewer than two distinct edges are skipped.
+    de-duplicated; columns with fewer than two distinct edges are skipped. More
+    than :data:`MAX_FEATURES` numeric columns: no bins at all.
     """
-    out = []
+    out: list[tuple[int, tuple[float, ...]]] = []
     x = np.asarray(x_scaled, dtype=np.float64)
-    for j in list(numeric)[:MAX_FEATURES]:
+    numeric = list(numeric)
+    if len(numeric) > MAX_FEATURES:
+        return ()
+    for j in numeric:
         if len(x) == 0:
             break
         edges = np.unique(np.quantile(x[:, j], np.linspace(0.0, 1.0, bins + 1)).astype(np.float32))

@@ -36,8 +36,9 @@ def test_bins_are_train_quantiles_and_skip_constant_columns():
     bins = fit_bins(x, [0, 1], bins=4)
     assert bins == ((0, (0.0, 2.0, 4.0, 6.0, 8.0)),)
     assert width(bins) == 4
-    many = fit_bins(np.random.default_rng(0).normal(size=(50, MAX_FEATURES + 5)), range(MAX_FEATURES + 5))
-    assert len(many) == MAX_FEATURES
+    x = np.random.default_rng(0).normal(size=(50, MAX_FEATURES + 1))
+    assert len(fit_bins(x, range(MAX_FEATURES))) == MAX_FEATURES
+    assert fit_bins(x, range(MAX_FEATURES + 1)) == ()  # image-like data: no bins, no ple choice
 
 
 def test_encoding_is_below_inside_above_each_bin():
@@ -47,6 +48,13 @@ def test_encoding_is_below_inside_above_each_bin():
     out = encode(np.array([[-1.0, 5.0], [0.5, 5.0], [2.0, 5.0], [9.0, 5.0]]), bins)
     np.testing.assert_allclose(out[:, 2:], [[0, 0], [0.5, 0], [1, 0.5], [1, 1]])
     np.testing.assert_allclose(out[:, :2], [[-1, 5], [0.5, 5], [2, 5], [9, 5]])
+
+
+def test_image_data_has_no_bins_and_its_search_space_no_ple():
+    data = load_dataset("digits")  # 64 pixel columns: encoded; mnist5k's 784 are not
+    assert data.ple_bins and SPACE.for_data(data.task, bool(data.ple_bins)) is SPACE
+    mnist = load_dataset("mnist5k")
+    assert mnist.ple_bins == () and SPACE.for_data(mnist.task, False).embeddings == ("none",)
 
 
 def test_dataset_bins_come_from_the_train_rows_of_the_numeric_features(table):
