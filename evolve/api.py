@@ -35,6 +35,8 @@ def load_data(cfg: DataConfig) -> Dataset:
         id_columns=cfg.id_columns,
         split=cfg.split,
         keep_columns=cfg.keep_columns,
+        numeric_transform=cfg.numeric_transform,
+        target_transform=cfg.target_transform,
     )
 
 
@@ -45,6 +47,7 @@ def describe_data(data: Dataset) -> dict[str, Any]:
         "task": data.task,
         "target": data.target,
         "n_features": data.n_features,
+        "target_transform": data.target_transform,
         "rows": {"train": len(data.x_train), "val": len(data.x_val), "test": len(data.x_test)},
         "fingerprint": data.fingerprint,
         "audit": data.audit,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import tomli_w
 import tomllib
 
 from fitness import SettingsError, TrainSettings
+from fitness.transforms import NUMERIC_TRANSFORMS, TARGET_TRANSFORMS
 from genome import SearchSpace, SpaceError
 
 
@@ -51,7 +52,14 @@ def _prob(table: str, name: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which data to learn from and how to split it."""
+    """Which data to learn from, how to split it, and the run-level value transforms.
+
+    ``numeric_transform`` (``"standard"``, ``"robust"``, ``"quantile"``) and
+    ``target_transform`` (``"auto"``, ``"none"``, ``"log"``; regression only) are
+    fitted on the train rows (:mod:`fitness.transforms`). ``"auto"`` is the default:
+    on Ames it chose log, which lowered the test RMSE of the best network from
+    27,262 to 21,361 (population 8, 2 generations, seed 0; docs/performance.md).
+    """
 
     dataset: str = "ames"
     target: str | None = None
@@ -59,6 +67,8 @@ class DataConfig:
     id_columns: tuple[str, ...] = ()
     split: tuple[float, float, float] = (0.70, 0.15, 0.15)
     keep_columns: tuple[str, ...] = ()
+    numeric_transform: str = "standard"
+    target_transform: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "id_columns", tuple(self.id_columns))
@@ -68,6 +78,11 @@ class DataConfig:
             raise ConfigError("data.dataset must be a built-in name or a path")
         if self.task not in ("auto", "regression", "classification"):
             raise ConfigError(f"data.task must be auto, regression or classification, got {self.task!r}")
+        transforms = (("numeric_transform", NUMERIC_TRANSFORMS), ("target_transform", TARGET_TRANSFORMS))
+        for key, known in transforms:
+            value = getattr(self, key)
+            if value not in known:
+                raise ConfigError(f"data.{key} must be {', '.join(known)}, got {value!r}")
         if len(self.split) != 3 or not all(
             isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in self.split
         ):
@@ -75,6 +90,9 @@ class DataConfig:
         if not math.isclose(sum(self.split), 1.0, abs_tol=1e-6):
             raise ConfigError(f"data.split fractions must sum to 1, got {sum(self.split):g}")
 
+
+# what a run directory written before these data keys existed did (RunConfig.load_saved)
+LEGACY_DATA = {"numeric_transform": "standard", "target_transform": "none"}
 
 ENGINES = ("loky", "dask")
 CROSSOVERS = ("unit_blocks", "two_point")
@@ -184,6 +202,15 @@ class RunConfig:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"invalid TOML in {p}: {exc}") from None
         return cls.from_dict(d)
+
+    @classmethod
+    def load_saved(cls, path: str | Path) -> RunConfig:
+        """A run directory's ``config.toml``: the data keys it lacks (it was written before they
+        existed) take :data:`LEGACY_DATA`, the behaviour of that evonas, not today's defaults."""
+        config = cls.load(path)
+        given = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("data", {})
+        legacy = {k: v for k, v in LEGACY_DATA.items() if k not in given}
+        return replace(config, data=replace(config.data, **legacy)) if legacy else config
 
     def dumps(self) -> str:
         return tomli_w.dumps(self.to_dict())

@@ -201,7 +201,15 @@ class _EvonasEstimator(BaseEstimator):
         config = self._config(name, list(frame.columns))
         d = config.data
         frame = frame.assign(**{name: target})
-        data = load_dataset(frame, name, task=d.task, split=d.split, keep_columns=d.keep_columns)
+        data = load_dataset(
+            frame,
+            name,
+            task=d.task,
+            split=d.split,
+            keep_columns=d.keep_columns,
+            numeric_transform=d.numeric_transform,
+            target_transform=d.target_transform,
+        )
         run_dir = self._new_run_dir()
         run_search(config, run_dir, data=data, progress=not self.quiet, log=_quiet if self.quiet else print)
         from evolve.predict import load_predictor  # TensorFlow / Keras: only once a model is needed

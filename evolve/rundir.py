@@ -191,8 +191,10 @@ class RunDir:
         return cls(p)
 
     def config(self) -> RunConfig:
+        """The run's ``config.toml``; data keys that an older evonas did not write keep that evonas'
+        behaviour (:data:`evolve.config.LEGACY_DATA`), so an old run resumes on the same data."""
         try:
-            return RunConfig.load(self.path / CONFIG)
+            return RunConfig.load_saved(self.path / CONFIG)
         except ConfigError as exc:
             raise RunDirError(f"{self.path / CONFIG}: {exc}") from None
 

@@ -21,7 +21,12 @@ Rules:
   (:class:`fitness.encoder.Encoder`, saved as ``encoder.json``) and applied to
   every split.
   Features are NOT scaled here: the model scales them from ``feature_mean`` /
-  ``feature_var`` (train statistics).
+  ``feature_var`` (train statistics), after the encoder's numeric transform
+  (``numeric_transform``: :mod:`fitness.transforms`).
+* The regression target stays in user units in the ``Dataset``; the trainers
+  learn :meth:`Dataset.model_targets` (``target_transform``, decided on the train
+  rows: ``log1p`` or none, then standardised by ``target_mean`` /
+  ``target_std``, the statistics of the transformed train target).
 
 Missing-value policy:
 
@@ -74,6 +79,7 @@ import pandas as pd
 
 from fitness.encoder import MISSING, Encoder
 from fitness.leaks import find_leaks
+from fitness.transforms import choose_target_transform, from_model_space, to_model_space
 from fitness.validate import (
     DataError,
     as_float,
@@ -115,6 +121,23 @@ class Dataset:
     classes: tuple
     audit: dict
     encoder: Encoder
+    target_transform: str = "none"
+
+    def model_targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets as the model learns them (float32): regression ones transformed, then standardised.
+
+        Both trainers call it (:func:`fitness.trainer.device_data`,
+        :func:`fitness.keras_trainer.keras_targets`); class indices pass unchanged.
+        """
+        if self.task != "regression":
+            return y
+        z = y if self.target_transform == "none" else to_model_space(y, self.target_transform)
+        return ((z - self.target_mean) / self.target_std).astype("float32")
+
+    def from_model_outputs(self, out: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`model_targets` for regression outputs: target units (float64)."""
+        z = np.asarray(out, dtype=np.float64).reshape(-1) * self.target_std + self.target_mean
+        return from_model_space(z, self.target_transform)
 
     @property
     def n_features(self) -> int:
@@ -128,8 +151,11 @@ class Dataset:
 
     @cached_property
     def fingerprint(self) -> str:
-        """16 hex chars identifying the exact arrays, task and target of a run."""
-        digest = hashlib.sha256(f"{self.task}\0{self.target}".encode())
+        """16 hex chars identifying the exact arrays, task, target and target transform of a run."""
+        tag = f"{self.task}\0{self.target}"
+        if self.target_transform != "none":  # the same arrays learn other targets
+            tag += f"\0{self.target_transform}"
+        digest = hashlib.sha256(tag.encode())
         for array in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
             digest.update(f"{array.dtype.str}{array.shape}".encode())
             digest.update(np.ascontiguousarray(array).tobytes())
@@ -309,6 +335,8 @@ def load_dataset(
     split: Sequence[float] = (0.70, 0.15, 0.15),
     max_levels_per_category: int = 50,
     keep_columns: Sequence[str] = (),
+    numeric_transform: str = "standard",
+    target_transform: str = "none",
 ) -> Dataset:
     """Read, split and encode a source into a ``Dataset`` (see the module docstring).
 
@@ -379,6 +407,7 @@ def load_dataset(
         id_columns=[*ids, *auto_ids],
         max_levels=levels,
         words_as_missing=read_as_numbers,
+        numeric_transform=numeric_transform,
     )
     x = encoder.transform(frame).x
     feature_names = encoder.feature_names
@@ -387,10 +416,12 @@ def load_dataset(
     check_features(x_train, features, name, [*ids, *auto_ids, *leaks])
     var = x_train.var(axis=0, dtype=np.float64)
     var[var == 0] = 1.0
+    chosen, target_facts = choose_target_transform(target_transform, y_train, task)
     target_mean, target_std = 0.0, 1.0
     if task == "regression":
-        target_mean = float(np.mean(y_train, dtype=np.float64))
-        target_std = float(np.std(y_train, dtype=np.float64)) or 1.0
+        y_model = to_model_space(y_train, chosen)
+        target_mean = float(np.mean(y_model))
+        target_std = float(np.std(y_model)) or 1.0
     sides_per_row = pd.Series(labels).groupby(hashes).nunique()
     audit = {
         "source": name,
@@ -412,6 +443,8 @@ def load_dataset(
             "kept_on_purpose": on_purpose,
         },
         "n_features": len(feature_names),
+        "numeric_transform": numeric_transform,
+        "target_transform": target_facts,
         **facts,
         "mixed_type_columns": mixed,
         "max_levels_per_category": levels,
@@ -437,4 +470,5 @@ def load_dataset(
         classes=classes,
         audit=audit,
         encoder=encoder,
+        target_transform=chosen,
     )

@@ -10,7 +10,10 @@ search saw it. ``encoder.json`` in the run directory is :meth:`Encoder.to_dict`.
 Encoding, in feature order:
 
 1. numeric columns: the value, missing / infinite / beyond-float32 values
-   replaced by the train median (0 for a column with no train value);
+   replaced by the train median (0 for a column with no train value), then
+   the run's numeric transform (``data.numeric_transform``: ``"standard"``,
+   the value as is; ``"robust"`` or ``"quantile"``, fitted on the train rows:
+   :mod:`fitness.transforms`);
 2. one 0/1 indicator ``"col:missing"`` per numeric column that had a missing
    value on some train row;
 3. categorical columns: one-hot over the kept levels (the ``max_levels`` most
@@ -37,10 +40,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fitness.transforms import apply_quantile, apply_robust, check_numeric_transform, fit_quantile, fit_robust
 from fitness.validate import DataError, as_float, is_numeric
 
 MISSING = "<missing>"
-FORMAT = 1
+FORMAT = 2  # 2: the numeric transform; format 1 (no transform) reads as "standard"
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,19 @@ class NumericColumn:
 
     ``words_as_missing``: the column was text holding mostly numbers in the
     train rows, so a word in it (``"?"``, ``"unknown"``) is a missing value;
-    otherwise text in it is an error when new rows are encoded.
+    otherwise text in it is an error when new rows are encoded. ``centre`` /
+    ``spread`` (robust) and ``knots`` / ``scores`` (quantile) are the fitted
+    numeric transform (:mod:`fitness.transforms`); unused otherwise.
     """
 
     name: str
     median: float
     indicator: bool
     words_as_missing: bool = False
+    centre: float = 0.0
+    spread: float = 1.0
+    knots: tuple[float, ...] = ()
+    scores: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,7 @@ class Encoder:
         id_columns: identifier columns (given and automatic): passed through by ``predict``.
         numeric: the numeric features, in feature order.
         categorical: the categorical features, in feature order.
+        numeric_transform: ``"standard"``, ``"robust"`` or ``"quantile"`` (:mod:`fitness.transforms`).
     """
 
     target: str
@@ -104,6 +115,7 @@ class Encoder:
     id_columns: tuple[str, ...] = ()
     numeric: tuple[NumericColumn, ...] = ()
     categorical: tuple[CategoricalColumn, ...] = ()
+    numeric_transform: str = "standard"
 
     # -- fitting ---------------------------------------------------------------
     @classmethod
@@ -118,8 +130,10 @@ class Encoder:
         id_columns: Sequence[str] = (),
         max_levels: int = 50,
         words_as_missing: Sequence[str] = (),
+        numeric_transform: str = "standard",
     ) -> Encoder:
         """Fit on the train rows ``train`` (the columns ``features``; numeric ones already numeric)."""
+        check_numeric_transform(numeric_transform)
         numeric_names = [c for c in features if is_numeric(train[c])]
         values = as_float(train[numeric_names]) if numeric_names else np.zeros((len(train), 0))
         missing = np.isnan(values)
@@ -127,9 +141,16 @@ class Encoder:
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN train column
             medians = np.nanmedian(values, axis=0) if len(train) else np.zeros(len(numeric_names))
         medians = np.where(np.isnan(medians), 0.0, medians)
+        filled = np.where(missing, medians, values)  # what the transform sees, as in transform()
         numeric = tuple(
-            NumericColumn(str(c), float(m), bool(f), str(c) in set(map(str, words_as_missing)))
-            for c, m, f in zip(numeric_names, medians, missing.any(axis=0), strict=True)
+            NumericColumn(
+                str(c),
+                float(m),
+                bool(f),
+                str(c) in set(map(str, words_as_missing)),
+                **_fit_transform(numeric_transform, filled[:, i]),
+            )
+            for i, (c, m, f) in enumerate(zip(numeric_names, medians, missing.any(axis=0), strict=True))
         )
         categorical = []
         for column in (c for c in features if c not in set(numeric_names)):
@@ -144,6 +165,7 @@ class Encoder:
             id_columns=tuple(str(c) for c in id_columns),
             numeric=numeric,
             categorical=tuple(categorical),
+            numeric_transform=numeric_transform,
         )
 
     # -- what it holds -----------------------------------------------------------
@@ -203,7 +225,7 @@ class Encoder:
         values = self._numbers(frame, where)
         missing = np.isnan(values)
         medians = np.array([c.median for c in self.numeric], dtype=np.float64)
-        blocks = [np.where(missing, medians, values)]
+        blocks = [self._transformed(np.where(missing, medians, values))]
         flagged = np.array([c.indicator for c in self.numeric], dtype=bool)
         blocks.append(missing[:, flagged].astype(np.float64))
         unseen: dict[str, int] = {}
@@ -221,6 +243,19 @@ class Encoder:
         x = np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
         return Encoded(x=x, unseen_levels=unseen, missing_values=counts)
 
+    def _transformed(self, filled: np.ndarray) -> np.ndarray:
+        """The numeric transform applied to the imputed numeric columns (float64)."""
+        if self.numeric_transform == "robust":
+            centre = np.array([c.centre for c in self.numeric], dtype=np.float64)
+            spread = np.array([c.spread for c in self.numeric], dtype=np.float64)
+            return apply_robust(filled, centre, spread)
+        if self.numeric_transform == "quantile":
+            out = np.empty_like(filled)
+            for i, c in enumerate(self.numeric):
+                out[:, i] = apply_quantile(filled[:, i], c.knots, c.scores)
+            return out
+        return filled
+
     # -- plain data ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """What ``encoder.json`` holds (plain JSON types)."""
@@ -230,12 +265,14 @@ class Encoder:
             "task": self.task,
             "classes": list(self.classes),
             "id_columns": list(self.id_columns),
+            "numeric_transform": self.numeric_transform,
             "numeric": [
                 {
                     "name": c.name,
                     "median": c.median,
                     "indicator": c.indicator,
                     "words_as_missing": c.words_as_missing,
+                    **_transform_dict(self.numeric_transform, c),
                 }
                 for c in self.numeric
             ],
@@ -250,8 +287,10 @@ class Encoder:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Encoder:
         """Read back :meth:`to_dict` (a ``ValueError`` when it is not an evonas encoder)."""
-        if d.get("format") != FORMAT:
-            raise ValueError(f"encoder format {d.get('format')!r}; this evonas reads {FORMAT}")
+        if d.get("format") not in (1, FORMAT):
+            raise ValueError(f"encoder format {d.get('format')!r}; this evonas reads 1 to {FORMAT}")
+        transform = str(d.get("numeric_transform", "standard"))  # format 1: no transform
+        check_numeric_transform(transform)
         enc = cls(
             target=str(d["target"]),
             task=str(d["task"]),
@@ -259,7 +298,14 @@ class Encoder:
             id_columns=tuple(d.get("id_columns", ())),
             numeric=tuple(
                 NumericColumn(
-                    str(c["name"]), float(c["median"]), bool(c["indicator"]), bool(c["words_as_missing"])
+                    str(c["name"]),
+                    float(c["median"]),
+                    bool(c["indicator"]),
+                    bool(c["words_as_missing"]),
+                    centre=float(c.get("centre", 0.0)),
+                    spread=float(c.get("spread", 1.0)),
+                    knots=tuple(map(float, c.get("knots", ()))),
+                    scores=tuple(map(float, c.get("scores", ()))),
                 )
                 for c in d.get("numeric", ())
             ),
@@ -267,10 +313,33 @@ class Encoder:
                 CategoricalColumn(str(c["name"]), tuple(map(str, c["levels"])), int(c["train_levels"]))
                 for c in d.get("categorical", ())
             ),
+            numeric_transform=transform,
         )
+        if transform == "quantile" and any(not c.knots or len(c.knots) != len(c.scores) for c in enc.numeric):
+            raise ValueError("encoder quantile knots and scores are missing or of different lengths")
         if "feature_names" in d and list(d["feature_names"]) != list(enc.feature_names):
             raise ValueError("encoder feature_names do not match its columns")
         return enc
+
+
+def _fit_transform(kind: str, values: np.ndarray) -> dict[str, Any]:
+    """The fitted parameters of one numeric column's transform (keyword arguments of NumericColumn)."""
+    if kind == "robust":
+        centre, spread = fit_robust(values)
+        return {"centre": centre, "spread": spread}
+    if kind == "quantile":
+        knots, scores = fit_quantile(values)
+        return {"knots": knots, "scores": scores}
+    return {}
+
+
+def _transform_dict(kind: str, column: NumericColumn) -> dict[str, Any]:
+    """What ``encoder.json`` holds of one column's transform."""
+    if kind == "robust":
+        return {"centre": column.centre, "spread": column.spread}
+    if kind == "quantile":
+        return {"knots": list(column.knots), "scores": list(column.scores)}
+    return {}
 
 
 __all__ = ["MISSING", "CategoricalColumn", "Encoded", "Encoder", "NumericColumn"]

@@ -106,7 +106,7 @@ def evaluate_genome(
         else:
             best = int(np.argmin(val_loss))
             if data.task == "regression":
-                rmse = float(math.sqrt(val_loss[best]) * data.target_std)
+                rmse = val_rmse(model, data, float(val_loss[best]))
                 record["objective"] = rmse
                 record["metrics"] = {"val_rmse": rmse}
             else:
@@ -127,6 +127,25 @@ def evaluate_genome(
         keras.backend.clear_session()
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
+
+
+def val_rmse(model: Any, data: Dataset, best_val_loss: float) -> float:
+    """The validation RMSE in the target's units of a trained (best-epoch) regression model.
+
+    Without a target transform it is ``sqrt(val MSE) * target_std`` (the loss is
+    the MSE of the standardised target); with ``"log"``, the RMSE of the val
+    rows' predictions turned back into target units (:meth:`Dataset.from_model_outputs`),
+    which a loss in log units cannot give. A non-finite RMSE is an error.
+    """
+    if data.target_transform == "none":
+        return float(math.sqrt(best_val_loss) * data.target_std)
+    out = np.asarray(model(data.x_val, training=False), dtype="float64")
+    err = data.from_model_outputs(out) - data.y_val.astype("float64")
+    with np.errstate(over="ignore", invalid="ignore"):
+        rmse = float(np.sqrt(np.mean(err**2)))
+    if not math.isfinite(rmse):
+        raise FloatingPointError("non-finite validation predictions in target units")
+    return rmse
 
 
 def trainer_for(arch: Architecture, trainer: str) -> str:
@@ -178,7 +197,7 @@ def _train(
 def _save(model: Any, data: Dataset, path: str) -> None:
     """Save a trained model; a regression model is wrapped to predict in the target's units."""
     if data.task == "regression":
-        model = with_target_scale(model, data.target_mean, data.target_std)
+        model = with_target_scale(model, data.target_mean, data.target_std, data.target_transform)
     model.save(path)
 
 
@@ -298,4 +317,5 @@ __all__ = [
     "objective_name",
     "score_test",
     "trainer_for",
+    "val_rmse",
 ]

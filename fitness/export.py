@@ -37,6 +37,12 @@ they propagate NaN whichever operand it is):
   matmuls on a GPU cannot round them; the fixed, non-trainable ``Dense`` layers
   only pick 0/1 indicator and one-hot columns with 0/1 weights (exact even in TF32).
 
+The run's numeric transform (``data.numeric_transform``, :mod:`fitness.transforms`)
+follows the imputation with built-in layers too: ``"robust"`` by ``Rescaling``,
+a clip at ``|u / 3| <= 1e6`` (two ``ReLU``) and ``UnitNormalization`` of the pair
+``(u / 3, 1)``; ``"quantile"`` by masks of ``Discretization`` over a tile of
+segments (:func:`_quantile_scores`). Both agree with the encoder to ~1e-5.
+
 Categorical columns: ``StringLookup`` (one-hot, one OOV slot) over the kept
 levels, plus ``""`` as an alias of ``"<missing>"`` when that level was kept and
 ``""`` is not itself a level; a fixed ``Dense`` drops the OOV slot and merges the
@@ -129,13 +135,107 @@ def _numeric_block(keras_mod, x, encoder: Encoder) -> list:
     kept = layers.Multiply(name=f"{_PREFIX}kept_values")([finite, keep])
     medians = np.array([c.median for c in encoder.numeric], dtype=np.float32)
     filled = layers.Rescaling(scale=medians, offset=0.0, name=f"{_PREFIX}medians")(missing)
-    blocks = [layers.Add(name=f"{_PREFIX}numbers")([kept, filled])]
+    numbers = layers.Add(name=f"{_PREFIX}numbers")([kept, filled])
+    blocks = [_transformed(keras_mod, numbers, encoder)]
     flagged = [i for i, c in enumerate(encoder.numeric) if c.indicator]
     if flagged:
         pick = np.zeros((n, len(flagged)))
         pick[flagged, np.arange(len(flagged))] = 1.0
         blocks.append(_fixed_dense(keras_mod, missing, pick, f"{_PREFIX}indicators"))
     return blocks
+
+
+def _transformed(keras_mod, x, encoder: Encoder):
+    """The encoder's numeric transform of the imputed numbers ``x`` (None, n) (:mod:`fitness.transforms`).
+
+    ``"robust"``: ``u / 3 = (x - centre) / (3 spread)`` by two ``Rescaling``; then
+    ``UnitNormalization`` of the pair ``(u / 3, 1)`` per column gives
+    ``(u / 3) / sqrt((u / 3) ** 2 + 1)``, times 3 the smooth clip. ``"quantile"``:
+    :func:`_quantile_scores`.
+    """
+    layers = keras_mod.layers
+    n = len(encoder.numeric)
+    if encoder.numeric_transform == "robust":
+        centre = np.array([c.centre for c in encoder.numeric], dtype=np.float64)
+        third = 3.0 * np.array([c.spread for c in encoder.numeric], dtype=np.float64)
+        centred = layers.Rescaling(
+            scale=1.0, offset=(-centre).astype(np.float32), name=f"{_PREFIX}robust_centre"
+        )(x)
+        u = layers.Rescaling(
+            scale=(1.0 / third).astype(np.float32), offset=0.0, name=f"{_PREFIX}robust_scale"
+        )(centred)
+        # |u / 3| clipped at 1e6 (two ReLUs, exact below it), so its square cannot overflow float32;
+        # the smooth clip of 3e6 is already 3.0 in float32
+        above = layers.ReLU(max_value=1e6, name=f"{_PREFIX}robust_above")(u)
+        below = layers.ReLU(max_value=1e6, name=f"{_PREFIX}robust_below")(
+            layers.Rescaling(scale=-1.0, offset=0.0, name=f"{_PREFIX}robust_negate")(u)
+        )
+        u = layers.Subtract(name=f"{_PREFIX}robust_clipped")([above, below])
+        u = layers.Reshape((n, 1), name=f"{_PREFIX}robust_column")(u)
+        one = layers.Rescaling(scale=0.0, offset=1.0, name=f"{_PREFIX}robust_one")(u)
+        pair = layers.Concatenate(axis=-1, name=f"{_PREFIX}robust_pair")([u, one])
+        unit = layers.UnitNormalization(axis=-1, name=f"{_PREFIX}robust_unit")(pair)
+        first = layers.Cropping1D((0, 1), name=f"{_PREFIX}robust_first")(
+            layers.Permute((2, 1), name=f"{_PREFIX}robust_swap")(unit)
+        )
+        flat = layers.Reshape((n,), name=f"{_PREFIX}robust_flat")(first)
+        return layers.Rescaling(scale=3.0, offset=0.0, name=f"{_PREFIX}robust_clip")(flat)
+    if encoder.numeric_transform == "quantile":
+        return _quantile_scores(keras_mod, x, encoder)
+    return x
+
+
+def _quantile_scores(keras_mod, x, encoder: Encoder):
+    """The quantile-normal scores of ``x`` (None, n): ``numpy.interp`` through each column's knots.
+
+    Segment ``k`` of a column is ``[q_k, q_k+1)``, plus ``(-inf, q_0)`` and
+    ``[q_last, inf)`` with slope 0 (the clamps), all columns padded with empty
+    segments to the same count ``m``. On a ``(None, m, n)`` tile of ``x``,
+    ``Discretization([0])`` of ``x - q_k`` and of ``x - q_k+1`` gives the 0/1 mask of
+    the segment ``x`` is in (an infinite end is ``0 * x + 1`` or ``0 * x - 1``,
+    so even ``x = FLT_MAX`` falls in its segment), the segment's line is ``z_k + s_k (x - q_k)``, and
+    the mask times the line averaged over the segments (one term is not 0) times
+    ``m`` is the score, exact up to float32 rounding.
+    """
+    layers = keras_mod.layers
+    n = len(encoder.numeric)
+    m = max(len(c.knots) for c in encoder.numeric) + 1
+    # x * scale + offset >= 0 at the segment's low end, and at its high end; padding: never inside
+    low_scale, low_offset = np.zeros((m, n)), np.full((m, n), -1.0)
+    high_scale, high_offset = np.zeros((m, n)), np.full((m, n), -1.0)
+    origin = np.zeros((m, n))
+    slope = np.zeros((m, n))
+    start = np.zeros((m, n))
+    for j, c in enumerate(encoder.numeric):
+        q, z = np.asarray(c.knots, dtype=np.float64), np.asarray(c.scores, dtype=np.float64)
+        k = len(q)
+        low_offset[0, j] = 1.0  # -inf: always above
+        low_scale[1 : k + 1, j], low_offset[1 : k + 1, j] = 1.0, -q
+        high_scale[:k, j], high_offset[:k, j] = 1.0, -q  # segment k: +inf, never above
+        origin[: k + 1, j] = [q[0], *q]
+        start[: k + 1, j] = [z[0], *z]
+        if k > 1:
+            slope[1:k, j] = np.diff(z) / np.diff(q)
+    f32 = np.float32
+    rows = layers.Reshape((1, n), name=f"{_PREFIX}quantile_row")(x)
+    tiled = layers.UpSampling1D(m, name=f"{_PREFIX}quantile_tile")(rows)
+    steps = []
+    for name, scale, offset in (("low", low_scale, low_offset), ("high", high_scale, high_offset)):
+        shifted = layers.Rescaling(
+            scale=scale.astype(f32), offset=offset.astype(f32), name=f"{_PREFIX}q_{name}"
+        )(tiled)
+        bucket = layers.Discretization(
+            bin_boundaries=[0.0], output_mode="int", name=f"{_PREFIX}q_{name}_step"
+        )
+        steps.append(
+            layers.Rescaling(scale=1.0, offset=0.0, name=f"{_PREFIX}q_{name}_float")(bucket(shifted))
+        )
+    inside = layers.Subtract(name=f"{_PREFIX}q_inside")(steps)
+    along = layers.Rescaling(scale=1.0, offset=(-origin).astype(f32), name=f"{_PREFIX}q_along")(tiled)
+    line = layers.Rescaling(scale=slope.astype(f32), offset=start.astype(f32), name=f"{_PREFIX}q_line")(along)
+    picked = layers.Multiply(name=f"{_PREFIX}q_picked")([inside, line])
+    mean = layers.GlobalAveragePooling1D(name=f"{_PREFIX}q_mean")(picked)
+    return layers.Rescaling(scale=float(m), offset=0.0, name=f"{_PREFIX}quantile_scores")(mean)
 
 
 def _categorical_block(keras_mod, x, levels: tuple[str, ...], index: int):

@@ -39,12 +39,8 @@ from genome import Architecture
 
 
 def keras_targets(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """The train and validation targets as the model learns them: standardised for regression."""
-    y_train, y_val = data.y_train, data.y_val
-    if data.task == "regression":
-        y_train = ((y_train - data.target_mean) / data.target_std).astype("float32")
-        y_val = ((y_val - data.target_mean) / data.target_std).astype("float32")
-    return y_train, y_val
+    """The train and validation targets as the model learns them (``Dataset.model_targets``)."""
+    return data.model_targets(data.y_train), data.model_targets(data.y_val)
 
 
 def train_keras(
