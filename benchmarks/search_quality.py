@@ -1,6 +1,7 @@
 """Search quality side by side: evonas against the tools a user would pick instead.
 
     .venv/bin/python benchmarks/search_quality.py --dataset ames --budget 100 --seeds 3
+    .venv/bin/python benchmarks/search_quality.py --suite --minutes 5 --seeds 3
 
 On one hash split (train/val/test, the one every evonas run uses) and one budget
 of candidate trainings, with the same epoch cap and early stopping for every
@@ -16,7 +17,23 @@ neural method:
   hgb-default      scikit-learn HistGradientBoosting with default settings;
   hgb-tuned        the same on a 3x3 grid (learning rate, leaves), chosen on the val split;
   linear           ridge (regression) or logistic regression (classification), the
-                   regularisation chosen on the val split.
+                   regularisation chosen on the val split;
+  realmlp-td, realmlp-hpo, catboost-default, lightgbm-default
+                   the peers of benchmarks/peers.py (pytabkit's RealMLP with its defaults and
+                   with its random search, CatBoost and LightGBM with their defaults); a peer
+                   whose library is not installed is skipped, with a line saying so.
+
+Budgets: ``--budget B`` trainings (the default), or ``--minutes M`` of wall time:
+evonas-genetic then runs generation after generation until M minutes are spent,
+stopping at a generation boundary when the next generation would end past M
+minutes by the last generation's wall time (implemented here, not by evonas'
+own ``search.time_budget``). evonas-random and the KerasTuner tuners get as many
+trainings as the genetic search used in either mode; realmlp-hpo gets M minutes
+(without --minutes: the genetic search's wall time for that seed).
+
+Tables: ``--dataset NAME`` (ames, mnist5k, computers, sacramento, default, digits) or
+``--suite`` for the five public tables of benchmarks/peers.py; ``--report-only --suite``
+rebuilds one markdown table over the suite (methods x tables, median test metric).
 
 Each selects its model on the validation split; the test split is touched once,
 at the end, for the selected model only. The scikit-learn references do not
@@ -47,18 +64,32 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # peers.py, also when imported
+
+from peers import (  # noqa: E402
+    DATASETS,
+    PEERS,
+    SUITE,
+    load_table,
+    log_loss,
+    missing_module,
+    peer_frames,
+    regression_rmse,
+    run_peer,
+    scores,
+)
 
 from evolve.api import describe_data  # noqa: E402
 from evolve.config import RunConfig  # noqa: E402
 from evolve.rundir import DATA, RunDir  # noqa: E402
 from evolve.search import Search  # noqa: E402
-from fitness import TrainSettings, load_dataset  # noqa: E402
+from fitness import TrainSettings  # noqa: E402
 from fitness.data import Dataset  # noqa: E402
 from genome import decode  # noqa: E402
 
 NEURAL = ("evonas-genetic", "evonas-random", "kt-random", "kt-hyperband")
 REFERENCES = ("hgb-default", "hgb-tuned", "linear")
-METHODS = NEURAL + REFERENCES
+METHODS = NEURAL + REFERENCES + PEERS
 KT_BATCH = 32
 
 
@@ -97,28 +128,7 @@ def leakage_audit(data: Dataset) -> list[str]:
     return lines
 
 
-# -- metrics --------------------------------------------------------------------
-def regression_rmse(pred: np.ndarray, y: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((pred.reshape(-1).astype("float64") - y.astype("float64")) ** 2)))
-
-
-def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
-    p = np.clip(proba.astype("float64"), 1e-12, 1.0)
-    return float(-np.mean(np.log(p[np.arange(len(y)), y.astype("int64")])))
-
-
-def scores(data: Dataset, val_out: np.ndarray, test_out: np.ndarray) -> dict[str, float]:
-    """Val and test metrics from predictions (target units) or class probabilities."""
-    if data.task == "regression":
-        return {"val": regression_rmse(val_out, data.y_val), "test": regression_rmse(test_out, data.y_test)}
-    return {
-        "val": log_loss(val_out, data.y_val),
-        "val_accuracy": float(np.mean(np.argmax(val_out, 1) == data.y_val)),
-        "test": float(np.mean(np.argmax(test_out, 1) == data.y_test)),
-        "test_loss": log_loss(test_out, data.y_test),
-    }
-
-
+# -- metrics (regression_rmse, log_loss, scores: benchmarks/peers.py) ------------------
 def best_so_far(values: list[float | None]) -> list[float]:
     out, best = [], math.inf
     for v in values:
@@ -152,9 +162,19 @@ def run_evonas(
     random_only: bool,
     settings: TrainSettings,
     workdir: Path,
+    minutes: float | None = None,
 ) -> dict[str, Any]:
+    """One evonas search: ``budget`` trainings, or (genetic, ``minutes`` given) M minutes of wall time.
+
+    In the time mode the genetic search breeds generation after generation and stops at a
+    generation boundary once the next one would end past M minutes, estimated from the wall
+    time of the last generation (the clock starts before the workers do); generation 0 always
+    runs. The random search trains ``budget`` random genomes as one population in either mode.
+    """
     # the default population (10); a smoke-test budget gets a smaller one
-    population = budget if random_only else (10 if budget >= 20 else max(3, budget // 2))
+    population = (
+        budget if random_only else (10 if budget >= 20 or minutes is not None else max(3, budget // 2))
+    )
     cfg = RunConfig().with_overrides(
         data={"dataset": dataset},
         search={"seed": seed, "population": population},
@@ -167,8 +187,11 @@ def run_evonas(
         search = Search(
             run, cfg, data, progress=sys.stderr.isatty(), log=lambda line: print("   ", line, flush=True)
         )
-        while search.generation < 0 or (not random_only and len(search.cache) < budget):
+        last = 0.0  # wall time of the last generation
+        while search.generation < 0 or not (random_only or spent(budget, minutes, search, start, last)):
+            began = time.perf_counter()
             print("   ", search.step().line("val"), flush=True)
+            last = time.perf_counter() - began
         test = search.score_best_on_test()
     seconds = time.perf_counter() - start
     records = run.evaluations()
@@ -183,6 +206,7 @@ def run_evonas(
         "curve": best_so_far(objectives),
         "selected": decode(cfg.space, best.genes).describe(),
         "generations": search.generation + 1,
+        "minutes": None if random_only else minutes,
         "candidates": [candidate_summary(cfg, r, genes_of[r["key"]]) for r in records],
     }
     if data.task == "classification":
@@ -190,6 +214,13 @@ def run_evonas(
         by_key = {r["key"]: r for r in records}
         result["val_accuracy"] = by_key[best.key]["metrics"]["val_accuracy"]
     return result
+
+
+def spent(budget: int, minutes: float | None, search: Search, start: float, last: float) -> bool:
+    """Whether the genetic search stops before its next generation (see run_evonas)."""
+    if minutes is None:
+        return len(search.cache) >= budget
+    return time.perf_counter() - start + last > minutes * 60
 
 
 # -- KerasTuner -----------------------------------------------------------------
@@ -412,6 +443,17 @@ def wiring_lines(found: dict[str, list[dict[str, Any]]], fmt: str) -> list[str]:
     return lines
 
 
+LINE_STYLES = {
+    "hgb-default": ":",
+    "hgb-tuned": "--",
+    "linear": "-.",
+    "realmlp-td": ":",
+    "realmlp-hpo": "--",
+    "catboost-default": "-.",
+    "lightgbm-default": (0, (5, 1, 1, 1, 1, 1)),
+}
+
+
 def write_report(results: Path, dataset: str, report_dir: Path, command: str) -> Path | None:
     found = load_results(results, dataset)
     if not found:
@@ -474,15 +516,15 @@ def write_report(results: Path, dataset: str, report_dir: Path, command: str) ->
             ax.fill_between(
                 x, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), alpha=0.15, color=line.get_color()
             )
-    for method in REFERENCES:
+    for method in REFERENCES + PEERS:
         rs = found.get(method)
         if rs:
             ax.axhline(
-                rs[0]["val"],
-                linestyle={"hgb-default": ":", "hgb-tuned": "--", "linear": "-."}[method],
+                statistics.median(r["val"] for r in rs),
+                linestyle=LINE_STYLES[method],
                 linewidth=1,
-                color="black",
-                label=f"{method} (val)",
+                color="black" if method in REFERENCES else "tab:gray",
+                label=f"{method} (val{', median' if len(rs) > 1 else ''})",
             )
     ax.set_xlabel("trainings")
     ax.set_ylabel(f"best {val_name} so far")
@@ -501,97 +543,254 @@ def write_report(results: Path, dataset: str, report_dir: Path, command: str) ->
     return table
 
 
+# -- the suite table -------------------------------------------------------------------------
+REFERENCE_PEERS = ("realmlp-td", "catboost-default")  # the ratios of the suite table are against these
+
+
+def suite_columns(results: Path) -> list[tuple[str, str, str, str]]:
+    """(dataset, result key, column label, number format) for each suite table with results."""
+    columns = []
+    for dataset in SUITE:
+        found = load_results(results, dataset)
+        if not found:
+            continue
+        if next(iter(found.values()))[0]["task"] == "regression":
+            columns.append((dataset, "test", f"{dataset} RMSE", ",.0f"))
+        else:
+            columns.append((dataset, "test", f"{dataset} accuracy", ".4f"))
+            columns.append((dataset, "test_loss", f"{dataset} log loss", ".4f"))
+    return columns
+
+
+def _error(label: str, value: float) -> float:
+    """The quantity a ratio compares (lower is better): RMSE, log loss, or the error rate 1 - accuracy."""
+    return 1.0 - value if label.endswith("accuracy") else value
+
+
+def write_suite_report(results: Path, report_dir: Path, command: str) -> Path | None:
+    """One markdown table over the suite: rows methods, columns tables, cells median test metric.
+
+    Then the same cells as ratios against realmlp-td and catboost-default (of RMSE, log loss
+    and error rate 1 - accuracy: below 1 is better than the peer), and the median wall times.
+    """
+    columns = suite_columns(results)
+    if not columns:
+        return None
+    found = {dataset: load_results(results, dataset) for dataset in SUITE}
+    methods = [m for m in METHODS if any(m in found[d] for d, *_ in columns)]
+
+    def median(method: str, dataset: str, key: str) -> float | None:
+        values = [r[key] for r in found[dataset].get(method, []) if r.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    def seeds(method: str, dataset: str) -> int:
+        return len(found[dataset].get(method, []))
+
+    header = "| method | " + " | ".join(label for _, _, label, _ in columns) + " |"
+    rule = "|---|" + "---|" * len(columns)
+    lines = [
+        f"Command: `{command}`",
+        "",
+        "Median test metric over the seeds (the number of seeds in brackets where it is not 3;"
+        " deterministic methods run once). RMSE and log loss: lower is better; accuracy: higher.",
+        "",
+        header,
+        rule,
+    ]
+    for method in methods:
+        cells = []
+        for dataset, key, _, fmt in columns:
+            value, n = median(method, dataset, key), seeds(method, dataset)
+            note = f" ({n})" if n not in (0, 3) and method not in REFERENCES else ""
+            cells.append("-" if value is None else format(value, fmt) + note)
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Against " + " / ".join(f"`{m}`" for m in REFERENCE_PEERS) + ": the method's median RMSE, log loss"
+        " or error rate (1 - accuracy) divided by the peer's; below 1 is better than the peer.",
+        "",
+        header,
+        rule,
+    ]
+    for method in methods:
+        cells = []
+        for dataset, key, label, _ in columns:
+            value = median(method, dataset, key)
+            ratios = []
+            for peer in REFERENCE_PEERS:
+                base = median(peer, dataset, key)
+                if value is None or base is None or _error(label, base) <= 0:
+                    ratios.append("-")
+                else:
+                    ratios.append(f"{_error(label, value) / _error(label, base):.2f}")
+            cells.append(" / ".join(ratios))
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    tables = [d for d in SUITE if any(d == c[0] for c in columns)]
+    lines += [
+        "",
+        "Median wall time in seconds (fit, selection and the two predictions; evonas: the whole search).",
+        "",
+        "| method | " + " | ".join(tables) + " |",
+        "|---|" + "---|" * len(tables),
+    ]
+    for method in methods:
+        cells = [
+            "-" if median(method, d, "seconds") is None else format(median(method, d, "seconds"), ",.0f")
+            for d in tables
+        ]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    table = report_dir / "suite.md"
+    table.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {table}")
+    return table
+
+
 # -- main ------------------------------------------------------------------------------------
+def _in_fresh_process(fn: Any, *args: Any) -> Any:
+    """Run ``fn(*args)`` in a fresh spawned process: its library's threads and defaults, not
+    TensorFlow as evonas configured this process for scoring (and no torch next to TensorFlow)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def run_dataset(args: argparse.Namespace, dataset: str, methods: list[str]) -> None:
+    """Run the chosen methods on one table and save one JSON file per (method, seed)."""
+    settings = TrainSettings(max_epochs=args.max_epochs, patience=args.patience)
+    data, frame, ids = load_table(dataset)
+    print("leakage audit:")
+    for line in leakage_audit(data):
+        print("  " + line)
+    frames = peer_frames(data, frame, ids) if any(m in PEERS for m in methods) else None
+    if frames is not None:
+        print(
+            f"  peers: the same rows, {frames.x_train.shape[1]} columns,"
+            f" {len(frames.categorical)} of them categorical"
+        )
+    args.results.mkdir(parents=True, exist_ok=True)
+
+    def save(method: str, seed: int | None, result: dict[str, Any]) -> None:
+        result.update(
+            method=method,
+            seed=seed,
+            dataset=dataset,
+            task=data.task,
+            budget=args.budget,
+            max_epochs=settings.max_epochs,
+            patience=settings.patience,
+        )
+        name = f"{dataset}__{method}__{'ref' if seed is None else f'seed{seed}'}.json"
+        (args.results / name).write_text(json.dumps(result, indent=1) + "\n")
+        print(
+            f"  {method} seed {seed}: val {result['val']:.6g}, test {result['test']:.6g}, "
+            f"{result['trainings']} trainings, {result['seconds']:.0f}s",
+            flush=True,
+        )
+
+    for method in [m for m in methods if m in REFERENCES]:
+        save(method, None, run_reference(data, method))
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        budget, genetic_seconds = args.budget, None
+        genetic_file = args.results / f"{dataset}__evonas-genetic__seed{seed}.json"
+        if "evonas-genetic" not in methods and genetic_file.exists():
+            # a run in parts: the others still get as many trainings as the genetic search used
+            saved = json.loads(genetic_file.read_text())
+            budget, genetic_seconds = saved["trainings"], saved["seconds"]
+        with tempfile.TemporaryDirectory(prefix="evonas-bench-") as tmp:
+            work = Path(tmp)
+            if "evonas-genetic" in methods:
+                what = f"{args.minutes:g} minutes" if args.minutes is not None else f"budget {budget}"
+                print(f"evonas-genetic, seed {seed}, {what}", flush=True)
+                genetic = run_evonas(data, dataset, seed, budget, False, settings, work, args.minutes)
+                save("evonas-genetic", seed, genetic)
+                budget, genetic_seconds = genetic["trainings"], genetic["seconds"]  # the others: as many
+            if "evonas-random" in methods:
+                print(f"evonas-random, seed {seed}, {budget} trainings", flush=True)
+                save("evonas-random", seed, run_evonas(data, dataset, seed, budget, True, settings, work))
+            for method, hyperband in (("kt-random", False), ("kt-hyperband", True)):
+                if method in methods:
+                    print(f"{method}, seed {seed}, {budget} trials", flush=True)
+                    result = _in_fresh_process(
+                        run_keras_tuner, data, seed, budget, hyperband, settings, work / method
+                    )
+                    save(method, seed, result)
+                    shutil.rmtree(work / method, ignore_errors=True)
+        for method in [m for m in methods if m in PEERS]:
+            seconds = None
+            if method == "realmlp-hpo":
+                seconds = args.minutes * 60 if args.minutes is not None else genetic_seconds
+                if seconds is None:
+                    print(f"realmlp-hpo, seed {seed}: skipped (give --minutes, or run evonas-genetic first)")
+                    continue
+            print(f"{method}, seed {seed}" + (f", {seconds:.0f} s" if seconds else ""), flush=True)
+            result = _in_fresh_process(run_peer, method, data, frames, seed, seconds, args.realmlp_epochs)
+            save(method, seed, result)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="evonas vs random search, KerasTuner, gradient boosting, linear"
+        description="evonas vs random search, KerasTuner, gradient boosting, linear and the peers"
     )
-    parser.add_argument("--dataset", choices=["ames", "mnist5k", "digits"], default="ames")
+    parser.add_argument("--dataset", choices=DATASETS, default="ames")
+    parser.add_argument(
+        "--suite", action="store_true", help="every table of the public suite: " + ", ".join(SUITE)
+    )
     parser.add_argument("--budget", type=int, default=100, help="candidate trainings per neural method")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 for the neural methods")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="wall-time budget of the genetic search (instead of --budget) and of realmlp-hpo",
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 for the seeded methods")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument(
         "--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS)
     )
     parser.add_argument("--max-epochs", type=int, default=TrainSettings().max_epochs)
     parser.add_argument("--patience", type=int, default=TrainSettings().patience)
+    parser.add_argument(
+        "--realmlp-epochs", type=int, default=None, help="RealMLP's epochs (smoke tests; default: its own)"
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--report-dir", type=Path, default=ROOT / "docs" / "benchmarks")
     parser.add_argument(
-        "--report-only", action="store_true", help="rebuild the table and picture from --results"
+        "--report-only", action="store_true", help="rebuild the tables and pictures from --results"
     )
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
-    if unknown or args.budget < 2 or args.seeds < 1:
-        parser.error(f"unknown methods {unknown}" if unknown else "--budget must be >= 2 and --seeds >= 1")
-    command = (
-        f".venv/bin/python benchmarks/search_quality.py --dataset {args.dataset} --budget {args.budget}"
-        f" --seeds {args.seeds}"
-        + (f" --max-epochs {args.max_epochs}" if args.max_epochs != TrainSettings().max_epochs else "")
-        + (f" --patience {args.patience}" if args.patience != TrainSettings().patience else "")
-    )
-    if not args.report_only:
-        settings = TrainSettings(max_epochs=args.max_epochs, patience=args.patience)
-        data = load_dataset(args.dataset)
-        print("leakage audit:")
-        for line in leakage_audit(data):
-            print("  " + line)
-        args.results.mkdir(parents=True, exist_ok=True)
-
-        def save(method: str, seed: int | None, result: dict[str, Any]) -> None:
-            result.update(
-                method=method,
-                seed=seed,
-                dataset=args.dataset,
-                task=data.task,
-                budget=args.budget,
-                max_epochs=settings.max_epochs,
-                patience=settings.patience,
-            )
-            name = f"{args.dataset}__{method}__{'ref' if seed is None else f'seed{seed}'}.json"
-            (args.results / name).write_text(json.dumps(result, indent=1) + "\n")
-            print(
-                f"  {method} seed {seed}: val {result['val']:.6g}, test {result['test']:.6g}, "
-                f"{result['trainings']} trainings, {result['seconds']:.0f}s",
-                flush=True,
-            )
-
-        for method in [m for m in methods if m in REFERENCES]:
-            save(method, None, run_reference(data, method))
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            budget = args.budget
-            genetic_file = args.results / f"{args.dataset}__evonas-genetic__seed{seed}.json"
-            if "evonas-genetic" not in methods and genetic_file.exists():
-                # a run in parts: the others still get as many trainings as the genetic search used
-                budget = json.loads(genetic_file.read_text())["trainings"]
-            with tempfile.TemporaryDirectory(prefix="evonas-bench-") as tmp:
-                work = Path(tmp)
-                if "evonas-genetic" in methods:
-                    print(f"evonas-genetic, seed {seed}, budget {budget}", flush=True)
-                    genetic = run_evonas(data, args.dataset, seed, budget, False, settings, work)
-                    save("evonas-genetic", seed, genetic)
-                    budget = genetic["trainings"]  # the others get exactly as many trainings
-                if "evonas-random" in methods:
-                    print(f"evonas-random, seed {seed}, {budget} trainings", flush=True)
-                    save(
-                        "evonas-random",
-                        seed,
-                        run_evonas(data, args.dataset, seed, budget, True, settings, work),
-                    )
-                for method, hyperband in (("kt-random", False), ("kt-hyperband", True)):
-                    if method in methods:
-                        print(f"{method}, seed {seed}, {budget} trials", flush=True)
-                        # a fresh process: TensorFlow as KerasTuner users have it (all cores, the
-                        # default op settings), not as evonas configured this one for scoring
-                        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                            job = pool.submit(
-                                run_keras_tuner, data, seed, budget, hyperband, settings, work / method
-                            )
-                            result = job.result()
-                        save(method, seed, result)
-                        shutil.rmtree(work / method, ignore_errors=True)
-    write_report(args.results, args.dataset, args.report_dir, command)
+    if unknown or args.budget < 2 or args.seeds < 1 or (args.minutes is not None and args.minutes <= 0):
+        parser.error(
+            f"unknown methods {unknown}"
+            if unknown
+            else "--budget must be >= 2, --seeds >= 1 and --minutes > 0"
+        )
+    for method in list(methods):
+        module = missing_module(method)
+        if module is not None and not args.report_only:
+            print(f"{method}: skipped ({module} is not installed: pip install -e '.[bench]')")
+            methods.remove(method)
+    datasets = list(SUITE) if args.suite else [args.dataset]
+    for dataset in datasets:
+        if not args.report_only:
+            run_dataset(args, dataset, methods)
+        command = (
+            f".venv/bin/python benchmarks/search_quality.py --dataset {dataset}"
+            + (f" --minutes {args.minutes:g}" if args.minutes is not None else f" --budget {args.budget}")
+            + f" --seeds {args.seeds}"
+            + (f" --max-epochs {args.max_epochs}" if args.max_epochs != TrainSettings().max_epochs else "")
+            + (f" --patience {args.patience}" if args.patience != TrainSettings().patience else "")
+            + (f" --realmlp-epochs {args.realmlp_epochs}" if args.realmlp_epochs is not None else "")
+        )
+        write_report(args.results, dataset, args.report_dir, command)
+    if args.suite:
+        write_suite_report(
+            args.results,
+            args.report_dir,
+            ".venv/bin/python benchmarks/search_quality.py --suite --report-only",
+        )
     return 0
 
 

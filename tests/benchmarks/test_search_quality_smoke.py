@@ -1,4 +1,5 @@
-"""Smoke test of the peer benchmark: every method, a tiny budget, real training, one seed."""
+"""Smoke test of the peer benchmark: every evonas, KerasTuner and scikit-learn method, a tiny budget,
+real training, one seed (the pytabkit, CatBoost and LightGBM peers: test_search_quality_peers_smoke.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
         sys.executable,
         str(ROOT / "benchmarks" / "search_quality.py"),
         "--dataset", "digits", "--budget", "3", "--seeds", "1", "--max-epochs", "2", "--patience", "1",
-        "--results", str(results), "--report-dir", str(report),
+        "--methods", ",".join(METHODS), "--results", str(results), "--report-dir", str(report),
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
