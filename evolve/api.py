@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig
+from evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig, parse_duration
 from evolve.engine import make_engine
 from evolve.formats import format_number, objective_label
 from evolve.logbook import by_generation, no_success_reason
@@ -117,9 +117,12 @@ def run_search(
             not exist or be empty.
         data: an already loaded dataset (by default the one ``config.data`` names).
         progress: show progress bars on stderr.
-        log: receives one summary line per generation.
+        log: receives one summary line per generation (and the line saying the time budget
+            stopped the search, if ``config.search.time_budget`` did).
     """
     data = data if data is not None else load_data(config.data)
+    budget = config.search.time_budget
+    budget = None if budget is None else parse_duration(budget)
     check_space_fits(config.space, data)
     check_engine(config.search)
     run = RunDir.create(out if out is not None else default_out(config), config)
@@ -127,7 +130,7 @@ def run_search(
         run.write_json(DATA, describe_data(data))
         run.write_json(ENCODER, data.encoder.to_dict())
         search = Search(run, config, data, progress=progress, log=log)
-        search.run_generations(config.search.generations)
+        search.run_generations(config.search.generations, budget)
         search.score_best_on_test()
     return RunResult(run.path)
 
@@ -139,6 +142,7 @@ def resume_search(
     workers: int | None = None,
     engine: str | None = None,
     scheduler: str | None = None,
+    time_budget: str | float | None = None,
     data: Dataset | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
@@ -153,7 +157,11 @@ def resume_search(
     ``workers`` changes only how many trainings run at once; ``engine`` and
     ``scheduler`` (e.g. ``engine="dask", scheduler="tcp://host:8786"``) change only
     where they run, for this resume (``config.toml`` keeps the run's own).
+    ``time_budget`` (``"10m"`` or seconds) bounds this resume, counted from its own
+    start; without it the resume runs up to ``search.generations`` whatever budget
+    the run was started with (a budget belongs to the command given it).
     """
+    budget = None if time_budget is None else parse_duration(time_budget)
     run = RunDir.open(path)
     where = {"engine": engine, "scheduler": scheduler}
     check_engine(run.config().with_overrides(search=where).search)  # before anything is written
@@ -175,7 +183,7 @@ def resume_search(
             run.write_json(ENCODER, data.encoder.to_dict())
         if generations is not None:
             write_atomic(run.path / CONFIG, config.dumps())
-        search.run_generations(config.search.generations)
+        search.run_generations(config.search.generations, budget)
         search.score_best_on_test()
     return RunResult(run.path)
 

@@ -28,7 +28,8 @@ from evolve.api import (
     resume_search,
     run_search,
 )
-from evolve.config import ConfigError, RunConfig
+from evolve.budget import format_duration
+from evolve.config import ConfigError, RunConfig, parse_duration
 from evolve.formats import format_number, format_test_score
 from evolve.logbook import no_success_reason
 from evolve.rundir import RunDir, RunDirError, write_atomic
@@ -76,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--task", choices=["auto", "regression", "classification"])
     run.add_argument("--population", type=_whole_number, help="individuals per generation")
     run.add_argument("--generations", type=_whole_number, help="generations bred after the initial one")
+    run.add_argument(
+        "--time-budget",
+        dest="time_budget",
+        help="stop between generations when the next would not fit: 90s, 10m, 1h30m (search.time_budget)",
+    )
+    run.add_argument(
+        "--ensemble", type=_whole_number, help="predict with the K best distinct networks (search.ensemble)"
+    )
     run.add_argument("--workers", type=_whole_number, help="parallel trainings (default: one per core)")
     run.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
     run.add_argument("--seed", type=_whole_number, help="random seed of the search")
@@ -94,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_dir")
     resume.add_argument("--generations", type=_whole_number, help="total generations after the initial one")
     resume.add_argument("--workers", type=_whole_number, help="parallel trainings (default: as configured)")
+    resume.add_argument(
+        "--time-budget", dest="time_budget", help="bound this resume, from its start: 90s, 10m, 1h30m"
+    )
     where = resume.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="resume on this Dask scheduler (tcp://host:8786); same results")
     where.add_argument("--local", action="store_true", help="resume on local workers, whatever the run used")
@@ -145,6 +157,8 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
             "scheduler": args.scheduler,
             "engine": "dask" if args.scheduler else None,
             "refit": args.refit,
+            "time_budget": args.time_budget,
+            "ensemble": args.ensemble,
         },
         "training": {"max_epochs": args.max_epochs, "patience": args.patience},
     }
@@ -170,6 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     s = config.search
     print(
         f"evonas: population {s.population}, generations {s.generations} after the initial one, seed {s.seed}"
+        + (f", time budget {format_duration(parse_duration(s.time_budget))}" if s.time_budget else "")
+        + (f", ensemble of the {s.ensemble} best" if s.ensemble > 1 else "")
         + (f", on the Dask cluster at {s.scheduler}" if s.engine == "dask" else "")
     )
     with _interruptible(out):
@@ -180,6 +196,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    if args.time_budget is not None:
+        parse_duration(args.time_budget)  # a bad value exits 2 before anything is read or written
     run = RunDir.open(args.run_dir)
     config = run.config()
     checkpoint = run.checkpoint()
@@ -201,6 +219,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             workers=args.workers,
             engine="dask" if args.scheduler else "loky" if args.local else None,
             scheduler=args.scheduler,
+            time_budget=args.time_budget,
             progress=not args.quiet,
         )
     _check_success(result)
@@ -282,14 +301,36 @@ def _print_outcome(result: RunResult, k: int) -> None:
         figure = format_test_score(test)
         print(f"\nBest genome #{test['id']}: {figure} (measured once, on {test['test_rows']} held-out rows)")
         refit = test.get("refit")
+        ensemble = test.get("ensemble")
         if refit is not None and "error" in refit:
             print(f"Refit on train+val failed: {refit['error']}")
         elif refit is not None:
+            uses = "" if ensemble is not None else "; evonas predict uses this model"
             print(
                 f"Refitted on train+val ({refit['rows']} rows, {refit['epochs']} epochs): "
-                f"{format_test_score(refit)} (measured once; evonas predict uses this model)"
+                f"{format_test_score(refit)} (measured once{uses})"
             )
+        if ensemble is not None:
+            _print_ensemble(ensemble)
     print(f"\nRun directory: {result.path}   (evonas show {result.path})")
+
+
+def _print_ensemble(ensemble: dict) -> None:
+    """The ensemble's test figures, under the single best network's (``test.json``'s ``ensemble``)."""
+    members = ", ".join(f"#{i}" for i in ensemble["ids"])
+    refit = ensemble.get("refit")
+    uses = "" if refit is not None else "; evonas predict uses this ensemble"
+    print(
+        f"Ensemble of the {len(ensemble['ids'])} best ({members}), predictions averaged: "
+        f"{format_test_score(ensemble)} (measured once{uses})"
+    )
+    if refit is not None:
+        kept = refit.get("not_refitted") or []
+        note = f", {len(kept)} kept as trained (refit failed)" if kept else ""
+        print(
+            f"Ensemble refitted on train+val{note}: {format_test_score(refit)} "
+            "(measured once; evonas predict uses this ensemble)"
+        )
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -394,7 +435,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         write_atomic(out, text)
-        print(f"evonas: {len(frame)} predictions by #{predictor.id} -> {out}", file=sys.stderr)
+        print(f"evonas: {len(frame)} predictions by {predictor.describe()} -> {out}", file=sys.stderr)
     return 0
 
 
@@ -415,7 +456,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    print(f"evonas: wrote {out} ({describe(predictor.encoder)}; individual #{predictor.id})")
+    who = predictor.describe() if predictor.members else f"individual #{predictor.id}"
+    print(f"evonas: wrote {out} ({describe(predictor.encoder)}; {who})")
     return 0
 
 

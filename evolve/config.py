@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -48,6 +49,40 @@ def _int_at_least(table: str, name: str, value: Any, low: int) -> None:
 def _prob(table: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ConfigError(f"{table}.{name} must be a number between 0 and 1, got {value!r}")
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d*)?)h)?(?:(\d+(?:\.\d*)?)m)?(?:(\d+(?:\.\d*)?)s)?")
+
+
+def parse_duration(value: Any, key: str = "search.time_budget") -> float:
+    """Seconds of a duration: ``"90s"``, ``"10m"``, ``"1h30m"``, ``"2h"`` or a number of seconds (> 0).
+
+    Example:
+        >>> parse_duration("1h30m"), parse_duration("90s"), parse_duration(45)
+        (5400.0, 90.0, 45.0)
+
+    Raises:
+        ConfigError: one line naming ``key`` when ``value`` is not a positive duration.
+    """
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        match = _DURATION.fullmatch(text)
+        if match and any(match.groups()):
+            h, m, s = (float(g) if g else 0.0 for g in match.groups())
+            seconds = 3600 * h + 60 * m + s
+        else:
+            try:
+                seconds = float(text)
+            except ValueError:
+                seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(
+            f"{key} must be a duration such as 90s, 10m, 1h30m or a number of seconds > 0, got {value!r}"
+        )
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -110,6 +145,14 @@ class SearchConfig:
     both models on the test split (``predict`` then uses the refitted one). On by
     default: it lowered the test error in 9 of 12 searches on four tables
     (``benchmarks/refit.py``, ``docs/performance.md``) for one more training.
+    ``time_budget``: a wall-clock limit on the generations (``"90s"``, ``"10m"``,
+    ``"1h30m"`` or seconds; see :func:`parse_duration`); the search stops at the
+    generation boundary where the next generation would not fit
+    (:meth:`evolve.search.Search.next_generation_seconds`), ``generations`` staying
+    the upper bound. It belongs to the command given it: ``evonas resume`` uses its
+    own ``--time-budget`` only. ``ensemble``: the K best distinct architectures
+    predict together (averaged predictions or class probabilities); 1, the
+    default, is the single best network.
     """
 
     population: int = 10
@@ -124,8 +167,13 @@ class SearchConfig:
     crossover_probability: float = 0.5
     mutation_probability: float = 0.3
     refit: bool = True
+    time_budget: str | float | None = None
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
+        if self.time_budget is not None:
+            parse_duration(self.time_budget)
+        _int_at_least("search", "ensemble", self.ensemble, 1)
         _int_at_least("search", "population", self.population, 2)
         _int_at_least("search", "generations", self.generations, 1)
         _int_at_least("search", "seed", self.seed, 0)
@@ -228,4 +276,4 @@ def resolve_workers(search: SearchConfig) -> int:
     return search.workers or max(1, os.cpu_count() or 1)
 
 
-__all__ = ["ConfigError", "DataConfig", "RunConfig", "SearchConfig", "resolve_workers"]
+__all__ = ["ConfigError", "DataConfig", "RunConfig", "SearchConfig", "parse_duration", "resolve_workers"]

@@ -4,6 +4,8 @@ A :class:`Predictor` reads a run directory and never writes into it: the
 encoding (``encoder.json``, fitted on the run's train rows), the model of the
 chosen individual (``best/model.keras`` for the best; any other individual is
 trained again, deterministically, in a temporary folder), and the class labels.
+With ``search.ensemble`` > 1 the default is the ensemble of the K best
+(:mod:`evolve.ensemble`): one Keras model averaging its members' outputs.
 Raw rows go through the same encoding as in training, so a row predicts as
 the search saw it.
 
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from evolve.api import load_data
+from evolve.ensemble import member_paths, read_members
 from evolve.logbook import no_success_reason
 from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
 from fitness import DataError, evaluate_genome
@@ -58,6 +61,8 @@ class Predictor:
         keras_model: the Keras model; it takes the encoded rows and gives target
             units (regression) or class probabilities (classification).
         refitted: the model is the best retrained on train+val rows (``search.refit``).
+        members: the ids of the ensemble's members, best first, when the model is
+            the ensemble (``search.ensemble`` > 1; ``id`` is then the first); empty otherwise.
     """
 
     def __init__(
@@ -68,8 +73,10 @@ class Predictor:
         encoder: Encoder,
         keras_model: Any,
         refitted: bool = False,
+        members: tuple[int, ...] = (),
     ) -> None:
         self.refitted = refitted
+        self.members = tuple(members)
         self.run_dir = run_dir
         self.id = id
         self.architecture = architecture
@@ -79,6 +86,12 @@ class Predictor:
     @property
     def task(self) -> str:
         return self.encoder.task
+
+    def describe(self) -> str:
+        """``#58``, or ``the ensemble of #58, #61, #40`` (for the command line)."""
+        if self.members:
+            return "the ensemble of " + ", ".join(f"#{i}" for i in self.members)
+        return f"#{self.id}"
 
     @property
     def classes_(self) -> np.ndarray:
@@ -158,7 +171,9 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
     """The predictor of individual ``id`` of a run (default: the best); reads the run, never writes it.
 
     The best individual's model is ``best/model.keras``, or ``best/refit.keras``
-    when the run refitted it on train+val rows (``search.refit``). Another individual is
+    when the run refitted it on train+val rows (``search.refit``). With
+    ``search.ensemble`` > 1 and no ``id``, the predictor is the ensemble of the K
+    best (``best/ensemble/``, each member refitted when the run refitted it). Another individual is
     trained again from its genes with the run's seed, data and settings, which
     gives the same network as in the search (evaluations are deterministic);
     this needs the run's dataset, and takes as long as one training.
@@ -176,6 +191,9 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
     if best is None or not run.best_model_path.is_file():
         if id is None:
             raise RunDirError(f"no model to predict with in {run.path}: {_no_model_reason(run)}")
+    members = read_members(run) if id is None and config.search.ensemble > 1 else []
+    if members:
+        return _ensemble_predictor(run, config, encoder, members)
     chosen = int(best["id"]) if id is None else int(id)
     row = _individual(run, chosen)
     arch = decode(config.space, row["genes"])
@@ -202,6 +220,27 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
             raise RunDirError(f"individual #{chosen} could not be trained again: {record.get('error')}")
         model = keras.models.load_model(path)
     return Predictor(run.path, chosen, arch, encoder, model)
+
+
+def _ensemble_predictor(
+    run: RunDir, config: Any, encoder: Encoder, members: list[dict[str, Any]]
+) -> Predictor:
+    """The predictor of a run's ensemble: one Keras model averaging the members' outputs."""
+    from fitness.ensemble import average_models
+
+    paths = member_paths(run, members, refitted=True)
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise RunDirError(f"the ensemble of {run.path} lacks {missing[0]}: resume the run to rebuild it")
+    configure_tensorflow(config.training.tf_threads)
+    import keras
+
+    models = [keras.models.load_model(p) for p in paths]
+    ids = tuple(int(m["id"]) for m in members)
+    model = average_models(models, [f"member_{i}" for i in ids])
+    arch = decode(config.space, _individual(run, ids[0])["genes"])
+    refitted = any(p.name.startswith("refit-") for p in paths)
+    return Predictor(run.path, ids[0], arch, encoder, model, refitted=refitted, members=ids)
 
 
 __all__ = ["PREDICTION", "Predictor", "load_predictor", "proba_column"]

@@ -221,6 +221,13 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
             refit = test.get("refit") or {}
             if "test_rows" in refit:
                 score += f"; refitted on train+val ({refit['epochs']} epochs): {format_test_score(refit)}"
+            ensemble = test.get("ensemble")
+            if ensemble is not None:
+                members = ", ".join(f"#{i}" for i in ensemble["ids"])
+                score += f"; the ensemble of the {len(ensemble['ids'])} best ({members}): "
+                score += format_test_score(ensemble)
+                if "refit" in ensemble:
+                    score += f", refitted: {format_test_score(ensemble['refit'])}"
         parts += [
             "<h2>Best architecture</h2>",
             f"<p>#{b}, generation {row['generation']}, made by {e(row['operator'])}: "

@@ -8,6 +8,9 @@ runs/NAME/
   checkpoint.json     the latest complete generation (written atomically)
   best/model.keras    the best model so far (best/model.json says which)
   best/refit.keras    with search.refit: the best retrained on train+val (best/refit.json)
+  best/ensemble.json  with search.ensemble = K > 1: the K best distinct architectures (ids, keys,
+                      objectives, refit records), best first
+  best/ensemble/      member-<id>.keras (as the search trained it), refit-<id>.keras (search.refit)
   data.json           which data, task, split sizes and the leakage audit
   encoder.json        the encoding fitted on the train rows (fitness.encoder.Encoder.to_dict)
   test.json           the held-out test score of the final best (measured once)
@@ -41,6 +44,7 @@ LOCK = "lock"
 DATA = "data.json"
 ENCODER = "encoder.json"
 REFIT = "best/refit.json"
+ENSEMBLE = "best/ensemble.json"
 
 
 class RunDirError(ValueError):
@@ -150,8 +154,21 @@ class RunDir:
         return self.path / "best" / "refit.keras"
 
     @property
+    def ensemble_dir(self) -> Path:
+        """The ensemble members' models (``search.ensemble`` > 1)."""
+        return self.path / "best" / "ensemble"
+
+    def member_model_path(self, id: int) -> Path:
+        """Ensemble member ``id`` as the search trained it."""
+        return self.ensemble_dir / f"member-{id}.keras"
+
+    def member_refit_path(self, id: int) -> Path:
+        """Ensemble member ``id`` retrained on train+val rows (``search.refit``)."""
+        return self.ensemble_dir / f"refit-{id}.keras"
+
+    @property
     def models_dir(self) -> Path:
-        """Scratch folder where workers save candidates that may become the best."""
+        """Scratch folder where workers save candidates that may become the best (or join the ensemble)."""
         return self.path / "models"
 
     @staticmethod

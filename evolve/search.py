@@ -12,10 +12,14 @@ Pseudocode, one generation after the initial population::
 
 Individuals are written to ``individuals.jsonl`` at the end of their
 generation; finished evaluations go to ``evaluations.jsonl`` as they arrive.
+Under a time budget the loop stops at the generation boundary where the next
+generation would not fit (:mod:`evolve.budget`); with ``search.ensemble`` > 1 the
+models of the K best distinct architectures are kept (:mod:`evolve.ensemble`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -27,8 +31,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from evolve.config import RunConfig
+from evolve.budget import budget_stop_line, next_generation_seconds
+from evolve.config import RunConfig, resolve_workers
 from evolve.engine import longest_first, make_engine, model_path_for
+from evolve.ensemble import Ranking, keep_member_models, read_members, refit_members, score_members
 from evolve.formats import format_number, objective_label
 from evolve.logbook import GenerationSummary
 from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError
@@ -77,6 +83,9 @@ class Search:
         self.logbook: list[GenerationSummary] = []
         self.engine = make_engine(s)
         self.best_key: str | None = None
+        self.ranking = Ranking()  # every distinct key that trained successfully (the ensemble's pool)
+        self.last_wall: float | None = None  # wall time of the last generation this process ran
+        self.budget_stop: dict[str, Any] | None = None  # set when the time budget stopped the loop
 
     # -- breeding ---------------------------------------------------------
     def _new(self, genes: np.ndarray, parents: tuple[int, ...], operator: str) -> Individual:
@@ -148,6 +157,8 @@ class Search:
             if ind.key not in self.cache and ind.key not in pending:
                 pending[ind.key] = ind
         threshold = self.hof[0].objective if len(self.hof) else math.inf
+        if self.config.search.ensemble > 1:  # keep a model that may join the K best
+            threshold = self.ranking.threshold(self.config.search.ensemble)
         self.run.models_dir.mkdir(exist_ok=True)
         todo = list(pending.values())
         tasks = [
@@ -202,7 +213,27 @@ class Search:
                 "best/model.json", {"id": best.id, "key": best.key, "objective": best.objective}
             )
             self.best_key = best.key
+        if self.config.search.ensemble > 1:
+            self._keep_ensemble()
         shutil.rmtree(self.run.models_dir, ignore_errors=True)
+
+    def _retrain(self, genes: list[int], path: str) -> None:
+        """Train a candidate again (deterministic) to save its model at ``path``."""
+        evaluate_genome(
+            self.space,
+            np.asarray(genes, dtype=np.int64),
+            self.data,
+            self.config.training,
+            self.config.search.seed,
+            model_path=path,
+        )
+
+    def _keep_ensemble(self) -> None:
+        """Keep the models of the ``search.ensemble`` best distinct architectures in ``best/ensemble/``."""
+        k = self.config.search.ensemble
+        scratch = functools.partial(model_path_for, self.run.models_dir)
+        best = (self.best_key, self.run.best_model_path)
+        keep_member_models(self.run, k, self.ranking.top(k), scratch, best, self._retrain)
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
@@ -240,6 +271,7 @@ class Search:
         except (KeyError, TypeError, ValueError) as exc:
             raise RunDirError(f"{where} is corrupt ({type(exc).__name__}: {exc})") from None
         self.population = population
+        self.ranking.add(r for r in self.run.individuals() if r["generation"] <= self.generation)
         # DEAP's HallOfFame keeps items best first and their fitnesses in ascending order of key.
         self.hof.items = hof
         self.hof.keys = [ind.fitness for ind in reversed(hof)]
@@ -256,21 +288,51 @@ class Search:
         self._evaluate(individuals)
         self.population = individuals
         self.hof.update(self.population)
-        self._keep_best_model()
         records = [ind.to_record() for ind in individuals]
+        self.ranking.add(records)
+        self._keep_best_model()
         self.run.append_individuals(records)
         self.run.write_json(CHECKPOINT, self.checkpoint())
         summary = GenerationSummary.of(
             self.generation, records, self.hof[0].objective, time.perf_counter() - start
         )
         self.logbook.append(summary)
+        self.last_wall = summary.seconds
         return summary
 
-    def run_generations(self, last_generation: int) -> None:
-        """Run until ``last_generation`` (inclusive) has been evaluated."""
+    def next_generation_seconds(self) -> float:
+        """The next generation's expected seconds (:func:`evolve.budget.next_generation_seconds`)."""
+        workers = getattr(self.engine, "workers", None) or resolve_workers(self.config.search)
+        return next_generation_seconds(self.population, self.cache, workers, self.last_wall)
+
+    def run_generations(self, last_generation: int, time_budget: float | None = None) -> bool:
+        """Run until ``last_generation`` (inclusive) has been evaluated, or the time budget stops it.
+
+        ``time_budget``: seconds from this call. Before breeding each generation
+        (generation 0 always runs), the search stops when the next generation is
+        expected to end past the budget (:mod:`evolve.budget`); the checkpoint of
+        the last generation is then the run's state, as after any stop, and a
+        resume continues exactly where an uninterrupted run would. Returns True
+        when the budget stopped it (``budget_stop`` says when, and one line is logged).
+        """
         label = objective_label(self.data.task)
+        start = time.perf_counter()
         while self.generation < last_generation:
+            if time_budget is not None and self.generation >= 0:
+                elapsed = time.perf_counter() - start
+                expected = self.next_generation_seconds()
+                if elapsed + expected > time_budget:
+                    self.budget_stop = {
+                        "budget": time_budget,
+                        "generation": self.generation,
+                        "elapsed": elapsed,
+                        "expected": expected,
+                        "left": time_budget - elapsed,
+                    }
+                    self.log(budget_stop_line(self.budget_stop, self.run.path, last_generation))
+                    return True
             self.log(self.step().line(label))
+        return False
 
     def refit_best(self) -> dict[str, Any] | None:
         """With ``search.refit``: train the final best again on train+val rows, once (``best/refit.*``).
@@ -302,6 +364,34 @@ class Search:
         self.run.write_json(REFIT, result)
         return result
 
+    def refit_ensemble(self) -> list[dict[str, Any]]:
+        """With ``search.refit`` and ``search.ensemble`` > 1: retrain each member on train+val rows, once.
+
+        As :meth:`refit_best` does for the best (whose refit is copied, not
+        trained again): K - 1 more trainings. Returns the members with their refit records.
+        """
+        best = self.run.read_json(REFIT) or {}
+
+        def refit(member: dict[str, Any], path: str) -> dict[str, Any]:
+            if best.get("key") == member["key"] and best.get("status") == "ok":
+                if self.run.refit_model_path.is_file():
+                    shutil.copyfile(self.run.refit_model_path, path)
+                    return {**best, "id": member["id"]}
+            record = self.cache[member["key"]]
+            epochs = int(record.get("best_epoch") or record["epochs"])
+            genes = np.asarray(member["genes"], dtype=np.int64)
+            s = self.config
+            result = refit_genome(s.space, genes, self.data, s.training, s.search.seed, epochs, path)
+            return {**result, "id": member["id"]}
+
+        members = self._members()
+        return refit_members(self.run, self.config.search.ensemble, members, refit)
+
+    def _members(self) -> list[dict[str, Any]]:
+        """The ensemble members of ``best/ensemble.json`` with their genes (from the ranking)."""
+        genes = {m["key"]: m["genes"] for m in self.ranking.top(self.config.search.ensemble)}
+        return [{**m, "genes": genes[m["key"]]} for m in read_members(self.run) if m["key"] in genes]
+
     def score_best_on_test(self) -> dict[str, Any] | None:
         """Measure the final best once on the held-out test split (cached in ``test.json``).
 
@@ -314,12 +404,25 @@ class Search:
         refit = self.refit_best() if self.config.search.refit else None
         done = self.run.read_json(TEST)
         if done is not None and done.get("key") == best.key and ("refit" in done) == (refit is not None):
-            return done
-        result = {"id": best.id, "key": best.key, **score_test(str(self.run.best_model_path), self.data)}
-        if refit is not None and refit["status"] == "ok":
-            scores = score_test(str(self.run.refit_model_path), self.data)
-            result["refit"] = {**scores, "epochs": refit["epochs"], "rows": refit["rows"]}
-        elif refit is not None:
-            result["refit"] = {"error": refit["error"]}
-        self.run.write_json(TEST, result)
+            result = dict(done)
+        else:
+            result = {"id": best.id, "key": best.key, **score_test(str(self.run.best_model_path), self.data)}
+            if refit is not None and refit["status"] == "ok":
+                scores = score_test(str(self.run.refit_model_path), self.data)
+                result["refit"] = {**scores, "epochs": refit["epochs"], "rows": refit["rows"]}
+            elif refit is not None:
+                result["refit"] = {"error": refit["error"]}
+        if self.config.search.ensemble > 1:
+            result["ensemble"] = self._score_ensemble((done or {}).get("ensemble"))
+        if result != done:
+            self.run.write_json(TEST, result)
         return result
+
+    def _score_ensemble(self, done: dict[str, Any] | None) -> dict[str, Any]:
+        """The ensemble's test score (``test.json``'s ``ensemble``), reused when its members are the same."""
+        refit = self.config.search.refit
+        members = self.refit_ensemble() if refit else self._members()
+        ids = [m["id"] for m in members]
+        if done is not None and done.get("ids") == ids and ("refit" in done) == refit:
+            return done
+        return score_members(self.run, members, self.data, refit)

@@ -255,22 +255,43 @@ def refit_genome(
     return record
 
 
-def score_test(model_path: str, data: Dataset) -> dict[str, float]:
-    """Measure a saved model once on the held-out test split (used only by the final report)."""
+def score_test(
+    model_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], data: Dataset
+) -> dict[str, float]:
+    """Measure a saved model once on the held-out test split (used only by the final report).
+
+    Given several paths, the ensemble of those models is measured on its averaged
+    output, as :func:`fitness.ensemble.average_models` gives it: regression, the
+    mean prediction in the target's units; classification, the mean of the class
+    probabilities (accuracy from its argmax; cross-entropy from the members'
+    float64 log-probabilities, ``log(mean(p))`` as a log-sum-exp, so no clip is needed).
+    """
     configure_tensorflow(1)
     import keras
 
-    model = keras.models.load_model(model_path)
-    pred = model.predict(data.x_test, batch_size=PREDICT_BATCH, verbose=0)
+    paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
+    models = [keras.models.load_model(p) for p in paths]
+    preds = [m.predict(data.x_test, batch_size=PREDICT_BATCH, verbose=0) for m in models]
     if data.task == "regression":
+        pred = preds[0] if len(preds) == 1 else np.mean([p.astype("float64") for p in preds], axis=0)
         err = pred.reshape(-1).astype("float64") - data.y_test.astype("float64")
         return {"test_rmse": float(np.sqrt(np.mean(err**2))), "test_rows": int(len(err))}
     y = data.y_test.astype("int64")
-    logits = _logits(model, data.x_test)
-    if logits is None:  # not a model of fitness.model: the log of its probabilities, renormalised
-        logits = np.log(np.clip(pred.astype("float64"), 1e-300, None))
-    ce = float(-np.mean(log_softmax(logits)[np.arange(len(y)), y]))
-    acc = float(np.mean(np.argmax(pred, axis=1) == y))
+    log_probs = []
+    for model, pred in zip(models, preds, strict=True):
+        logits = _logits(model, data.x_test)
+        if logits is None:  # not a model of fitness.model: the log of its probabilities, renormalised
+            logits = np.log(np.clip(pred.astype("float64"), 1e-300, None))
+        log_probs.append(log_softmax(logits))
+    if len(models) == 1:
+        log_p, proba = log_probs[0], preds[0]
+    else:
+        stacked = np.stack(log_probs)
+        top = np.max(stacked, axis=0)
+        log_p = top + np.log(np.mean(np.exp(stacked - top), axis=0))
+        proba = np.mean([p.astype("float64") for p in preds], axis=0)
+    ce = float(-np.mean(log_p[np.arange(len(y)), y]))
+    acc = float(np.mean(np.argmax(proba, axis=1) == y))
     return {"test_loss": ce, "test_accuracy": acc, "test_rows": int(len(y))}
 
 

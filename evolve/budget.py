@@ -1,0 +1,95 @@
+"""The time budget of a search (``search.time_budget``, ``--time-budget``): whether the next generation fits.
+
+A search under a budget checks, before breeding each generation after the first
+(generation 0 always runs: a run needs one finished generation to report),
+whether the next generation is expected to end within what is left of the
+budget; if not, it stops at that generation boundary, after the checkpoint,
+and finishes as a completed run does (refit, test score, summary).
+
+The expected length of the next generation (:func:`next_generation_seconds`)
+is the larger of two measured figures:
+
+* the wall time of the last generation this process ran (breeding, training,
+  bookkeeping; absent for the first generation after a resume);
+* the makespan of the population just evaluated trained again from scratch:
+  each of its individuals other than the elites (their children take their
+  places) with the seconds its training took (cached ones included, with the
+  seconds of the training they reused), handed longest first to the workers.
+  This covers a generation made fast by cache hits, followed by one that is not.
+
+The cost model of :func:`fitness.estimated_seconds` is not used for the
+seconds: it assumes ``max_epochs`` for every candidate (early stopping makes
+most stop sooner) and its coefficients were fitted on one 2-core machine, so it
+orders candidates well but is not a clock on another machine or on a GPU.
+What is not foreseen (a child much larger than its parents, a slower worker)
+can make a generation overrun; it overruns by about one candidate's training
+time, since the stop is at a generation boundary (``docs/performance.md``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def makespan(seconds: Iterable[float], workers: int) -> float:
+    """The wall time of ``seconds`` of work handed longest first to ``workers`` that take the next when free.
+
+    Example:
+        >>> makespan([3, 2, 2, 1], 2)
+        4.0
+    """
+    free = [0.0] * max(1, workers)
+    for s in sorted((float(x) for x in seconds), reverse=True):
+        heapq.heapreplace(free, free[0] + s)
+    return max(free)
+
+
+def next_generation_seconds(
+    population: Iterable[Any],
+    cache: Mapping[str, Mapping[str, Any]],
+    workers: int,
+    last_wall: float | None,
+) -> float:
+    """How long the next generation is expected to take (see the module docstring).
+
+    Args:
+        population: the individuals just evaluated (``key`` and ``operator``).
+        cache: the evaluation records by key (``seconds``).
+        workers: how many trainings run at once.
+        last_wall: the wall time of the last generation this process ran, or None.
+    """
+    trained = [
+        float(cache[ind.key].get("seconds") or 0.0)
+        for ind in population
+        if ind.operator != "elite" and ind.key in cache
+    ]
+    return max(makespan(trained, workers), last_wall or 0.0)
+
+
+def format_duration(seconds: float) -> str:
+    """``"45 s"``, ``"12 min 5 s"``, ``"1 h 30 min"``: a budget or an estimate in one short phrase."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def budget_stop_line(stop: Mapping[str, Any], run_path: Any, generations: int) -> str:
+    """The one line that says the budget stopped a search, and how to continue it."""
+    left = f"{format_duration(stop['left'])} were left" if stop["left"] > 0 else "the budget was spent"
+    return (
+        f"evonas: the time budget of {format_duration(stop['budget'])} stopped the search after generation "
+        f"{stop['generation']} of {generations}, {format_duration(stop['elapsed'])} in (the next generation "
+        f"was expected to take {format_duration(stop['expected'])}, {left}); "
+        f"continue with: evonas resume {run_path} --time-budget DURATION "
+        f"(without --time-budget, up to search.generations = {generations})"
+    )
+
+
+__all__ = ["budget_stop_line", "format_duration", "makespan", "next_generation_seconds"]

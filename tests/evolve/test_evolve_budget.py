@@ -1,0 +1,62 @@
+"""The time budget (``search.time_budget``): durations, and the expected length of the next generation."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from evolve.budget import budget_stop_line, format_duration, makespan, next_generation_seconds
+from evolve.config import ConfigError, RunConfig, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("10m", 600), ("1h30m", 5400), ("2h", 7200), ("1.5m", 90), (45, 45), ("300", 300)],
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-3s", "", "1h30", "5 minutes", True, 0, float("nan")])
+def test_a_bad_duration_is_one_line_naming_the_key(bad):
+    with pytest.raises(ConfigError, match=r"^search\.time_budget must be a duration such as 90s"):
+        RunConfig().with_overrides(search={"time_budget": bad})
+
+
+def test_the_budget_and_the_ensemble_round_trip_through_toml(tmp_path):
+    cfg = RunConfig().with_overrides(search={"time_budget": "1h30m", "ensemble": 3})
+    path = tmp_path / "c.toml"
+    path.write_text(cfg.dumps())
+    assert RunConfig.load(path).search == cfg.search
+    assert "time_budget" not in RunConfig().dumps()  # no budget: absent, as every None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_ensemble_must_be_a_whole_number_of_at_least_one(bad):
+    with pytest.raises(ConfigError, match=r"search\.ensemble must be an integer >= 1"):
+        RunConfig().with_overrides(search={"ensemble": bad})
+
+
+def test_makespan_hands_the_longest_first():
+    assert makespan([3, 2, 2, 1], 2) == 4.0
+    assert makespan([5, 1, 1, 1], 4) == 5.0
+    assert makespan([], 3) == 0.0
+    assert makespan([1, 1, 1], 1) == 3.0
+
+
+def test_the_next_generation_is_the_larger_of_the_last_wall_time_and_the_population_trained_again():
+    ind = lambda key, op="mutation": SimpleNamespace(key=key, operator=op)  # noqa: E731
+    cache = {"a": {"seconds": 4.0}, "b": {"seconds": 3.0}, "c": {"seconds": 2.0}, "e": {"seconds": 50.0}}
+    population = [ind("e", "elite"), ind("a"), ind("b"), ind("c")]
+    assert next_generation_seconds(population, cache, 2, None) == 5.0  # elites are not trained again
+    assert next_generation_seconds(population, cache, 2, 12.0) == 12.0
+    assert next_generation_seconds(population, cache, 2, 1.0) == 5.0  # a fast, cached generation
+
+
+def test_the_stop_line_says_how_to_continue():
+    stop = {"budget": 60.0, "generation": 4, "elapsed": 52.3, "expected": 9.6, "left": 7.7}
+    line = budget_stop_line(stop, "runs/x", 20)
+    assert "time budget of 1 min stopped the search after generation 4 of 20, 52 s in" in line
+    assert "continue with: evonas resume runs/x --time-budget DURATION" in line
+    assert format_duration(5400) == "1 h 30 min" and format_duration(3.25) == "3.2 s"
