@@ -26,6 +26,9 @@ Same interface (:class:`evolve.engine.Engine`) and same results as
   process, a machine gone from the network) would leave the futures pending for
   ever: while waiting for results, the engine pings the scheduler
   (``HEARTBEAT_S``) and gives it up after ``LOST_AFTER_S`` without an answer.
+  ``EVONAS_DASK_LOST_AFTER_S`` (seconds) sets that limit for one engine, read when
+  it is made; the heartbeat and the ping's timeout become a sixth and a third of it
+  when that is shorter. The tests use it to give up a frozen scheduler sooner.
 
 This module imports ``distributed`` at the top: import it only for the dask engine
 (:func:`evolve.engine.make_engine` does), so that evonas works without Dask. It imports
@@ -60,6 +63,7 @@ HEARTBEAT_S = 5.0  # ping the scheduler when no result came for this long...
 PING_TIMEOUT_S = 10.0  # ... waiting this long for its answer ...
 LOST_AFTER_S = 30.0  # ... and give it up after this long without any sign of it (results or answers)
 CLOSE_TIMEOUT_S = 5.0  # closing a client whose scheduler is lost
+LOST_AFTER_ENV = "EVONAS_DASK_LOST_AFTER_S"  # overrides LOST_AFTER_S (and shortens the two above)
 
 # Keras sessions and seeds are per process: a worker started with several threads trains one at a time.
 _TRAINING = threading.Lock()
@@ -144,6 +148,20 @@ def connect(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> Client:
     return client
 
 
+def lost_after_s() -> float:
+    """``LOST_AFTER_S``, or the seconds in ``EVONAS_DASK_LOST_AFTER_S`` if set (a ``ConfigError`` if bad)."""
+    text = os.environ.get(LOST_AFTER_ENV, "").strip()
+    if not text:
+        return LOST_AFTER_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"{LOST_AFTER_ENV} must be a number of seconds > 0, got {text!r}")
+    return seconds
+
+
 class DaskEngine:
     """Candidates trained by the workers of an existing Dask cluster (Dask futures)."""
 
@@ -151,6 +169,9 @@ class DaskEngine:
 
     def __init__(self, address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
         self.address = address
+        self._lost_after = lost_after_s()  # before connecting: a bad value leaves no client behind
+        self._heartbeat = min(HEARTBEAT_S, self._lost_after / 6)
+        self._ping_timeout = min(PING_TIMEOUT_S, self._lost_after / 3)
         self.client: Client | None = connect(address, timeout)
         self.plugin: str | None = None  # name of the data plugin registered on the cluster
         self._plugin_for: tuple[str, int] | None = None
@@ -232,7 +253,7 @@ class DaskEngine:
 
         Waits in short steps, never for ever: between them it makes sure the
         scheduler is still there (:meth:`_check_alive`), so that a lost scheduler
-        is a ``SchedulerError`` within ``LOST_AFTER_S``.
+        is a ``SchedulerError`` within ``LOST_AFTER_S`` (:func:`lost_after_s`).
         """
         pending = distributed.as_completed(futures, loop=self.client.loop)
         while not pending.is_empty():
@@ -253,7 +274,7 @@ class DaskEngine:
         """The scheduler's id, if it answers within ``PING_TIMEOUT_S``; None if it does not."""
         try:
             info = self.client.sync(
-                self.client.scheduler.identity, n_workers=0, callback_timeout=PING_TIMEOUT_S
+                self.client.scheduler.identity, n_workers=0, callback_timeout=self._ping_timeout
             )
         except Exception:  # timed out, connection refused or closed
             return None
@@ -268,7 +289,7 @@ class DaskEngine:
         """
         if self.client.status != "running":
             self._give_up("its connection closed")
-        if time.monotonic() - max(self._alive_at, self._pinged_at) < HEARTBEAT_S:
+        if time.monotonic() - max(self._alive_at, self._pinged_at) < self._heartbeat:
             return
         answer = self._ping()
         self._pinged_at = time.monotonic()
@@ -280,7 +301,7 @@ class DaskEngine:
             self._alive_at = self._pinged_at
         elif self.client.status != "running":
             self._give_up("its connection closed")
-        elif time.monotonic() - self._alive_at >= LOST_AFTER_S:
+        elif time.monotonic() - self._alive_at >= self._lost_after:
             self._give_up(f"it did not answer for {time.monotonic() - self._alive_at:.0f} s")
 
     def _give_up(self, why: str) -> None:

@@ -1,7 +1,8 @@
 """The dask engine on a real cluster (a scheduler and two workers on 127.0.0.1): same results as local.
 
 The cluster is started by hand, as a user would (``dask scheduler``, ``dask worker``),
-from the repository root so the workers import this code. Its scheduler allows one
+from the repository root so the workers import this code (``dask_cluster``, in
+conftest.py). Its scheduler allows one
 retry per task (``allowed-failures = 1``, Dask's default is 3) and its workers inject
 a fault (``EVONAS_FAULTS``) that kills them for networks above ``DEADLY`` parameters;
 the searches that must match a local run cap ``max_params`` below that, so the fault
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,56 +24,25 @@ from pathlib import Path
 import distributed
 import pytest
 
+from tests.e2e.conftest import DASK_DEADLY as DEADLY
+from tests.e2e.conftest import Cluster, dask_cluster, free_port
+from tests.e2e.conftest import evonas as _evonas
+from tests.e2e.conftest import jsonl as lines
+
 pytestmark = pytest.mark.dask
 
-ROOT = Path(__file__).resolve().parents[2]
-DEADLY = 20_000
-CONFIG = f"""
-[data]
-dataset = "digits"
-[search]
-population = 4
-generations = 1
-seed = 7
-workers = 2
-elites = 1
-[training]
-max_epochs = 2
-patience = 1
-[space]
-max_levels = 2
-max_units = 2
-neuron_choices = [8, 16, 32, 64]
-max_params = {DEADLY}
-"""
 TIMING = ("seconds", "worker")  # the only fields of a record that depend on where and when it ran
 
 
-def evonas(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args, "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-
-
-def lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def evonas(*args: str) -> subprocess.CompletedProcess:
+    return _evonas(*args, "--quiet")
 
 
 @dataclass
-class Cluster:
-    address: str
-    client: distributed.Client
-    logs: Path
+class ClusterClient(Cluster):
+    """The cluster with a client of this process, to watch and steer its workers."""
+
+    client: distributed.Client | None = None
 
     def worker_pids(self) -> dict[str, int]:
         return self.client.run(os.getpid)
@@ -93,71 +62,27 @@ class Cluster:
         seen = self.client.run(lambda: os.environ.get("EVONAS_FAULTS"))
         assert set(seen.values()) == {spec}, seen
 
-    def tail(self) -> str:
-        return "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
-
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    logs = tmp_path_factory.mktemp("dask-logs")
-    address = f"tcp://127.0.0.1:{free_port()}"
-    dask = [sys.executable, "-m"]
+def cluster(tmp_path_factory) -> Iterator[ClusterClient]:
     env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
-    commands = [
-        [*dask, "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1]],
-        *[
-            [*dask, "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1"]
-            + ["--nworkers", "1", "--memory-limit", "0", "--name", f"w{i}"]
-            for i in (1, 2)
-        ],
-    ]
-    procs: list[subprocess.Popen] = []
-    client = None
-    try:
-        for i, cmd in enumerate(commands):
-            log = open(logs / f"{i}-{cmd[2].rsplit('_', 1)[1]}.log", "w")
-            worker_env = {**env, "EVONAS_FAULTS": f"exit_above={DEADLY}"} if i else env
-            procs.append(
-                subprocess.Popen(
-                    [*cmd, "--no-dashboard"],
-                    cwd=ROOT,
-                    env=worker_env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # a process group: the nanny and its worker go together
-                )
-            )
-            log.close()
-        client = distributed.Client(address, timeout=60, set_as_default=False)
-        client.wait_for_workers(2, timeout=120)
-        yield Cluster(address, client, logs)
-    finally:
-        if client is not None:
+    faults = {"EVONAS_FAULTS": f"exit_above={DEADLY}"}
+    with dask_cluster(tmp_path_factory.mktemp("dask-logs"), env, faults) as c:
+        client = distributed.Client(c.address, timeout=60, set_as_default=False)
+        try:
+            yield ClusterClient(**vars(c), client=client)
+        finally:
             client.close()
-        for proc in reversed(procs):  # workers first, then the scheduler
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("dask-config") / "tiny.toml"
-    path.write_text(CONFIG)
-    return path
+def config(dask_config) -> Path:
+    return dask_config
 
 
 @pytest.fixture(scope="module")
-def local_run(config, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dask-local") / "local"
-    res = evonas("run", str(config), "--out", str(out))
-    assert res.returncode == 0, res.stderr
-    return out
+def local_run(dask_local_run) -> Path:
+    return dask_local_run
 
 
 def final_state(run: Path) -> tuple[bytes, list, dict, dict]:

@@ -1,32 +1,39 @@
 """A Dask scheduler lost mid-generation: the run stops within 60 s, one line; ``resume --local`` finishes it.
 
 Each test starts its own cluster by hand, as a user would (a scheduler and two
-workers on 127.0.0.1, from the repository root so the workers import this code),
-because it loses the scheduler: killed (SIGKILL, its connections close at once)
-or frozen (SIGSTOP, as a machine gone from the network: nothing closes, nothing
-answers). The workers sleep 2 s before each candidate (``EVONAS_FAULTS``), so a
-generation lasts long enough to lose the scheduler in the middle of it.
+workers on 127.0.0.1, from the repository root so the workers import this code:
+``dask_cluster`` in conftest.py), because it loses the scheduler: killed (SIGKILL,
+its connections close at once) or frozen (SIGSTOP, as a machine gone from the
+network: nothing closes, nothing answers). The workers sleep 2 s before each
+candidate (``EVONAS_FAULTS``), so a generation lasts long enough to lose the
+scheduler in the middle of it.
+
+The frozen scheduler is given up after ``EVONAS_DASK_LOST_AFTER_S`` = 10 s of
+silence instead of the default 30 s (evolve/dask_engine.py): the same heartbeat,
+ping and give-up path, with shorter waits; the killed one runs with the defaults.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import distributed
 import pytest
+
+from tests.e2e.conftest import Cluster, dask_cluster, evonas
+from tests.e2e.conftest import jsonl as lines
 
 pytestmark = pytest.mark.dask
 
-ROOT = Path(__file__).resolve().parents[2]
+# DASK_CONFIG with more candidates and one more generation: its generation 1 trains (with the
+# workers' 2 s sleep) long enough to lose the scheduler in the middle of it
 CONFIG = """
 [data]
 dataset = "digits"
@@ -46,81 +53,14 @@ neuron_choices = [8, 16, 32, 64]
 max_params = 20000
 """
 STOP_WITHIN_S = 60
-
-
-def evonas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args, "--quiet"], capture_output=True, text=True, timeout=600
-    )
-
-
-def lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Cluster:
-    address: str
-    scheduler: subprocess.Popen
-    workers: list[subprocess.Popen]
-    logs: Path
-
-    def tail(self) -> str:
-        return "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
+LOST_AFTER_S = 10  # EVONAS_DASK_LOST_AFTER_S for the frozen scheduler
 
 
 @pytest.fixture
 def cluster(tmp_path) -> Iterator[Cluster]:
     """A scheduler and two single-thread workers of its own, whose candidates each take 2 s longer."""
-    logs = tmp_path / "dask-logs"
-    logs.mkdir()
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    commands = [
-        ("scheduler", env, ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port)]),
-        *[
-            (
-                f"w{i}",
-                {**env, "EVONAS_FAULTS": "sleep=2"},
-                ["distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1"]
-                + ["--nworkers", "1", "--memory-limit", "0", "--name", f"w{i}"],
-            )
-            for i in (1, 2)
-        ],
-    ]
-    procs: list[subprocess.Popen] = []
-    try:
-        for name, proc_env, args in commands:
-            with open(logs / f"{name}.log", "w") as log:
-                procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", *args, "--no-dashboard"],
-                        cwd=ROOT,
-                        env=proc_env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,  # a process group: a nanny and its worker go together
-                    )
-                )
-        with distributed.Client(address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(2, timeout=120)
-        yield Cluster(address, procs[0], procs[1:], logs)
-    finally:
-        for proc in reversed(procs):  # workers first; SIGKILL: a stopped (SIGSTOP) scheduler ignores SIGTERM
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-        for proc in procs:
-            proc.wait(timeout=30)
+    with dask_cluster(tmp_path / "dask-logs", dict(os.environ), {"EVONAS_FAULTS": "sleep=2"}) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +74,7 @@ def config(tmp_path_factory) -> Path:
 def local_run(config, tmp_path_factory) -> Path:
     """The same search, uninterrupted, on local workers."""
     out = tmp_path_factory.mktemp("lost-local") / "local"
-    res = evonas("run", str(config), "--out", str(out))
+    res = evonas("run", str(config), "--out", str(out), "--quiet")
     assert res.returncode == 0, res.stderr
     return out
 
@@ -149,12 +89,14 @@ def test_a_lost_scheduler_stops_the_run_in_one_line_and_resume_local_finishes_it
 ):
     out = tmp_path / "run"
     journal = out / "evaluations.jsonl"
+    env = {**os.environ, "EVONAS_DASK_LOST_AFTER_S": str(LOST_AFTER_S)} if how == signal.SIGSTOP else None
     proc = subprocess.Popen(
         [sys.executable, "-m", "evolve.cli", "run", str(config), "--scheduler", cluster.address]
         + ["--out", str(out), "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 300
@@ -177,6 +119,9 @@ def test_a_lost_scheduler_stops_the_run_in_one_line_and_resume_local_finishes_it
             proc.wait()
     print(f"stopped {stopped_after:.1f} s after the scheduler was lost ({signal.Signals(how).name})")
     assert stopped_after < STOP_WITHIN_S
+    if how == signal.SIGSTOP:  # given up for its silence (nothing closed), after EVONAS_DASK_LOST_AFTER_S
+        silent = re.search(r"\(it did not answer for (\d+) s\)", stderr)
+        assert silent and int(silent[1]) >= LOST_AFTER_S, stderr
     assert proc.returncode == 2, stderr
     assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr, stderr
     assert stderr.startswith(f"evonas: error: lost the Dask scheduler at {cluster.address}"), stderr
@@ -187,7 +132,7 @@ def test_a_lost_scheduler_stops_the_run_in_one_line_and_resume_local_finishes_it
     assert {r["generation"] for r in before} == {0, 1}
     assert not (out / "test.json").exists()
 
-    res = evonas("resume", str(out), "--local")
+    res = evonas("resume", str(out), "--local", "--quiet")
     assert res.returncode == 0, res.stderr
     assert "after generation 0" in res.stdout
     assert (out / "individuals.jsonl").read_bytes() == (local_run / "individuals.jsonl").read_bytes()

@@ -9,8 +9,6 @@ any training, so the whole file takes seconds per case.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pandas as pd
 import pytest
 
 from fitness.data import split_labels
+from tests.e2e.conftest import evonas
 
 HEADER = "x,z,y\n"
 
@@ -153,12 +152,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     before = _snapshot(tmp_path)
     out = tmp_path / "run"
     command = [a.format(dir=tmp_path) for a in args]
-    res = subprocess.run(
-        [sys.executable, "-m", "evolve.cli", "run", *command, "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = evonas("run", *command, "--out", str(out), "--quiet", timeout=120)
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2, res.stderr
     assert len(lines) == 1, res.stderr

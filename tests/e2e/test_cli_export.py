@@ -5,13 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import ROOT, evonas
 
 # Run in a fresh interpreter where evonas cannot be imported: plain Keras reads the file.
 SERVE = textwrap.dedent(
@@ -40,12 +39,6 @@ SERVE = textwrap.dedent(
     print(sorted(feed))
     """
 )
-
-
-def evonas(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600
-    )
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +128,7 @@ def test_missing_run_directory_exits_2(tmp_path):
 
 def test_the_using_the_model_example_runs(tmp_path):
     """examples/using_the_model.py (linked from the README) runs and its three paths agree."""
-    script = Path(__file__).resolve().parents[2] / "examples" / "using_the_model.py"
+    script = ROOT / "examples" / "using_the_model.py"
     command = [sys.executable, str(script), str(tmp_path)]
     res = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]

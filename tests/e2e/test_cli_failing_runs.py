@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,29 +12,10 @@ import pytest
 from evolve.api import check_space_fits, load_data, smallest_network_params
 from evolve.config import RunConfig
 from evolve.logbook import failure_reasons, most_common_failure, no_success_reason
+from tests.e2e.conftest import ALL_FAIL, evonas, jsonl
+from tests.e2e.conftest import TINY_CONFIG as TINY
 
-TINY = """
-[search]
-population = 4
-generations = 1
-seed = 3
-workers = 2
-[training]
-max_epochs = 2
-patience = 1
-[space]
-max_levels = 2
-max_units = 2
-neuron_choices = [8, 16, 32]
-"""
-ALL_FAIL = {**os.environ, "EVONAS_FAULTS": "raise_above=0"}  # every candidate has more than 0 parameters
 REASON = "most often: RuntimeError: injected fault: <n> parameters > <n> (inject_faults)"
-
-
-def evonas(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600, env=env
-    )
 
 
 def one_line(res: subprocess.CompletedProcess) -> str:
@@ -44,10 +23,6 @@ def one_line(res: subprocess.CompletedProcess) -> str:
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
     return lines[0]
-
-
-def jsonl(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
 def test_the_most_common_failure_groups_messages_that_differ_only_in_numbers():
@@ -67,12 +42,10 @@ def test_the_most_common_failure_groups_messages_that_differ_only_in_numbers():
 
 
 @pytest.fixture(scope="module")
-def failed_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    tmp = tmp_path_factory.mktemp("failing")
-    config = tmp / "c.toml"
-    config.write_text('[data]\ndataset = "digits"\n' + TINY)
-    out = tmp / "run"
-    return out, evonas("run", str(config), "--out", str(out), "--quiet", env=ALL_FAIL)
+def failed_run(all_failed_run) -> tuple[Path, subprocess.CompletedProcess]:
+    """Digits where every candidate fails (``ALL_FAIL``), shared with test_cli_predict.py."""
+    res, out = all_failed_run
+    return out, res
 
 
 def test_a_run_where_every_candidate_fails_exits_3_with_the_reason(failed_run):

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-
-def jsonl(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+from tests.e2e.conftest import evonas, jsonl
 
 
 def test_dead_worker_build_error_and_oversized_network_are_recorded(tmp_path):
@@ -23,13 +17,7 @@ def test_dead_worker_build_error_and_oversized_network_are_recorded(tmp_path):
     )
     out = tmp_path / "run"
     env = {**os.environ, "EVONAS_FAULTS": "exit_above=12000,raise_above=6000"}
-    res = subprocess.run(
-        [sys.executable, "-m", "evolve.cli", "run", str(config), "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    res = evonas("run", str(config), "--out", str(out), "--quiet", env=env)
     assert res.returncode == 0, res.stderr
     evaluations = jsonl(out / "evaluations.jsonl")
     by_reason = {}
@@ -58,9 +46,7 @@ def test_dead_worker_build_error_and_oversized_network_are_recorded(tmp_path):
     assert all(i["objective"] is None for i in individuals if i["status"] == "failed")
     # the summary line counts failures; `evonas show` lists them with their reasons
     assert "failed" in res.stdout
-    shown = subprocess.run(
-        [sys.executable, "-m", "evolve.cli", "show", str(out)], capture_output=True, text=True
-    )
+    shown = evonas("show", str(out))
     assert "Failed candidates" in shown.stdout and (
         "worker process died" in shown.stdout or "injected" in shown.stdout
     )

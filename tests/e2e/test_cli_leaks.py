@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from tests.e2e.conftest import evonas
 
 CONFIG = """
 [data]
@@ -38,12 +39,7 @@ def run(tmp: Path, name: str, csv: Path, keep: str = "") -> tuple[subprocess.Com
     config = tmp / f"{name}.toml"
     config.write_text(CONFIG.format(path=csv, keep=keep))
     out = tmp / name
-    res = subprocess.run(
-        [sys.executable, "-m", "evolve.cli", "run", str(config), "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    res = evonas("run", str(config), "--out", str(out), "--quiet")
     assert res.returncode == 0, res.stderr
     return res, out
 

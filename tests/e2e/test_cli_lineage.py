@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -15,26 +13,13 @@ import pytest
 
 from evolve.lineage import Lineage
 from genome import decode, diff
-
-TINY = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "5"]
-TINY += ["--quiet"]
-
-
-def evonas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600
-    )
+from tests.e2e.conftest import copy_run, evonas
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    """Generation 0 and 1 in one process, generation 2 after `evonas resume`."""
-    path = tmp_path_factory.mktemp("lineage") / "run"
-    first = evonas("run", *TINY, "--generations", "1", "--out", str(path))
-    assert first.returncode == 0, first.stderr
-    again = evonas("resume", str(path), "--generations", "2", "--quiet")
-    assert again.returncode == 0, again.stderr
-    return path
+def run(digits_resumed) -> Path:
+    """Generation 0 and 1 in one process, generation 2 after `evonas resume` (shared: conftest.py)."""
+    return digits_resumed[1]
 
 
 def rows(run: Path) -> dict[int, dict]:
@@ -98,7 +83,8 @@ def test_dot_parses_and_png_is_a_picture(run, tmp_path):
     assert h > 100 and w > 200
 
 
-def test_report_writes_the_plots_and_the_page(run):
+def test_report_writes_the_plots_and_the_page(run, tmp_path):
+    run = copy_run(run, tmp_path / "run")  # the report goes into the run directory: not the shared one
     res = evonas("report", str(run))
     assert res.returncode == 0, res.stderr
     folder = run / "report"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,37 +11,7 @@ import pandas as pd
 import pytest
 
 from fitness.data import read_frame, split_labels
-
-TINY = """
-[search]
-population = 4
-generations = 1
-seed = 3
-workers = 2
-[training]
-max_epochs = 2
-patience = 1
-[space]
-max_levels = 2
-max_units = 2
-neuron_choices = [8, 16, 32]
-"""
-
-
-def evonas(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600, env=env
-    )
-
-
-def tiny_run(tmp: Path, dataset: str, extra: str = "", env: dict | None = None) -> Path:
-    config = tmp / f"{dataset}.toml"
-    config.write_text(f'[data]\ndataset = "{dataset}"\n{extra}' + TINY)
-    out = tmp / f"run-{Path(dataset).stem}"
-    res = evonas("run", str(config), "--out", str(out), "--quiet", env=env)
-    if env is None:
-        assert res.returncode == 0, res.stderr
-    return out
+from tests.e2e.conftest import evonas
 
 
 def held_out_rows(name: str) -> tuple[pd.DataFrame, str]:
@@ -54,9 +22,9 @@ def held_out_rows(name: str) -> tuple[pd.DataFrame, str]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, Path]:
-    tmp = tmp_path_factory.mktemp("predict-runs")
-    return {name: tiny_run(tmp, name) for name in ("ames", "digits", "mnist5k")}
+def runs(ames_run, digits_full, mnist_run) -> dict[str, Path]:
+    """The shared tiny searches of conftest.py: Ames (regression), digits and mnist5k (10 classes)."""
+    return {"ames": ames_run[1], "digits": digits_full, "mnist5k": mnist_run[1]}
 
 
 @pytest.mark.parametrize("name", ["ames", "digits", "mnist5k"])
@@ -173,9 +141,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(runs, tmp_path):
     assert pd.read_csv(good).shape == (10, rows.shape[1])  # the input is untouched
 
 
-def test_a_run_whose_every_candidate_failed_has_no_model_to_predict_with(tmp_path):
-    env = {**os.environ, "EVONAS_FAULTS": "raise_above=0"}
-    run = tiny_run(tmp_path, "digits", env=env)
+def test_a_run_whose_every_candidate_failed_has_no_model_to_predict_with(all_failed_run, tmp_path):
+    _, run = all_failed_run
     assert (run / "individuals.jsonl").is_file()
     rows, _ = held_out_rows("digits")
     path = tmp_path / "rows.csv"

@@ -12,18 +12,9 @@ from pathlib import Path
 
 import pytest
 
-TINY = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "7"]
-TINY += ["--workers", "2", "--quiet"]
-
-
-def evonas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600
-    )
-
-
-def lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+from tests.e2e.conftest import DIGITS as TINY
+from tests.e2e.conftest import evonas
+from tests.e2e.conftest import jsonl as lines
 
 
 def final_state(run: Path) -> tuple[str, list, dict]:
@@ -36,19 +27,16 @@ def final_state(run: Path) -> tuple[str, list, dict]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    run = tmp_path_factory.mktemp("resume") / "full"
-    res = evonas("run", *TINY, "--generations", "2", "--out", str(run))
-    assert res.returncode == 0, res.stderr
-    return run
+def uninterrupted(digits_full):
+    """The same search run to generation 2 in one go (shared: tests/e2e/conftest.py)."""
+    return digits_full
 
 
-def test_stop_after_a_generation_then_resume_is_identical(uninterrupted, tmp_path):
-    run = tmp_path / "split"
-    first = evonas("run", *TINY, "--generations", "1", "--out", str(run))
+def test_stop_after_a_generation_then_resume_is_identical(uninterrupted, digits_gen1, digits_resumed):
+    first, stopped = digits_gen1  # generation 1, in its own process; then resumed, in a copy
     assert first.returncode == 0, first.stderr
-    trained_before = len(lines(run / "evaluations.jsonl"))
-    again = evonas("resume", str(run), "--generations", "2")
+    trained_before = len(lines(stopped / "evaluations.jsonl"))
+    again, run = digits_resumed
     assert again.returncode == 0, again.stderr
     assert f"{trained_before} evaluations in the journal are reused" in again.stdout
     assert final_state(run) == final_state(uninterrupted)

@@ -3,38 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-TINY = ["--population", "4", "--generations", "1", "--max-epochs", "2", "--patience", "1", "--quiet"]
-
-
-def evonas(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600
-    )
-
-
-def jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+from tests.e2e.conftest import TINY, evonas, jsonl
 
 
 @pytest.fixture(scope="module")
-def ames_runs(tmp_path_factory):
-    """The same seed twice: once on two loky workers, once in-process."""
-    root = tmp_path_factory.mktemp("ames")
-    a = evonas("run", "--dataset", "ames", *TINY, "--seed", "3", "--workers", "2", "--out", str(root / "a"))
+def ames_runs(ames_run, tmp_path_factory):
+    """The same seed twice: once on two loky workers (the shared ``ames_run``), once in-process."""
+    a, run_a = ames_run
+    root = tmp_path_factory.mktemp("ames-in-process")
     b = evonas("run", "--dataset", "ames", *TINY, "--seed", "3", "--workers", "1", "--out", str(root / "b"))
-    return root, a, b
+    return run_a, root / "b", a, b
 
 
 def test_ames_run_writes_the_run_directory_and_reports(ames_runs):
-    root, a, _ = ames_runs
+    run, _, a, _ = ames_runs
     assert a.returncode == 0, a.stderr
-    run = root / "a"
     for name in (
         "config.toml",
         "data.json",
@@ -61,16 +47,16 @@ def test_ames_run_writes_the_run_directory_and_reports(ames_runs):
 
 
 def test_same_seed_gives_identical_individuals_whatever_the_workers(ames_runs):
-    root, a, b = ames_runs
+    run_a, run_b, _, b = ames_runs
     assert b.returncode == 0, b.stderr
-    assert (root / "a/individuals.jsonl").read_text() == (root / "b/individuals.jsonl").read_text()
-    assert json.loads((root / "a/test.json").read_text()) == json.loads((root / "b/test.json").read_text())
+    assert (run_a / "individuals.jsonl").read_text() == (run_b / "individuals.jsonl").read_text()
+    assert json.loads((run_a / "test.json").read_text()) == json.loads((run_b / "test.json").read_text())
 
 
 def test_an_architecture_already_evaluated_is_not_trained_again(ames_runs):
-    root, _, _ = ames_runs
-    individuals = jsonl(root / "a/individuals.jsonl")
-    evaluations = jsonl(root / "a/evaluations.jsonl")
+    run, _, _, _ = ames_runs
+    individuals = jsonl(run / "individuals.jsonl")
+    evaluations = jsonl(run / "evaluations.jsonl")
     keys = [e["key"] for e in evaluations]
     assert len(keys) == len(set(keys)) == len({i["key"] for i in individuals})
     elites = [i for i in individuals if i["operator"] == "elite"]
@@ -79,17 +65,16 @@ def test_an_architecture_already_evaluated_is_not_trained_again(ames_runs):
 
 
 def test_show_summarises_a_run(ames_runs):
-    root, _, _ = ames_runs
-    shown = evonas("show", str(root / "a"))
+    run, _, _, _ = ames_runs
+    shown = evonas("show", str(run))
     assert shown.returncode == 0, shown.stderr
     assert (
         "By generation" in shown.stdout and "Best 5 genomes" in shown.stdout and "test RMSE" in shown.stdout
     )
 
 
-def test_mnist5k_classification_run(tmp_path):
-    out = tmp_path / "mnist"
-    res = evonas("run", "--dataset", "mnist5k", *TINY, "--workers", "2", "--out", str(out))
+def test_mnist5k_classification_run(mnist_run):
+    res, out = mnist_run
     assert res.returncode == 0, res.stderr
     assert "val loss" in res.stdout and "test accuracy" in res.stdout
     test = json.loads((out / "test.json").read_text())

@@ -10,14 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-TINY = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "7"]
-TINY += ["--workers", "2", "--quiet"]
-
-
-def evonas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600
-    )
+from tests.e2e.conftest import DIGITS as TINY
+from tests.e2e.conftest import copy_run, evonas
 
 
 def journal_lines(path: Path) -> int:
@@ -56,10 +50,8 @@ def alive(pid: int) -> bool:
     return fields[0] != "Z"
 
 
-def test_sigterm_stops_cleanly_and_resume_gives_the_uninterrupted_run(tmp_path):
-    full = tmp_path / "full"
-    res = evonas("run", *TINY, "--generations", "2", "--out", str(full))
-    assert res.returncode == 0, res.stderr
+def test_sigterm_stops_cleanly_and_resume_gives_the_uninterrupted_run(digits_full, tmp_path):
+    full = digits_full  # the same search run to generation 2 in one go (shared: tests/e2e/conftest.py)
 
     run = tmp_path / "terminated"
     proc = subprocess.Popen(
@@ -110,10 +102,8 @@ def test_sigterm_stops_cleanly_and_resume_gives_the_uninterrupted_run(tmp_path):
     )
 
 
-def test_sigterm_during_resume_stops_it_the_same_way(tmp_path):
-    run = tmp_path / "first"
-    res = evonas("run", *TINY, "--generations", "1", "--out", str(run))
-    assert res.returncode == 0, res.stderr
+def test_sigterm_during_resume_stops_it_the_same_way(digits_gen1, tmp_path):
+    run = copy_run(digits_gen1[1], tmp_path / "first")  # the search stopped after generation 1
     proc = subprocess.Popen(
         [sys.executable, "-m", "evolve.cli", "resume", str(run), "--generations", "3", "--quiet"],
         stdout=subprocess.PIPE,

@@ -1,0 +1,250 @@
+"""Shared by the end-to-end tests: the command line in a subprocess, the tiny searches, a Dask cluster.
+
+One home for what the e2e files used to copy: the ``evonas`` subprocess helper,
+the JSON Lines reader, the tiny budgets and a Dask cluster started by hand.
+
+A tiny search that several tests only read is run once per session (the
+session-scoped fixtures below: each returns the finished run, some also the
+``CompletedProcess`` of the command that made it). Tests must not change these
+runs: one that resumes, interrupts or rewrites a run works on a copy
+(:func:`copy_run`), and the tests that compare a run with "the same search,
+uninterrupted" compare it with these. A run's directory holds no absolute path,
+so a copy resumes as the original would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# a search of 4 candidates, 1 generation after the first, 2 epochs: the command-line flags
+TINY = ["--population", "4", "--generations", "1", "--max-epochs", "2", "--patience", "1", "--quiet"]
+# the digits search that is resumed, interrupted and stopped (add --generations)
+DIGITS = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "7"]
+DIGITS += ["--workers", "2", "--quiet"]
+# the same budget as a configuration file, on a smaller space (prepend a [data] table)
+TINY_CONFIG = """
+[search]
+population = 4
+generations = 1
+seed = 3
+workers = 2
+[training]
+max_epochs = 2
+patience = 1
+[space]
+max_levels = 2
+max_units = 2
+neuron_choices = [8, 16, 32]
+"""
+ALL_FAIL = {**os.environ, "EVONAS_FAULTS": "raise_above=0"}  # every candidate has more than 0 parameters
+
+# The Dask searches: networks above DASK_DEADLY parameters kill the workers that inject that fault
+# (tests/e2e/test_cli_dask.py), so the searches that must match a local run stay below it.
+DASK_DEADLY = 20_000
+DASK_CONFIG = f"""
+[data]
+dataset = "digits"
+[search]
+population = 4
+generations = 1
+seed = 7
+workers = 2
+elites = 1
+[training]
+max_epochs = 2
+patience = 1
+[space]
+max_levels = 2
+max_units = 2
+neuron_choices = [8, 16, 32, 64]
+max_params = {DASK_DEADLY}
+"""
+
+
+def evonas(
+    *args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """``python -m evolve.cli ARGS`` in a subprocess, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "evolve.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def jsonl(path: Path) -> list[dict]:
+    """The records of a JSON Lines file (blank lines skipped)."""
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def copy_run(run: Path, to: Path) -> Path:
+    """A copy of a run directory, to resume or change without touching a shared run."""
+    shutil.copytree(run, to)
+    return to
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- shared tiny searches (read only: copy_run before changing one) ----------------------------
+
+
+@pytest.fixture(scope="session")
+def ames_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """Ames, ``TINY`` on the command line, seed 3, two loky workers."""
+    out = tmp_path_factory.mktemp("ames") / "run"
+    res = evonas("run", "--dataset", "ames", *TINY, "--seed", "3", "--workers", "2", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    return res, out
+
+
+@pytest.fixture(scope="session")
+def mnist_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """mnist5k (10 classes), ``TINY`` on the command line, two loky workers."""
+    out = tmp_path_factory.mktemp("mnist") / "run"
+    res = evonas("run", "--dataset", "mnist5k", *TINY, "--workers", "2", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    return res, out
+
+
+@pytest.fixture(scope="session")
+def digits_full(tmp_path_factory) -> Path:
+    """The ``DIGITS`` search run uninterrupted to generation 2: what every resumed copy must end as."""
+    out = tmp_path_factory.mktemp("digits-full") / "run"
+    res = evonas("run", *DIGITS, "--generations", "2", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def digits_gen1(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The ``DIGITS`` search stopped after generation 1 (its own process ended there)."""
+    out = tmp_path_factory.mktemp("digits-gen1") / "run"
+    res = evonas("run", *DIGITS, "--generations", "1", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    return res, out
+
+
+@pytest.fixture(scope="session")
+def digits_resumed(digits_gen1, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """A copy of ``digits_gen1`` taken on to generation 2 by ``evonas resume`` (generations 0-1, then 2)."""
+    _, first = digits_gen1
+    run = copy_run(first, tmp_path_factory.mktemp("digits-resumed") / "run")
+    res = evonas("resume", str(run), "--generations", "2", "--quiet")
+    assert res.returncode == 0, res.stderr
+    return res, run
+
+
+@pytest.fixture(scope="session")
+def all_failed_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """Digits on ``TINY_CONFIG`` where every candidate fails (``ALL_FAIL``): the command exits 3."""
+    tmp = tmp_path_factory.mktemp("all-failed")
+    config = tmp / "c.toml"
+    config.write_text('[data]\ndataset = "digits"\n' + TINY_CONFIG)
+    out = tmp / "run"
+    return evonas("run", str(config), "--out", str(out), "--quiet", env=ALL_FAIL), out
+
+
+@pytest.fixture(scope="session")
+def dask_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dask-config") / "tiny.toml"
+    path.write_text(DASK_CONFIG)
+    return path
+
+
+@pytest.fixture(scope="session")
+def dask_local_run(dask_config, tmp_path_factory) -> Path:
+    """The ``DASK_CONFIG`` search on local workers, uninterrupted: what every Dask run must end as."""
+    out = tmp_path_factory.mktemp("dask-local") / "local"
+    res = evonas("run", str(dask_config), "--out", str(out), "--quiet")
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+# -- a Dask cluster started by hand ---------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    """A scheduler and its workers, each a process group of its own, logging to ``logs``."""
+
+    address: str
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+    logs: Path
+
+    def tail(self) -> str:
+        """The end of every log, for an assertion message."""
+        return "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
+
+
+@contextmanager
+def dask_cluster(logs: Path, env: dict[str, str], worker_env: dict[str, str]) -> Iterator[Cluster]:
+    """Start ``dask scheduler`` and two single-thread ``dask worker`` on 127.0.0.1, as a user would.
+
+    From the repository root (with it on ``PYTHONPATH``), so the workers import
+    this code; ``worker_env`` is added to ``env`` for the workers. Yields once both
+    workers are connected; kills every process group at the end (SIGKILL: a
+    stopped scheduler ignores SIGTERM).
+    """
+    import distributed
+
+    logs.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
+    commands = [
+        ("scheduler", env, ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port)]),
+        *[
+            (
+                f"w{i}",
+                {**env, **worker_env},
+                ["distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1"]
+                + ["--nworkers", "1", "--memory-limit", "0", "--name", f"w{i}"],
+            )
+            for i in (1, 2)
+        ],
+    ]
+    procs: list[subprocess.Popen] = []
+    try:
+        for name, proc_env, args in commands:
+            with open(logs / f"{name}.log", "w") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", *args, "--no-dashboard"],
+                        cwd=ROOT,
+                        env=proc_env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # a process group: a nanny and its worker go together
+                    )
+                )
+        with distributed.Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield Cluster(address, procs[0], procs[1:], logs)
+    finally:
+        for proc in reversed(procs):  # workers first, then the scheduler
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        for proc in procs:
+            proc.wait(timeout=30)
