@@ -77,8 +77,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fitness.embedding import Bins, fit_bins
+from fitness.embedding import width as embedding_width
 from fitness.encoder import MISSING, Encoder
 from fitness.leaks import find_leaks
+from fitness.plain import scale_features
 from fitness.transforms import choose_target_transform, from_model_space, to_model_space
 from fitness.validate import (
     DataError,
@@ -94,6 +97,7 @@ from fitness.validate import (
     resolve_columns,
     suggest,
 )
+from genome import Architecture
 
 BUILTIN = {"ames", "mnist5k", "digits"}
 TASKS = ("auto", "regression", "classification")
@@ -122,6 +126,11 @@ class Dataset:
     audit: dict
     encoder: Encoder
     target_transform: str = "none"
+    ple_bins: Bins = ()  # quantile bins of the numeric features for the ``ple`` embedding (train rows)
+
+    def n_params(self, arch: Architecture) -> int:
+        """The parameter count of ``arch``'s network on this data (its ``ple`` columns included)."""
+        return arch.n_params(self.n_features, self.n_outputs, embedding_width(self.ple_bins))
 
     def model_targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the model learns them (float32): regression ones transformed, then standardised.
@@ -471,4 +480,8 @@ def load_dataset(
         audit=audit,
         encoder=encoder,
         target_transform=chosen,
+        ple_bins=fit_bins(
+            scale_features(x_train, x_train.mean(axis=0, dtype=np.float64).astype(np.float32), var),
+            range(len(encoder.numeric)),
+        ),
     )
