@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ensemble", type=_whole_number, help="predict with the K best distinct networks (search.ensemble)"
     )
+    run.add_argument(
+        "--multi-fidelity",
+        dest="multi_fidelity",
+        action=argparse.BooleanOptionalAction,
+        help="train each candidate a fifth of the epochs, the best quarter in full (search.multi_fidelity)",
+    )
     run.add_argument("--workers", type=_whole_number, help="parallel trainings (default: one per core)")
     run.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
     run.add_argument("--seed", type=_whole_number, help="random seed of the search")
@@ -159,6 +165,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
             "refit": args.refit,
             "time_budget": args.time_budget,
             "ensemble": args.ensemble,
+            "multi_fidelity": args.multi_fidelity,
         },
         "training": {"max_epochs": args.max_epochs, "patience": args.patience},
     }
@@ -186,6 +193,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"evonas: population {s.population}, generations {s.generations} after the initial one, seed {s.seed}"
         + (f", time budget {format_duration(parse_duration(s.time_budget))}" if s.time_budget else "")
         + (f", ensemble of the {s.ensemble} best" if s.ensemble > 1 else "")
+        + (", multi-fidelity" if s.multi_fidelity else "")
         + (f", on the Dask cluster at {s.scheduler}" if s.engine == "dask" else "")
     )
     with _interruptible(out):

@@ -152,7 +152,9 @@ class SearchConfig:
     the upper bound. It belongs to the command given it: ``evonas resume`` uses its
     own ``--time-budget`` only. ``ensemble``: the K best distinct architectures
     predict together (averaged predictions or class probabilities); 1, the
-    default, is the single best network.
+    default, is the single best network. ``multi_fidelity``: successive halving
+    inside each generation (:mod:`evolve.fidelity`): every new candidate trains a
+    fifth of the epoch cap, the best quarter of those still improving train in full.
     """
 
     population: int = 10
@@ -169,6 +171,7 @@ class SearchConfig:
     refit: bool = True
     time_budget: str | float | None = None
     ensemble: int = 1
+    multi_fidelity: bool = False
 
     def __post_init__(self) -> None:
         if self.time_budget is not None:
@@ -193,6 +196,8 @@ class SearchConfig:
         _prob("search", "mutation_probability", self.mutation_probability)
         if not isinstance(self.refit, bool):
             raise ConfigError(f"search.refit must be true or false, got {self.refit!r}")
+        if not isinstance(self.multi_fidelity, bool):
+            raise ConfigError(f"search.multi_fidelity must be true or false, got {self.multi_fidelity!r}")
 
 
 @dataclass(frozen=True)

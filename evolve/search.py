@@ -35,6 +35,7 @@ from evolve.budget import budget_stop_line, next_generation_seconds
 from evolve.config import RunConfig, resolve_workers
 from evolve.engine import longest_first, make_engine, model_path_for
 from evolve.ensemble import Ranking, keep_member_models, read_members, refit_members, score_members
+from evolve.fidelity import is_short, promoted, rung_epochs
 from evolve.formats import format_number, objective_label
 from evolve.logbook import GenerationSummary
 from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError
@@ -79,7 +80,9 @@ class Search:
         self.population: list[Individual] = []
         self.generation = -1
         self.next_id = 0
+        # the journal's last record of a key is its result (multi-fidelity: the full after the short)
         self.cache: dict[str, dict[str, Any]] = {r["key"]: r for r in run.evaluations()}
+        self.short: dict[str, dict[str, Any]] = {r["key"]: r for r in run.evaluations() if is_short(r)}
         self.logbook: list[GenerationSummary] = []
         self.engine = make_engine(s)
         self.best_key: str | None = None
@@ -160,22 +163,45 @@ class Search:
         if self.config.search.ensemble > 1:  # keep a model that may join the K best
             threshold = self.ranking.threshold(self.config.search.ensemble)
         self.run.models_dir.mkdir(exist_ok=True)
-        todo = list(pending.values())
+        training = self.config.training
+        cap = rung_epochs(training.max_epochs) if self.config.search.multi_fidelity else None
+        if cap is not None and cap >= training.max_epochs:
+            cap = None
+        self._train(list(pending.values()), threshold, cap, len(individuals), f"gen {self.generation}")
+        if cap is not None:  # the second stage: the best short trainings that still improved, in full
+            keys = dict.fromkeys(ind.key for ind in individuals)
+            mine = [self.short[k] for k in keys if k in self.short]
+            short = [r for r in mine if r["generation"] == self.generation]
+            by_id = {ind.id: ind for ind in individuals}
+            again = [
+                by_id[self.short[k]["individual"]]
+                for k in promoted(short, training.patience)
+                if is_short(self.cache[k])
+            ]
+            self._train(again, threshold, None, len(again), f"gen {self.generation} full")
+        for ind in individuals:
+            record = self.cache[ind.key]
+            ind.assign(record, cached=record.get("individual") != ind.id)
+
+    def _train(
+        self, todo: list[Individual], threshold: float, cap: int | None, total: int, label: str
+    ) -> None:
+        """Train ``todo`` (``cap``: at most that many epochs each), journal and cache each record."""
         tasks = [
-            EvalTask(i, ind.genes, model_path_for(self.run.models_dir, ind.key), threshold)
+            EvalTask(i, ind.genes, model_path_for(self.run.models_dir, ind.key), threshold, cap)
             for i, ind in enumerate(todo)
         ]
         tasks = longest_first(tasks, self.space, self.data, self.config.training)
         bar = tqdm(
-            total=len(individuals),
-            desc=f"gen {self.generation}",
+            total=total,
+            desc=label,
             unit="cand",
             disable=not self.progress,
             file=sys.stderr,
             leave=False,
             dynamic_ncols=True,
         )
-        bar.update(len(individuals) - len(tasks))
+        bar.update(total - len(tasks))
         best = threshold
         for index, record in self.engine.evaluate(
             tasks, self.space, self.data, self.config.training, self.config.search.seed
@@ -183,15 +209,14 @@ class Search:
             record["generation"] = self.generation
             record["individual"] = todo[index].id
             self.cache[record["key"]] = record
+            if is_short(record):
+                self.short[record["key"]] = record
             self.run.append_evaluation(record)
             if record["objective"] is not None:
                 best = min(best, record["objective"])
             bar.set_postfix_str(f"best {format_number(best)}")
             bar.update(1)
         bar.close()
-        for ind in individuals:
-            record = self.cache[ind.key]
-            ind.assign(record, cached=record.get("individual") != ind.id)
 
     def _keep_best_model(self) -> None:
         """Move the best candidate's saved model to ``best/model.keras``; drop the others."""
@@ -206,6 +231,7 @@ class Search:
                     self.config.training,
                     self.config.search.seed,
                     model_path=src,
+                    epoch_cap=self.cache[best.key].get("epoch_cap"),  # a short training's record: short
                 )
             self.run.best_model_path.parent.mkdir(exist_ok=True)
             os.replace(src, self.run.best_model_path)
@@ -219,13 +245,16 @@ class Search:
 
     def _retrain(self, genes: list[int], path: str) -> None:
         """Train a candidate again (deterministic) to save its model at ``path``."""
+        genes = np.asarray(genes, dtype=np.int64)
+        record = self.cache.get(decode(self.space, genes).key, {})
         evaluate_genome(
             self.space,
-            np.asarray(genes, dtype=np.int64),
+            genes,
             self.data,
             self.config.training,
             self.config.search.seed,
             model_path=path,
+            epoch_cap=record.get("epoch_cap"),
         )
 
     def _keep_ensemble(self) -> None:

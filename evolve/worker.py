@@ -42,12 +42,16 @@ _GPU: dict[str, str] = {}
 
 @dataclass(frozen=True)
 class EvalTask:
-    """One candidate to train: its genes, and where to save it if it beats ``save_below``."""
+    """One candidate to train: its genes, where to save it if it beats ``save_below``, its epoch cap.
+
+    ``epoch_cap``: the short first training of multi-fidelity (:mod:`evolve.fidelity`), or None.
+    """
 
     index: int
     genes: np.ndarray
     model_path: str | None = None
     save_below: float = math.inf
+    epoch_cap: int | None = None
 
 
 def claim_slot(slots_dir: str) -> int:
@@ -162,6 +166,7 @@ def run_task(
             run_seed,
             model_path=task.model_path,
             save_below=task.save_below,
+            epoch_cap=task.epoch_cap,
         )
     record["worker"] = os.getpid()
     if worker_gpu() is not None:

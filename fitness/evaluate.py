@@ -73,8 +73,14 @@ def evaluate_genome(
     run_seed: int,
     model_path: str | None = None,
     save_below: float = math.inf,
+    epoch_cap: int | None = None,
 ) -> dict[str, Any]:
     """Decode, build, train and score one genome; never raises for a bad candidate.
+
+    ``epoch_cap`` (multi-fidelity, :mod:`evolve.fidelity`) stops the training
+    after that many epochs; the learning-rate schedule still spans
+    ``settings.max_epochs``, so the epochs trained are exactly the first ones of
+    the full training (the record then has ``epoch_cap``).
 
     Returns a plain record: ``key``, ``status`` ("ok" | "failed"), ``objective``
     (minimised: validation RMSE in the target's units for regression,
@@ -96,8 +102,16 @@ def evaluate_genome(
 
     try:
         model, history = _train(
-            arch, data, record["seed"], settings.max_epochs, settings.patience, trainer=settings.trainer
+            arch,
+            data,
+            record["seed"],
+            min(epoch_cap or settings.max_epochs, settings.max_epochs),
+            settings.patience,
+            trainer=settings.trainer,
+            horizon_epochs=settings.max_epochs,
         )
+        if epoch_cap is not None:
+            record["epoch_cap"] = int(epoch_cap)
         val_loss = np.asarray(history.get("val_loss", []), dtype="float64")
         losses = np.asarray(history.get("loss", []), dtype="float64")
         record["epochs"] = len(losses)
@@ -239,7 +253,14 @@ def refit_genome(
     try:
         seed = evaluation_seed(run_seed, arch.key)
         model, history = _train(
-            arch, both, seed, epochs, epochs + 1, False, trainer=settings.trainer, horizon_epochs=settings.max_epochs
+            arch,
+            both,
+            seed,
+            epochs,
+            epochs + 1,
+            False,
+            trainer=settings.trainer,
+            horizon_epochs=settings.max_epochs,
         )
         losses = np.asarray(history["loss"], dtype="float64")
         if len(losses) < epochs or not np.all(np.isfinite(losses)):

@@ -1,0 +1,63 @@
+"""Multi-fidelity inside a generation (``search.multi_fidelity``): successive halving with one rung.
+
+Every new candidate of a generation first trains at most :func:`rung_epochs`
+epochs (a fifth of ``training.max_epochs``, rounded up); the learning-rate
+schedule still spans the whole cap, and each training is seeded from (run seed,
+key), so those epochs are exactly the first ones of its full training. Then:
+
+- a candidate whose short training already ended by early stopping (it stopped
+  before the cap, or ``patience`` epochs after its best) is complete: its short
+  record is what its full training would have recorded (:func:`complete`);
+- of the others, the best :data:`PROMOTE` (a quarter, at least one) by
+  validation objective train again from the start with the full cap
+  (:func:`promoted`; ties by individual id); the rest keep their short record,
+  which says ``epoch_cap``.
+
+The short and the full records both go to the journal (``evaluations.jsonl``),
+the full one last, so the journal's last record of a key is its result; the
+choice of who continues is a function of the generation's short records alone,
+so a run stopped during the second stage and resumed promotes the same
+candidates and ends as an uninterrupted one (a test). The cost: every new
+candidate's first fifth, plus the promoted quarter's full training, against
+every candidate's full training (the measured saving is in docs/benchmarks.md).
+Short records compete with full ones for selection and the hall of fame: a
+candidate that was not promoted was among the worst three quarters after a
+fifth of its training, so its (pessimistic) short objective rarely matters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+PROMOTE = 0.25  # the share of still-improving short trainings that continue
+RUNG_FRACTION = 0.2  # the short training: this share of the epoch cap
+
+
+def rung_epochs(max_epochs: int) -> int:
+    """Epochs of the short first training: a fifth of the cap, rounded up (at least 1)."""
+    return max(1, math.ceil(RUNG_FRACTION * max_epochs))
+
+
+def is_short(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is of a short (capped) training."""
+    return record.get("epoch_cap") is not None
+
+
+def complete(record: dict[str, Any], patience: int) -> bool:
+    """Whether a short training ended as its full training would: failed, or stopped by early stopping."""
+    if record.get("status") != "ok":
+        return True
+    epochs, best = int(record["epochs"]), int(record.get("best_epoch") or record["epochs"])
+    return epochs < int(record["epoch_cap"]) or epochs - best >= patience
+
+
+def promoted(short: Iterable[dict[str, Any]], patience: int, share: float = PROMOTE) -> list[str]:
+    """Keys of the short records that continue: the best ``share`` (at least one) of the incomplete ones."""
+    open_ = [r for r in short if not complete(r, patience)]
+    open_.sort(key=lambda r: (r["objective"], r["individual"]))
+    return [r["key"] for r in open_[: max(1, math.ceil(share * len(open_)))]] if open_ else []
+
+
+__all__ = ["PROMOTE", "RUNG_FRACTION", "complete", "is_short", "promoted", "rung_epochs"]

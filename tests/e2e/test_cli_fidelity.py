@@ -1,0 +1,76 @@
+"""``--multi-fidelity``: short trainings first, the best quarter in full; resumed mid-way, the same run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = ["--dataset", "digits", "--population", "6", "--max-epochs", "5", "--patience", "2", "--seed", "3"]
+TINY += ["--workers", "2", "--quiet", "--multi-fidelity", "--no-refit"]
+
+
+def evonas(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def journal(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run = tmp_path_factory.mktemp("fidelity") / "full"
+    res = evonas("run", *TINY, "--generations", "1", "--out", str(run))
+    assert res.returncode == 0, res.stderr
+    assert "multi-fidelity" in res.stdout
+    return run
+
+
+def test_short_trainings_then_the_best_quarter_in_full(uninterrupted):
+    records = journal(uninterrupted)
+    for generation in (0, 1):
+        mine = [r for r in records if r["generation"] == generation]
+        short = [r for r in mine if r.get("epoch_cap") is not None]
+        full = [r for r in mine if r.get("epoch_cap") is None]
+        assert short and all(r["epoch_cap"] == 1 and r["epochs"] == 1 for r in short)  # a fifth of 5
+        assert len({r["key"] for r in short}) == len(short)
+        # every full training continues a short one, the best of the still improving ones
+        assert {r["key"] for r in full} <= {r["key"] for r in short}
+        open_ = sorted(
+            (r for r in short if r["status"] == "ok"), key=lambda r: (r["objective"], r["individual"])
+        )
+        assert {r["key"] for r in full} == {r["key"] for r in open_[: len(full)]}
+        assert len(full) == max(1, -(-len(open_) // 4))
+        assert all(r["epochs"] > 1 for r in full)
+    # an individual's result is its key's last record: the full one where there is one
+    last = {r["key"]: r for r in records}
+    for ind in map(json.loads, (uninterrupted / "individuals.jsonl").read_text().splitlines()):
+        if ind["status"] == "ok":
+            assert ind["objective"] == last[ind["key"]]["objective"]
+
+
+def test_stopped_between_the_two_stages_and_resumed_is_the_uninterrupted_run(uninterrupted, tmp_path):
+    run = tmp_path / "stopped"
+    first = evonas("run", *TINY, "--generations", "1", "--time-budget", "1s", "--out", str(run))
+    assert first.returncode == 0, first.stderr
+    assert json.loads((run / "checkpoint.json").read_text())["generation"] == 0
+    # the process that stopped in generation 1 had journaled its short trainings and one full one
+    # (what it would have written: every training is a function of the run seed and the key)
+    later = [r for r in journal(uninterrupted) if r["generation"] == 1]
+    short = [r for r in later if r.get("epoch_cap") is not None]
+    full = [r for r in later if r.get("epoch_cap") is None]
+    with (run / "evaluations.jsonl").open("a") as out:
+        for record in short + full[:1]:
+            out.write(json.dumps(record) + "\n")
+    done = evonas("resume", str(run))
+    assert done.returncode == 0, done.stderr
+    assert (run / "individuals.jsonl").read_text() == (uninterrupted / "individuals.jsonl").read_text()
+    resumed = [r for r in journal(run) if r["generation"] == 1]
+    trained_again = resumed[len(short) + 1 :]  # only the missing full ones, in completion order
+    assert {r["key"]: r["objective"] for r in trained_again} == {r["key"]: r["objective"] for r in full[1:]}
