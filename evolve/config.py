@@ -128,6 +128,14 @@ class DataConfig:
 
 # what a run directory written before these data keys existed did (RunConfig.load_saved)
 LEGACY_DATA = {"numeric_transform": "standard", "target_transform": "none"}
+# the space keys of the genes added after the first runs were written (issue 18), at the one
+# choice those runs had; their genes sit at the end of the genome, index 0 of each default tuple
+LEGACY_SPACE = {
+    "weight_decays": [0.0],
+    "lr_schedules": ["constant"],
+    "label_smoothings": [0.0],
+    "embeddings": ["none"],
+}
 
 ENGINES = ("loky", "dask")
 CROSSOVERS = ("unit_blocks", "two_point")
@@ -258,12 +266,19 @@ class RunConfig:
 
     @classmethod
     def load_saved(cls, path: str | Path) -> RunConfig:
-        """A run directory's ``config.toml``: the data keys it lacks (it was written before they
-        existed) take :data:`LEGACY_DATA`, the behaviour of that evonas, not today's defaults."""
+        """A run directory's ``config.toml``: the data and space keys it lacks (it was written
+        before they existed) take :data:`LEGACY_DATA` and :data:`LEGACY_SPACE`, the behaviour of
+        that evonas, not today's defaults (its genomes are read with those genes at 0:
+        :func:`legacy_genes`)."""
         config = cls.load(path)
-        given = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("data", {})
-        legacy = {k: v for k, v in LEGACY_DATA.items() if k not in given}
-        return replace(config, data=replace(config.data, **legacy)) if legacy else config
+        saved = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        legacy = {k: v for k, v in LEGACY_DATA.items() if k not in saved.get("data", {})}
+        if legacy:
+            config = replace(config, data=replace(config.data, **legacy))
+        space = {k: v for k, v in LEGACY_SPACE.items() if k not in saved.get("space", {})}
+        if space:
+            config = replace(config, space=SearchSpace.from_dict({**config.space.to_dict(), **space}))
+        return config
 
     def dumps(self) -> str:
         return tomli_w.dumps(self.to_dict())
@@ -276,9 +291,28 @@ class RunConfig:
         return RunConfig.from_dict(d)
 
 
+def legacy_genes(genes: Any, space: SearchSpace) -> Any:
+    """A genome written before the later genes existed, with them appended at 0 (else ``genes`` as is).
+
+    Only a genome exactly :data:`LEGACY_SPACE`'s genes short is extended: at their
+    first choice they decode to the network it was (the same key).
+    """
+    if isinstance(genes, list) and len(genes) == space.layout.size - len(LEGACY_SPACE):
+        return genes + [0] * len(LEGACY_SPACE)
+    return genes
+
+
 def resolve_workers(search: SearchConfig) -> int:
     """Number of local workers: the configured count, or one per core."""
     return search.workers or max(1, os.cpu_count() or 1)
 
 
-__all__ = ["ConfigError", "DataConfig", "RunConfig", "SearchConfig", "parse_duration", "resolve_workers"]
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "RunConfig",
+    "SearchConfig",
+    "legacy_genes",
+    "parse_duration",
+    "resolve_workers",
+]

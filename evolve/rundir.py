@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from evolve.config import ConfigError, RunConfig
+from evolve.config import ConfigError, RunConfig, legacy_genes
 
 CONFIG = "config.toml"
 EVALUATIONS = "evaluations.jsonl"
@@ -219,7 +219,16 @@ class RunDir:
         return list(read_jsonl(self.evaluations_path))
 
     def individuals(self) -> list[dict[str, Any]]:
-        return list(read_jsonl(self.individuals_path))
+        """``individuals.jsonl``; an older evonas' genomes get the later genes at 0 (``legacy_genes``)."""
+        rows = list(read_jsonl(self.individuals_path))
+        return self._current_genes(rows) if rows else rows
+
+    def _current_genes(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        space = self.config().space
+        for row in rows:
+            if "genes" in row:
+                row["genes"] = legacy_genes(row["genes"], space)
+        return rows
 
     def append_evaluation(self, record: dict[str, Any]) -> None:
         append_jsonl(self.evaluations_path, [record])
@@ -241,6 +250,10 @@ class RunDir:
             ) from None
         if cp is not None and not isinstance(cp, dict):
             raise RunDirError(f"{self.path / CHECKPOINT} is corrupt (not a JSON object)")
+        if cp is not None:
+            for name in ("population", "hall_of_fame"):
+                if isinstance(cp.get(name), list):
+                    self._current_genes([r for r in cp[name] if isinstance(r, dict)])
         return cp
 
     @contextmanager
