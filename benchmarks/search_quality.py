@@ -238,9 +238,8 @@ def run_keras_tuner(
     keras.utils.set_random_seed(seed)  # initial weights and dropout: reproducible per seed
     regression = data.task == "regression"
     y, yv = data.y_train, data.y_val
-    if regression:  # the same standardised target evonas trains on
-        y = ((y - data.target_mean) / data.target_std).astype("float32")
-        yv = ((yv - data.target_mean) / data.target_std).astype("float32")
+    if regression:  # the same (transformed and) standardised target evonas trains on
+        y, yv = data.model_targets(y), data.model_targets(yv)
 
     def build(hp):
         inputs = keras.Input((data.n_features,))
@@ -292,11 +291,10 @@ def run_keras_tuner(
     test_out = model.predict(data.x_test, batch_size=1024, verbose=0)
     seconds = time.perf_counter() - start
     if regression:
-        val_out = val_out * data.target_std + data.target_mean
-        test_out = test_out * data.target_std + data.target_mean
+        val_out, test_out = data.from_model_outputs(val_out), data.from_model_outputs(test_out)
     ordered = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
     trial_scores = [t.score for t in ordered]
-    if regression:  # val MSE of the standardised target -> RMSE in target units
+    if regression and data.target_transform == "none":  # val MSE of the standardised target -> RMSE
         trial_scores = [None if s is None else math.sqrt(s) * data.target_std for s in trial_scores]
     hp = tuner.get_best_hyperparameters(1)[0].values
     # KerasTuner keeps values of inactive parameters (units of layers the model does not have)

@@ -64,7 +64,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fitness import TrainSettings, build_model, evaluate_genome, load_dataset  # noqa: E402
-from fitness.model import make_optimizer  # noqa: E402
+from fitness.embedding import width as embedding_width  # noqa: E402
+from fitness.model import optimizer_for  # noqa: E402
 from fitness.plain import times_transposed, turns_input_gradient  # noqa: E402
 from fitness.runtime import configure_tensorflow  # noqa: E402
 from fitness.trainer import compile_training, without_graph_optimizer  # noqa: E402
@@ -113,11 +114,13 @@ def fresh_candidate(data, arch, seed: int):
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    model = build_model(arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed)
-    return model, make_optimizer(arch.optimizer, arch.learning_rate)
+    model = build_model(
+        arch, data.n_features, 1, data.task, data.feature_mean, data.feature_var, seed, data.ple_bins
+    )
+    return model, optimizer_for(arch, len(data.x_train), TrainSettings().max_epochs)
 
 
-def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
+def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int, embedded: int = 0) -> float:
     """Time of the network's matrix products alone, for as many steps as training it takes.
 
     Per step and Dense layer: the forward product and the two of the backward pass
@@ -129,7 +132,7 @@ def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
 
     rng = np.random.default_rng(0)
     input_gradient = [unit.inputs != (INPUT,) for unit in arch.units] + [True]
-    shapes = [(a, b, dx) for (a, b), dx in zip(arch.dense_shapes(n_features, 1), input_gradient)]
+    shapes = [(a, b, dx) for (a, b), dx in zip(arch.dense_shapes(n_features, 1, embedded), input_gradient)]
     bs, steps = arch.batch_size, math.ceil(n_rows / arch.batch_size) * epochs
 
     def const(*shape):
@@ -157,8 +160,8 @@ def matmul_seconds(arch, n_features: int, n_rows: int, epochs: int) -> float:
 def part_speed(data, space, genomes: int, epochs: int, seed: int, rounds: int = 2) -> None:
 
     rng = np.random.default_rng(seed)
-    y = ((data.y_train - data.target_mean) / data.target_std).astype("float32")
-    yv = ((data.y_val - data.target_mean) / data.target_std).astype("float32")
+    y, yv = data.model_targets(data.y_train), data.model_targets(data.y_val)  # what the trainers learn
+    ple_width = embedding_width(data.ple_bins)
 
     def with_fit(arch):
         model, opt = fresh_candidate(data, arch, seed)  # same initial weights for both
@@ -218,10 +221,11 @@ def part_speed(data, space, genomes: int, epochs: int, seed: int, rounds: int = 
         steady = min(t for _, _, t in evonas)
         times.append(te / tf_)
         floors.append(steady / tf_)
-        matmuls.append(matmul_seconds(arch, data.n_features, len(data.x_train), epochs) / tf_)
+        embedded = ple_width if arch.embedding == "ple" else 0
+        matmuls.append(matmul_seconds(arch, data.n_features, len(data.x_train), epochs, embedded) / tf_)
         losses.append(le / lf)
         print(
-            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {fit_steps(arch):>6}"
+            f"{i:>3} {data.n_params(arch):>9,} {arch.batch_size:>5} {fit_steps(arch):>6}"
             f" {tf_:>7.2f} {te:>9.2f} {steady:>8.2f} {te / tf_:>10.3f} {steady / tf_:>6.3f}"
             f" {matmuls[-1]:>6.3f} {lf:>8.4f} {le:>10.4f} {le / lf:>10.3f}"
         )
@@ -399,7 +403,7 @@ def part_graph(data, space, genomes: int, epochs: int, seed: int) -> None:
         fixed.append((f_on - a_on) - (f_off - a_off))
         steadies.append(a_off / a_on)
         print(
-            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {f_off:>9.3f} {f_on:>8.3f}"
+            f"{i:>3} {data.n_params(arch):>9,} {arch.batch_size:>5} {f_off:>9.3f} {f_on:>8.3f}"
             f" {a_off:>9.3f} {a_on:>8.3f} {f_off / f_on:>6.3f}"
         )
     print(
@@ -418,12 +422,11 @@ def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
     from fitness.trainer import FlatTraining, device_data, without_graph_optimizer
 
     rng = np.random.default_rng(seed)
-    x, y = device_data(data)[:2]
-    rows = int(x.shape[0])
-
     def per_step(arch, batch: int, update: bool) -> float:
+        x, y = device_data(data, arch.embedding)[:2]  # with the ple columns where the genome says
+        rows = int(x.shape[0])
         model, optimizer = fresh_candidate(data, arch, seed)
-        flat = FlatTraining(PlainNetwork(arch, model, data.n_features), optimizer)
+        flat = FlatTraining(PlainNetwork(arch, model, int(x.shape[1])), optimizer)
 
         def step(b, total):  # the trainer's step, on consecutive rows
             idx = tf.range(b * batch, (b + 1) * batch) % rows
@@ -457,7 +460,7 @@ def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
         fixed.append(one / full)
         updates.append(max(full - no_update, 0.0) / full)
         print(
-            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {full:>8.0f} {one:>10.0f}"
+            f"{i:>3} {data.n_params(arch):>9,} {arch.batch_size:>5} {full:>8.0f} {one:>10.0f}"
             f" {no_update:>12.0f}"
         )
     print(
@@ -494,7 +497,7 @@ def part_fixed(data, space, genomes: int, seed: int) -> None:
         for column, value in zip(columns, row):
             column.append(value)
         print(
-            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {row[0]:>8.3f}"
+            f"{i:>3} {data.n_params(arch):>9,} {arch.batch_size:>5} {row[0]:>8.3f}"
             f" {row[1]:>7.3f} {row[2]:>11.3f} {row[3]:>7.3f}"
         )
     medians = [statistics.median(column) for column in columns]
@@ -578,7 +581,7 @@ def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
         never, turned_s = min(seconds[False]), min(seconds[True])
         (ratios if count else same).append(turned_s / never)
         print(
-            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {count:>6} {never:>8.2f}"
+            f"{i:>3} {data.n_params(arch):>9,} {arch.batch_size:>5} {count:>6} {never:>8.2f}"
             f" {turned_s:>8.2f} {turned_s / never:>6.3f}"
         )
     if ratios:
@@ -663,7 +666,7 @@ def part_profile(data, space, genomes: int, epochs: int, seed: int) -> None:
         for name, share in row.items():
             shares[name].append(share)
         print(
-            f"{i:>3} {arch.n_params(data.n_features, 1):>9,} {arch.batch_size:>5} {arch.optimizer:>9}"
+            f"{i:>3} {data.n_params(arch):>9,} {arch.batch_size:>5} {arch.optimizer:>9}"
             f" {total:>9.2f}" + "".join(f" {row[name]:>6.2f}" for name in shares)
         )
     print(
