@@ -72,6 +72,7 @@ max_levels = 2
 max_units = 2
 neuron_choices = [8, 16, 32, 64]
 max_params = {DASK_DEADLY}
+embeddings = ["none"]  # ple inputs would put most networks over max_params: refused at once, untrained
 """
 
 
