@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import evonas
+
 TINY = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "7"]
 TINY += ["--workers", "2", "--quiet"]
-
-
-def evonas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 def final_state(run: Path) -> tuple[str, list, dict, dict]:

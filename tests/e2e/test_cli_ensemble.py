@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fitness.data import read_frame, split_labels
+from tests.e2e.conftest import evonas
 
 TINY = """
 [search]
@@ -28,12 +27,6 @@ max_levels = 2
 max_units = 2
 neuron_choices = [8, 16, 32]
 """
-
-
-def evonas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 def tiny_run(tmp: Path, dataset: str, ensemble: int | None) -> tuple[Path, str]:

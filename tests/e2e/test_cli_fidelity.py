@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import evonas
+
 TINY = ["--dataset", "digits", "--population", "6", "--max-epochs", "5", "--patience", "2", "--seed", "3"]
 TINY += ["--workers", "2", "--quiet", "--multi-fidelity", "--no-refit"]
-
-
-def evonas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 def journal(run: Path) -> list[dict]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fitness.data import read_frame, split_labels
+from tests.e2e.conftest import evonas
 
 CONFIG = """
 [data]
@@ -31,12 +30,6 @@ max_levels = 2
 max_units = 2
 neuron_choices = [8, 16, 32]
 """
-
-
-def evonas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 @pytest.fixture(scope="module")
