@@ -210,7 +210,8 @@ def test_a_local_run_interrupted_mid_generation_resumes_on_dask_with_the_same_re
 
 def test_a_candidate_that_kills_every_worker_it_runs_on_is_recorded_as_failed(cluster, config, tmp_path):
     deadly = tmp_path / "deadly.toml"  # same search, but networks above DEADLY are allowed: they kill workers
-    deadly.write_text(config.read_text().replace(f"max_params = {DEADLY}", "max_params = 2000000"))
+    text = config.read_text().replace(f"max_params = {DEADLY}", "max_params = 2000000")
+    deadly.write_text(text.replace('embeddings = ["none"]', 'embeddings = ["none", "ple"]'))  # bigger ones
     out = tmp_path / "deadly"
     res = evonas("run", str(deadly), "--scheduler", cluster.address, "--out", str(out))
     assert res.returncode == 0, res.stderr + cluster.tail()
