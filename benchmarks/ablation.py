@@ -92,9 +92,7 @@ def lever_config(lever: str, seed: int, population: int, generations: int, worke
     return base.with_overrides(**tables)
 
 
-def run_one(table: str, lever: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    config = lever_config(lever, seed, args.population, args.generations, args.workers)
-    data = load(table, config)
+def run_one(table: str, lever: str, seed: int, args: argparse.Namespace, config: RunConfig, data) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"ablation-{table}-{lever}-"))
     shutil.rmtree(out)
     start = time.perf_counter()
@@ -192,10 +190,10 @@ def main(argv: list[str] | None = None) -> int:
                     if path.exists():
                         continue
                     config = lever_config(lever, seed, args.population, args.generations, args.workers)
-                    task = load(table, config).task
-                    if ONLY_FOR.get(lever, task) != task:
+                    data = load(table, config)  # once: the lever's data settings, and its task
+                    if ONLY_FOR.get(lever, data.task) != data.task:
                         continue
-                    result = run_one(table, lever, seed, args)
+                    result = run_one(table, lever, seed, args, config, data)
                     path.write_text(json.dumps(result, indent=1))
                     print(
                         f"{table:<11} {lever:<14} seed {seed}: refit {metric_of(result, 'refit')} "

@@ -424,6 +424,7 @@ def load_dataset(
     x_train, y_train = x[train], y_encoded[train]
     check_features(x_train, features, name, [*ids, *auto_ids, *leaks])
     var = x_train.var(axis=0, dtype=np.float64)
+    mean = x_train.mean(axis=0, dtype=np.float64).astype(np.float32)
     var[var == 0] = 1.0
     chosen, target_facts = choose_target_transform(target_transform, y_train, task)
     target_mean, target_std = 0.0, 1.0
@@ -472,7 +473,7 @@ def load_dataset(
         y_val=y_encoded[parts["val"]],
         x_test=x[parts["test"]],
         y_test=y_encoded[parts["test"]],
-        feature_mean=x_train.mean(axis=0, dtype=np.float64).astype(np.float32),
+        feature_mean=mean,
         feature_var=var.astype(np.float32),
         target_mean=target_mean,
         target_std=target_std,
@@ -481,7 +482,7 @@ def load_dataset(
         encoder=encoder,
         target_transform=chosen,
         ple_bins=fit_bins(
-            scale_features(x_train, x_train.mean(axis=0, dtype=np.float64).astype(np.float32), var),
+            scale_features(x_train, mean, var.astype(np.float32)),
             range(len(encoder.numeric)),
         ),
     )
