@@ -22,11 +22,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/evonas run
 
+# two pytest processes, one test file at a time each (tests/conftest.py gives the groups)
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadgroup
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

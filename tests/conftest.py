@@ -3,6 +3,11 @@
 Tiers: every test in ``tests/e2e`` (real command-line runs, the Dask cluster) and
 ``tests/benchmarks`` (benchmark smoke runs) is marked ``slow``; ``make test-fast``
 runs the rest (``-m "not slow"``), ``make test`` and CI run everything.
+
+Both make targets run on two pytest-xdist processes (``-n 2 --dist loadgroup``).
+Each test file is one group, so a module-scoped fixture (a tiny search several
+tests read) runs once; the e2e files that read the same session-scoped runs of
+``tests/e2e/conftest.py`` form one group, so those runs are not made twice.
 """
 
 from __future__ import annotations
@@ -15,14 +20,29 @@ import pytest
 
 from genome import SearchSpace
 
+HERE = Path(__file__).parent
 SLOW_FOLDERS = ("e2e", "benchmarks")
+# the e2e files that read the session-scoped runs (ames_run, digits_full, ...) of tests/e2e/conftest.py
+SHARED_RUNS = {
+    "test_cli_budget.py",
+    "test_cli_failing_runs.py",
+    "test_cli_lineage.py",
+    "test_cli_predict.py",
+    "test_cli_resume.py",
+    "test_cli_run.py",
+    "test_cli_signals.py",
+}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests of the slow folders ``slow``."""
+    """Mark the tests of the slow folders ``slow``; give each test its xdist group (its file)."""
     for item in items:
-        if Path(item.path).parent.name in SLOW_FOLDERS:
+        path = Path(item.path)
+        if path.parent.name in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
+        group = "e2e-shared-runs" if path.name in SHARED_RUNS else str(path.relative_to(HERE))
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 Slot = tuple[int, int]

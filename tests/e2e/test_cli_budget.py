@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import evonas
+from tests.e2e.conftest import DIGITS, evonas
 
-TINY = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "7"]
-TINY += ["--workers", "2", "--quiet"]
+TINY = DIGITS  # the search of the shared digits_full run (tests/e2e/conftest.py), there to generation 2
 
 
 def final_state(run: Path) -> tuple[str, list, dict, dict]:
@@ -23,12 +22,10 @@ def final_state(run: Path) -> tuple[str, list, dict, dict]:
     )
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    run = tmp_path_factory.mktemp("budget") / "full"
-    res = evonas("run", *TINY, "--generations", "2", "--out", str(run))
-    assert res.returncode == 0, res.stderr
-    return run
+@pytest.fixture
+def uninterrupted(digits_full: Path) -> Path:
+    """The same search to generation 2 without a budget (read only)."""
+    return digits_full
 
 
 def test_a_tiny_budget_stops_after_generation_0_and_a_resume_without_one_gives_the_uninterrupted_run(
