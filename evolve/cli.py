@@ -30,9 +30,11 @@ from evolve.api import (
 )
 from evolve.budget import format_duration
 from evolve.config import ConfigError, RunConfig, parse_duration
-from evolve.formats import format_number, format_test_score
+from evolve.formats import format_number, format_test_score, objective_label
 from evolve.logbook import no_success_reason
+from evolve.objectives import read_front
 from evolve.rundir import RunDir, RunDirError, write_atomic
+from evolve.selection import STRATEGIES
 from fitness import DataError, SettingsError, objective_name
 from genome import SpaceError
 
@@ -90,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="multi_fidelity",
         action=argparse.BooleanOptionalAction,
         help="train each candidate a fifth of the epochs, the best quarter in full (search.multi_fidelity)",
+    )
+    run.add_argument(
+        "--objectives",
+        help="val (default), val,params or val,latency: keep the Pareto front of error and size or speed",
+    )
+    run.add_argument(
+        "--selection",
+        choices=list(STRATEGIES),
+        help="selection strategy (default: nsga2 with two objectives, else tournament)",
     )
     run.add_argument("--workers", type=_whole_number, help="parallel trainings (default: one per core)")
     run.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
@@ -166,6 +177,8 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
             "time_budget": args.time_budget,
             "ensemble": args.ensemble,
             "multi_fidelity": args.multi_fidelity,
+            "objectives": args.objectives,
+            "selection": args.selection,
         },
         "training": {"max_epochs": args.max_epochs, "patience": args.patience},
     }
@@ -194,6 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         + (f", time budget {format_duration(parse_duration(s.time_budget))}" if s.time_budget else "")
         + (f", ensemble of the {s.ensemble} best" if s.ensemble > 1 else "")
         + (", multi-fidelity" if s.multi_fidelity else "")
+        + (f", objectives {','.join(s.objectives)}" if len(s.objectives) > 1 else "")
+        + (f", {s.strategy} selection" if s.strategy != "tournament" else "")
         + (f", on the Dask cluster at {s.scheduler}" if s.engine == "dask" else "")
     )
     with _interruptible(out):
@@ -360,6 +375,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         _print_outcome(result, args.best)
     else:
         print(f"\nNo candidate trained successfully; {no_success}.")
+    front = read_front(result.path)
+    if front is not None:
+        _print_front(front, s.objectives, result.task, result.path)
     failed = result.individuals().query("status == 'failed'")
     if not failed.empty:
         print(f"\nFailed candidates ({len(failed)}):")
@@ -370,6 +388,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         print(f"\nNothing to score or predict; plots of the run: evonas report {result.path}")
     return 0
+
+
+def _print_front(front, objectives: Sequence[str], task: str, path: Path) -> None:
+    """``front.csv`` as a table: one line per member, smallest validation objective first."""
+    both = " and ".join(objectives)
+    print(f"\nPareto front of {both} ({len(front)} distinct networks, {path / 'front.csv'}):")
+    if front.empty:
+        print("  (no successful candidate yet)")
+        return
+    names = [objective_label(task) if n == "val" else n for n in objectives]
+    print(f"  {'id':>6}" + "".join(f"{h:>12}" for h in names) + "  architecture")
+    for r in front.itertuples():
+        figures = "".join(f"{format_number(getattr(r, n)):>12}" for n in objectives)
+        print(f"  {'#' + str(r.id):>6}{figures}  {r.architecture}")
+    print(f"Any member: evonas lineage {path} --id ID; evonas predict {path} ROWS.csv --id ID")
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:

@@ -25,6 +25,8 @@ from typing import Any
 import tomli_w
 import tomllib
 
+from evolve.objectives import ObjectivesError, parse_objectives
+from evolve.selection import STRATEGIES, default_selection
 from fitness import SettingsError, TrainSettings
 from fitness.transforms import NUMERIC_TRANSFORMS, TARGET_TRANSFORMS
 from genome import SearchSpace, SpaceError
@@ -163,6 +165,11 @@ class SearchConfig:
     default, is the single best network. ``multi_fidelity``: successive halving
     inside each generation (:mod:`evolve.fidelity`): every new candidate trains a
     fifth of the epoch cap, the best quarter of those still improving train in full.
+    ``objectives``: ``["val"]`` (the default), ``["val", "params"]`` or
+    ``["val", "latency"]`` (also written ``"val,params"``; :mod:`evolve.objectives`);
+    with two, the run keeps its Pareto front in ``front.csv``. ``selection``: a
+    strategy of :data:`evolve.selection.STRATEGIES` (``tournament``, ``aging``,
+    ``nsga2``); unset, ``nsga2`` for two objectives and ``tournament`` for one.
     """
 
     population: int = 10
@@ -180,8 +187,23 @@ class SearchConfig:
     time_budget: str | float | None = None
     ensemble: int = 1
     multi_fidelity: bool = False
+    objectives: tuple[str, ...] = ("val",)
+    selection: str | None = None
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "objectives", parse_objectives(self.objectives))
+        except ObjectivesError as exc:
+            raise ConfigError(str(exc)) from None
+        if self.selection is not None and self.selection not in STRATEGIES:
+            raise ConfigError(
+                f"search.selection must be one of {', '.join(STRATEGIES)}, got {self.selection!r}"
+            )
+        if STRATEGIES[self.strategy].MULTI_OBJECTIVE and len(self.objectives) < 2:
+            raise ConfigError(
+                f"search.selection = {self.strategy!r} needs two objectives "
+                "(search.objectives = \"val,params\" or \"val,latency\")"
+            )
         if self.time_budget is not None:
             parse_duration(self.time_budget)
         _int_at_least("search", "ensemble", self.ensemble, 1)
@@ -207,6 +229,11 @@ class SearchConfig:
         if not isinstance(self.multi_fidelity, bool):
             raise ConfigError(f"search.multi_fidelity must be true or false, got {self.multi_fidelity!r}")
 
+    @property
+    def strategy(self) -> str:
+        """The selection strategy that runs: ``selection``, or the default for the objectives."""
+        return self.selection or default_selection(self.objectives)
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -219,7 +246,7 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.data).items()}
-        search = asdict(self.search)
+        search = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.search).items()}
         for table in (data, search):
             for k in [k for k, v in table.items() if v is None]:
                 del table[k]  # TOML has no null: absent means default

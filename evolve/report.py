@@ -7,8 +7,13 @@ RUN_DIR/report/
   best_architecture.png  the best network drawn as a lattice (:func:`evolve.draw.draw_lattice`)
   lineage.png            the ancestry tree of the best (:func:`evolve.draw.draw_lineage`)
   operators.png          offspring per operator and how many of them improved
+  front.png              two objectives: every candidate, the Pareto front, each generation's best
   report.html            all of the above with the tables behind them
 ```
+
+A run with two objectives (``search.objectives``) also lists the members of its
+front (``front.csv``), each with its parents and its ancestry (the links of
+``evonas lineage --id``).
 
 A run in which no candidate trained successfully still gets a report: it says
 so at the top, with the reasons the candidates failed (no fitness plot, best
@@ -31,6 +36,7 @@ from evolve.draw import OPERATOR_COLORS, draw_lattice
 from evolve.formats import format_number, format_objective, format_test_score, objective_label
 from evolve.lineage import Lineage
 from evolve.logbook import failure_reasons
+from evolve.objectives import read_front, values_of
 from evolve.rundir import RunDirError
 
 REPORT_DEPTH = 12  # generations of ancestry drawn in lineage.png (keeps the picture readable)
@@ -159,6 +165,96 @@ def plot_operators(gains: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+AXIS = {"params": "parameters (log scale)", "latency": "ms per 1,000 rows (log scale)"}
+
+
+def plot_front(
+    rows: list[dict], front: pd.DataFrame, objectives: tuple[str, ...], task: str, path: Path
+) -> Path:
+    """Every successful candidate, the Pareto front (a staircase) and each generation's best (by val)."""
+    plt = _plt()
+    second = objectives[1]
+    ok = [r for r in rows if r.get("status") == "ok"]
+    points = [values_of(r, objectives) for r in ok]
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    ax.scatter(
+        [p[1] for p in points],
+        [p[0] for p in points],
+        s=14,
+        color="#9e9e9e",
+        alpha=0.6,
+        label="every candidate",
+    )
+    best: dict[int, tuple[float, float]] = {}
+    for r, p in zip(ok, points, strict=True):
+        if r["generation"] not in best or p[0] < best[r["generation"]][0]:
+            best[r["generation"]] = p
+    ax.scatter(
+        [p[1] for p in best.values()],
+        [p[0] for p in best.values()],
+        s=30,
+        color="#1f77b4",
+        marker="s",
+        label="best of a generation",
+    )
+    ordered = front.sort_values(second)
+    ax.step(ordered[second], ordered["val"], where="post", color="#d62728", linewidth=1.2)
+    ax.scatter(
+        ordered[second], ordered["val"], s=36, color="#d62728", label=f"front ({len(front)})", zorder=3
+    )
+    for r in ordered.itertuples():
+        ax.annotate(
+            f"#{r.id}", (getattr(r, second), r.val), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel(AXIS[second])
+    ax.set_ylabel(f"{objective_label(task)} (lower is better)")
+    ax.set_title(f"Pareto front: {objective_label(task)} against {second}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _front_section(result: RunResult, lin: Lineage, front: pd.DataFrame, folder: Path) -> list[str]:
+    """The front's picture and its members, each with its parents and its ancestry."""
+    e = html.escape
+    objectives = result.config.search.objectives
+    parts = [f"<h2>Pareto front: {e(' and '.join(objectives))}</h2>"]
+    if front.empty:
+        return parts + ["<p>No successful candidate yet: the front is empty.</p>"]
+    plot_front(list(lin.rows.values()), front, objectives, result.task, folder / "front.png")
+    parts += [
+        '<img src="front.png" alt="every candidate, the Pareto front and the best of each generation">',
+        f"<p>{len(front)} distinct networks that no other evaluated candidate beats on both "
+        f"objectives (<code>front.csv</code>). Any member: <code>evonas lineage {e(str(result.path))} "
+        f"--id ID</code>, <code>evonas predict {e(str(result.path))} ROWS.csv --id ID</code>.</p>",
+        "<table><tr><th>id</th>"
+        + "".join(f"<th>{e(n)}</th>" for n in objectives)
+        + "<th>parents</th><th>architecture</th></tr>",
+    ]
+    members = {int(i) for i in front["id"]}
+    for r in front.itertuples():
+        row = lin.rows[int(r.id)]
+        parents = ", ".join(
+            f'<a href="#lineage-{p}">#{p}</a>' if p in members else f"#{p}" for p in row["parents"]
+        )
+        figures = "".join(f"<td>{format_number(getattr(r, n))}</td>" for n in objectives)
+        parts.append(
+            f'<tr><td><a href="#lineage-{r.id}">#{r.id}</a></td>{figures}'
+            f"<td>{parents or '-'} ({e(row['operator'])})</td>"
+            f'<td style="text-align:left">{e(r.architecture)}</td></tr>'
+        )
+    parts.append("</table>")
+    for r in front.itertuples():
+        parts += [
+            f'<h3 id="lineage-{r.id}">Lineage of #{r.id}</h3>',
+            f"<pre>{e(lin.tree_text([int(r.id)], REPORT_DEPTH))}</pre>",
+        ]
+    return parts
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(border=0, float_format=format_number)
 
@@ -256,6 +352,9 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
             '<img src="lineage.png" alt="ancestry tree of the best">',
             f"<pre>{e(lin.tree_text(best))}</pre>",
         ]
+    front = read_front(result.path)
+    if front is not None:
+        parts += _front_section(result, lin, front, folder)
     parts += [
         "<h2>Which operators produced improvements</h2>",
         '<img src="operators.png" alt="offspring and improvements per operator">',

@@ -2,13 +2,17 @@
 
 Pseudocode, one generation after the initial population::
 
-    elites    = best `elites` of the hall of fame (copied, not trained again)
-    parents   = select_tournament(population, population_size - elites)
+    elites    = best `elites` of the hall of fame (copied, not trained again; tournament only)
+    parents   = strategy.select_parents(pool, population_size - elites)
     offspring = pairs crossed with probability cxpb, children mutated with
                 probability mutpb (a child left unchanged is always mutated, and a
                 child whose architecture was already seen is mutated again, a few times at most)
     evaluate(offspring)   # an architecture key seen before is not trained again
-    population = elites + offspring; hall_of_fame.update(population)
+    pool = strategy.select_pool(pool, elites + offspring); hall_of_fame.update(offspring)
+
+The strategy is ``search.selection`` (:mod:`evolve.selection`: tournament, aging,
+nsga2); with two ``search.objectives`` the Pareto front of every individual so
+far is rewritten to ``front.csv`` after each generation (:mod:`evolve.objectives`).
 
 Individuals are written to ``individuals.jsonl`` at the end of their
 generation; finished evaluations go to ``evaluations.jsonl`` as they arrive.
@@ -38,7 +42,9 @@ from evolve.ensemble import Ranking, keep_member_models, read_members, refit_mem
 from evolve.fidelity import is_short, promoted, rung_epochs
 from evolve.formats import format_number, objective_label
 from evolve.logbook import GenerationSummary
-from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError
+from evolve.objectives import FRONT, front_csv, front_rows
+from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
+from evolve.selection import STRATEGIES, SelectionSettings
 from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
 from evolve.worker import EvalTask
 from fitness import Dataset, evaluate_genome, refit_genome, score_test
@@ -74,10 +80,13 @@ class Search:
         self.progress = progress
         self.log = log
         s = config.search
-        self.toolbox = make_toolbox(self.space, s.crossover, s.tournament_size)
+        self.toolbox = make_toolbox(self.space, s.crossover)
+        self.strategy = STRATEGIES[s.strategy]
+        self.selection = SelectionSettings(s.population, s.tournament_size, s.elites, s.objectives)
         self.rng = np.random.default_rng(s.seed)
         self.hof = make_hall_of_fame(max(5, s.elites))
-        self.population: list[Individual] = []
+        self.population: list[Individual] = []  # the pool parents are drawn from (the strategy's)
+        self.last_generation: list[Individual] = []  # the individuals of the latest generation
         self.generation = -1
         self.next_id = 0
         # the journal's last record of a key is its result (multi-fidelity: the full after the short)
@@ -107,8 +116,10 @@ class Search:
     def _breed(self) -> list[Individual]:
         s = self.config.search
         best = [e for e in self.hof if not math.isinf(e.objective)][: s.elites]
+        best = best if self.strategy.ELITES else []
         elites = [self._new(e.genes, (e.id,), "elite") for e in best]
-        parents = self.toolbox.select(self.population, s.population - len(elites), self.rng)
+        n_children = s.population - (len(elites) if self.strategy.ELITES else s.elites)
+        parents = self.strategy.select_parents(self.population, n_children, self.rng, self.selection)
         children: list[Individual] = []
         # keys evaluated in earlier generations (not the journal's whole content: after a
         # resume it may hold evaluations of this very generation, made before the stop)
@@ -187,8 +198,9 @@ class Search:
         self, todo: list[Individual], threshold: float, cap: int | None, total: int, label: str
     ) -> None:
         """Train ``todo`` (``cap``: at most that many epochs each), journal and cache each record."""
+        latency = "latency" in self.config.search.objectives
         tasks = [
-            EvalTask(i, ind.genes, model_path_for(self.run.models_dir, ind.key), threshold, cap)
+            EvalTask(i, ind.genes, model_path_for(self.run.models_dir, ind.key), threshold, cap, latency)
             for i, ind in enumerate(todo)
         ]
         tasks = longest_first(tasks, self.space, self.data, self.config.training)
@@ -301,12 +313,16 @@ class Search:
             raise RunDirError(f"{where} is corrupt ({type(exc).__name__}: {exc})") from None
         self.population = population
         self.ranking.add(r for r in self.run.individuals() if r["generation"] <= self.generation)
+        self.last_generation = [
+            Individual.from_record(r) for r in self.run.individuals() if r["generation"] == self.generation
+        ]
         # DEAP's HallOfFame keeps items best first and their fitnesses in ascending order of key.
         self.hof.items = hof
         self.hof.keys = [ind.fitness for ind in reversed(hof)]
         # individuals of a generation that was running when the process stopped are bred again
         kept = [r for r in self.run.individuals() if r["generation"] <= self.generation]
         self.run.rewrite_individuals(kept)
+        self._write_front(kept)
 
     # -- the loop ---------------------------------------------------------
     def step(self) -> GenerationSummary:
@@ -315,13 +331,15 @@ class Search:
         self.generation += 1
         individuals = self._initial() if self.generation == 0 else self._breed()
         self._evaluate(individuals)
-        self.population = individuals
-        self.hof.update(self.population)
+        self.population = self.strategy.select_pool(self.population, individuals, self.selection)
+        self.last_generation = individuals
+        self.hof.update(individuals)
         records = [ind.to_record() for ind in individuals]
         self.ranking.add(records)
         self._keep_best_model()
         self.run.append_individuals(records)
         self.run.write_json(CHECKPOINT, self.checkpoint())
+        self._write_front(self.run.individuals())
         summary = GenerationSummary.of(
             self.generation, records, self.hof[0].objective, time.perf_counter() - start
         )
@@ -332,7 +350,14 @@ class Search:
     def next_generation_seconds(self) -> float:
         """The next generation's expected seconds (:func:`evolve.budget.next_generation_seconds`)."""
         workers = getattr(self.engine, "workers", None) or resolve_workers(self.config.search)
-        return next_generation_seconds(self.population, self.cache, workers, self.last_wall)
+        return next_generation_seconds(self.last_generation, self.cache, workers, self.last_wall)
+
+    def _write_front(self, rows: list[dict[str, Any]]) -> None:
+        """With two objectives: ``front.csv``, the Pareto front of ``rows`` (every individual so far)."""
+        objectives = self.config.search.objectives
+        if len(objectives) < 2:
+            return
+        write_atomic(self.run.path / FRONT, front_csv(front_rows(rows, objectives), objectives, self.space))
 
     def run_generations(self, last_generation: int, time_budget: float | None = None) -> bool:
         """Run until ``last_generation`` (inclusive) has been evaluated, or the time budget stops it.

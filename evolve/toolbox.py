@@ -1,9 +1,10 @@
-"""DEAP plumbing: the individual, its fitness, selection and the Toolbox.
+"""DEAP plumbing: the individual, its fitness, the hall of fame and the Toolbox.
 
-Everything registered here is a module-level function and the classes are
-defined at module level (no ``creator`` classes made at run time), so
-individuals pickle and travel to spawn/loky/Dask workers. Every random choice
-takes an explicit ``numpy.random.Generator``: there is no global random state.
+The selection strategies are in :mod:`evolve.selection`. Everything
+registered here is a module-level function and the classes are defined at
+module level (no ``creator`` classes made at run time), so individuals pickle
+and travel to spawn/loky/Dask workers. Every random choice takes an explicit
+``numpy.random.Generator``: there is no global random state.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 from deap import base, tools
 
+from evolve.objectives import values_of
 from genome import SearchSpace, crossover_two_point, crossover_unit_blocks, mutate_effective, random_genome
 
 
@@ -46,6 +48,8 @@ class Individual:
         self.status = "pending"
         self.cached = False
         self.params: int | None = None
+        self.latency_ms: float | None = None
+        self.latency_spread_ms: float | None = None
         self.error: str | None = None
 
     @property
@@ -60,12 +64,24 @@ class Individual:
         self.fitness.values = (math.inf if obj is None else float(obj),)
         self.cached = cached
         self.params = record.get("params")
+        self.latency_ms = record.get("latency_ms")
+        self.latency_spread_ms = record.get("latency_spread_ms")
         self.error = record.get("error")
+
+    def values(self, objectives: Sequence[str]) -> tuple[float, ...]:
+        """The minimised figures named by ``objectives`` (:mod:`evolve.objectives`); ``inf`` when failed."""
+        record = {
+            "status": self.status,
+            "objective": None if math.isinf(self.objective) else self.objective,
+            "params": self.params,
+            "latency_ms": self.latency_ms,
+        }
+        return values_of(record, objectives)
 
     def to_record(self) -> dict[str, Any]:
         """The ``individuals.jsonl`` line (no timings: identical across identical runs)."""
         obj = self.objective
-        return {
+        out = {
             "id": self.id,
             "generation": self.generation,
             "parents": list(self.parents),
@@ -78,6 +94,9 @@ class Individual:
             "params": self.params,
             "error": self.error,
         }
+        if self.latency_ms is not None:  # latency searches only: other records keep their old form
+            out = {**out, "latency_ms": self.latency_ms, "latency_spread_ms": self.latency_spread_ms}
+        return out
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> Individual:
@@ -86,17 +105,6 @@ class Individual:
         )
         ind.assign(r, r.get("cached", False))
         return ind
-
-
-def select_tournament(
-    population: Sequence[Individual], k: int, rng: np.random.Generator, tournsize: int = 3
-) -> list[Individual]:
-    """Pick ``k`` individuals, each the best of ``tournsize`` drawn at random (ties: lowest id)."""
-    chosen = []
-    for _ in range(k):
-        idx = rng.integers(0, len(population), size=tournsize)
-        chosen.append(min((population[i] for i in idx), key=lambda ind: (ind.objective, ind.id)))
-    return chosen
 
 
 def same_key(a: Individual, b: Individual) -> bool:
@@ -108,12 +116,11 @@ def make_hall_of_fame(size: int) -> tools.HallOfFame:
     return tools.HallOfFame(size, similar=same_key)
 
 
-def make_toolbox(space: SearchSpace, crossover: str, tournament_size: int) -> base.Toolbox:
+def make_toolbox(space: SearchSpace, crossover: str) -> base.Toolbox:
     """A DEAP Toolbox whose registered functions are module-level and take an explicit RNG."""
     toolbox = base.Toolbox()
     toolbox.register("random_genome", random_genome, space)
     mate = crossover_unit_blocks if crossover == "unit_blocks" else crossover_two_point
     toolbox.register("mate", mate, space)
     toolbox.register("mutate", mutate_effective, space)
-    toolbox.register("select", select_tournament, tournsize=tournament_size)
     return toolbox

@@ -45,6 +45,7 @@ class EvalTask:
     """One candidate to train: its genes, where to save it if it beats ``save_below``, its epoch cap.
 
     ``epoch_cap``: the short first training of multi-fidelity (:mod:`evolve.fidelity`), or None.
+    ``latency``: time the trained network's predictions (``search.objectives`` has ``latency``).
     """
 
     index: int
@@ -52,6 +53,7 @@ class EvalTask:
     model_path: str | None = None
     save_below: float = math.inf
     epoch_cap: int | None = None
+    latency: bool = False
 
 
 def claim_slot(slots_dir: str) -> int:
@@ -167,6 +169,7 @@ def run_task(
             model_path=task.model_path,
             save_below=task.save_below,
             epoch_cap=task.epoch_cap,
+            latency=task.latency,
         )
     record["worker"] = os.getpid()
     if worker_gpu() is not None:

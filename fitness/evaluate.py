@@ -28,6 +28,7 @@ import numpy as np
 
 from fitness.data import Dataset
 from fitness.keras_trainer import train_keras
+from fitness.latency import measure_latency
 from fitness.model import build_model, optimizer_for, with_target_scale
 from fitness.runtime import configure_tensorflow
 from fitness.settings import TrainSettings
@@ -74,13 +75,16 @@ def evaluate_genome(
     model_path: str | None = None,
     save_below: float = math.inf,
     epoch_cap: int | None = None,
+    latency: bool = False,
 ) -> dict[str, Any]:
     """Decode, build, train and score one genome; never raises for a bad candidate.
 
     ``epoch_cap`` (multi-fidelity, :mod:`evolve.fidelity`) stops the training
     after that many epochs; the learning-rate schedule still spans
     ``settings.max_epochs``, so the epochs trained are exactly the first ones of
-    the full training (the record then has ``epoch_cap``).
+    the full training (the record then has ``epoch_cap``). ``latency``: time the
+    trained network's predictions too (:mod:`fitness.latency`; ``latency_ms`` and
+    ``latency_spread_ms`` in the record of a success).
 
     Returns a plain record: ``key``, ``status`` ("ok" | "failed"), ``objective``
     (minimised: validation RMSE in the target's units for regression,
@@ -129,6 +133,8 @@ def evaluate_genome(
                 record["metrics"] = {"val_loss": float(val_loss[best]), "val_accuracy": acc}
             record["status"] = "ok"
             record["best_epoch"] = best + 1
+            if latency:
+                record.update(measure_latency(model, data.x_val))
             if model_path is not None and record["objective"] < save_below:
                 _save(model, data, model_path)
     except Exception as exc:  # a bad candidate is a record, not a crash

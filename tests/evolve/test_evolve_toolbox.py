@@ -6,7 +6,8 @@ import pickle
 
 import numpy as np
 
-from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox, select_tournament
+from evolve.selection.tournament import select_tournament
+from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
 from genome import SearchSpace, decode
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
@@ -14,7 +15,7 @@ SPACE = SearchSpace(max_levels=2, max_units=2)
 
 def _population(n: int, seed: int = 0) -> list[Individual]:
     rng = np.random.default_rng(seed)
-    toolbox = make_toolbox(SPACE, "unit_blocks", 3)
+    toolbox = make_toolbox(SPACE, "unit_blocks")
     pop = []
     for i in range(n):
         genes = toolbox.random_genome(rng)
@@ -64,7 +65,7 @@ def test_hall_of_fame_keeps_distinct_keys_best_first():
 def test_toolbox_operators_respect_the_space():
     rng = np.random.default_rng(3)
     for crossover in ("unit_blocks", "two_point"):
-        tb = make_toolbox(SPACE, crossover, 2)
+        tb = make_toolbox(SPACE, crossover)
         a, b = tb.random_genome(rng), tb.random_genome(rng)
         for child in (*tb.mate(a, b, rng), tb.mutate(a, rng)):
             SPACE.layout.validate(child)

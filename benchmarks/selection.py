@@ -1,0 +1,210 @@
+"""Selection strategies side by side at equal trainings: NSGA-II's Pareto front, aging against tournament.
+
+    .venv/bin/python benchmarks/selection.py --front --tables ames,mnist5k --seeds 3 --budget 60
+    .venv/bin/python benchmarks/selection.py --strategies --tables ames,computers,sacramento,default \
+        --seeds 3 --budget 60
+    .venv/bin/python benchmarks/selection.py --report-only
+
+``--front``: ``search.objectives = val,params`` searched by NSGA-II (the default
+multi-objective selection) and by evonas random search (one population of
+``budget`` random genomes, the same space), and ``tournament`` with the same two
+objectives (parents chosen on val only; its front kept all the same). Each
+method's front is the non-dominated set of everything it trained; its
+hypervolume is measured in (log10 parameters, val objective) against one
+reference point per table: ``log10(space.max_params)`` and the median val
+objective of every candidate of every method and seed on that table (a typical
+candidate: a front beyond it adds nothing). It is divided by the area of the box
+from (0, 0) to the reference, so 1.0 would be a zero-error, one-parameter network.
+
+``--strategies``: one objective (val), ``tournament`` (the default) against
+``aging`` (regularized evolution), the same seeds and trainings; the test metric
+of the best network (its refit on train+val, what ``evonas predict`` delivers).
+
+Every run is the default evonas search (``RunConfig()``, the suite table as its
+data, the default population of 10), stopped at the first generation boundary
+where it has trained ``budget`` candidates (the random search trains exactly
+``budget``). Trainings are equal, wall time is not: it is reported. Results go to
+one JSON file per (mode, table, method, seed) under ``--results``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from peers import DATASETS, SUITE, load_table  # noqa: E402
+
+from evolve.api import describe_data  # noqa: E402
+from evolve.config import RunConfig  # noqa: E402
+from evolve.objectives import front_rows, hypervolume_2d  # noqa: E402
+from evolve.rundir import DATA, RunDir  # noqa: E402
+from evolve.search import Search  # noqa: E402
+
+FRONT_METHODS = ("nsga2", "random", "tournament")
+STRATEGY_METHODS = ("tournament", "aging")
+
+
+def run_one(
+    table: str, data: Any, mode: str, method: str, seed: int, args: argparse.Namespace, work: Path
+) -> dict:
+    """One search to ``args.budget`` trainings; its individuals, front or test score as plain data."""
+    budget, random = args.budget, method == "random"
+    search: dict[str, Any] = {"seed": seed, "population": budget if random else args.population}
+    if mode == "front":
+        search["objectives"] = "val,params"
+        search["selection"] = "tournament" if random else method
+    else:
+        search["selection"] = method
+    training = {"max_epochs": args.max_epochs} if args.max_epochs else {}
+    cfg = RunConfig().with_overrides(data={"dataset": table}, search=search, training=training)
+    run = RunDir.create(work / f"{mode}-{table}-{method}-{seed}", cfg)
+    start = time.perf_counter()
+    with run.lock():
+        run.write_json(DATA, describe_data(data))
+        s = Search(run, cfg, data, progress=False, log=lambda line: None)
+        while s.generation < 0 or not (random or len(s.cache) >= budget):
+            print("   ", s.step().line("val"), flush=True)
+        test = s.score_best_on_test() if mode == "strategies" else None
+    rows = run.individuals()
+    result: dict[str, Any] = {
+        "mode": mode,
+        "table": table,
+        "method": method,
+        "seed": seed,
+        "task": data.task,
+        "trainings": len(s.cache),
+        "seconds": round(time.perf_counter() - start, 1),
+        "max_params": cfg.space.max_params,
+        "val": s.hof[0].objective,
+    }
+    if mode == "front":
+        result["points"] = [[r["objective"], r["params"]] for r in rows if r["status"] == "ok"]
+        front = front_rows(rows, ("val", "params"))
+        result["front"] = [[f["val"], f["params"]] for f in front]
+    else:
+        metric = "test_rmse" if data.task == "regression" else "test_accuracy"
+        result["test"] = (test.get("refit") or {}).get(metric, test[metric])
+    return result
+
+
+def hypervolumes(results: list[dict]) -> dict[tuple[str, str, int], float]:
+    """Normalised hypervolume of each front run (see the module docstring), by (table, method, seed)."""
+    out = {}
+    for table in sorted({r["table"] for r in results}):
+        mine = [r for r in results if r["table"] == table]
+        vals = [p[0] for r in mine for p in r["points"]]
+        ref = (math.log10(mine[0]["max_params"]), statistics.median(vals))
+        box = ref[0] * ref[1]
+        for r in mine:
+            points = [(math.log10(max(1, p)), v) for v, p in r["front"]]
+            out[table, r["method"], r["seed"]] = hypervolume_2d(points, ref) / box
+    return out
+
+
+def report(results_dir: Path) -> str:
+    results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    lines = []
+    fronts = [r for r in results if r["mode"] == "front"]
+    if fronts:
+        hv = hypervolumes(fronts)
+        lines += [
+            "Hypervolume of the (val, log10 params) front, normalised (higher is better); median of seeds "
+            "[range], trainings, front size, wall time:",
+            "",
+            "| table | method | hypervolume | vs random | trainings | front size | seconds |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for table in sorted({r["table"] for r in fronts}):
+            base = [v for (t, m, _), v in hv.items() if t == table and m == "random"]
+            for method in FRONT_METHODS:
+                runs = [r for r in fronts if r["table"] == table and r["method"] == method]
+                if not runs:
+                    continue
+                values = [hv[table, method, r["seed"]] for r in runs]
+                med = statistics.median(values)
+                ratio = f"{med / statistics.median(base):.3f}" if base else "-"
+                lines.append(
+                    f"| {table} | {method} | {med:.4f} [{min(values):.4f}, {max(values):.4f}] | {ratio} | "
+                    f"{statistics.median(r['trainings'] for r in runs):.0f} | "
+                    f"{statistics.median(len(r['front']) for r in runs):.0f} | "
+                    f"{statistics.median(r['seconds'] for r in runs):.0f} |"
+                )
+        lines.append("")
+    strategies = [r for r in results if r["mode"] == "strategies"]
+    if strategies:
+        lines += [
+            "Test metric of the delivered network (RMSE, lower is better; accuracy, higher is better), "
+            "median of seeds [range]:",
+            "",
+            "| table | tournament | aging | aging / tournament | trainings | seeds |",
+            "|---|---|---|---|---|---|",
+        ]
+        for table in [t for t in DATASETS if any(r["table"] == t for r in strategies)]:
+            cells, med = [], {}
+            runs = [r for r in strategies if r["table"] == table]
+            for method in STRATEGY_METHODS:
+                values = [r["test"] for r in runs if r["method"] == method]
+                med[method] = statistics.median(values) if values else math.nan
+                fmt = ",.0f" if runs[0]["task"] == "regression" and med[method] > 100 else ".4f"
+                cells.append(
+                    f"{med[method]:{fmt}} [{min(values):{fmt}}, {max(values):{fmt}}]" if values else "-"
+                )
+            lines.append(
+                f"| {table} | {cells[0]} | {cells[1]} | {med['aging'] / med['tournament']:.3f} | "
+                f"{statistics.median(r['trainings'] for r in runs):.0f} | {len(runs) // 2} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--front", action="store_true", help="NSGA-II against random search, val and params")
+    mode.add_argument("--strategies", action="store_true", help="aging against tournament, val only")
+    mode.add_argument("--report-only", action="store_true", help="print the tables of --results")
+    parser.add_argument("--tables", default="ames,mnist5k", help="comma-separated: " + ", ".join(SUITE))
+    parser.add_argument("--methods", default=None, help="a subset of the mode's methods")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--budget", type=int, default=60, help="trainings per search")
+    parser.add_argument("--population", type=int, default=10, help="of the genetic searches (the default)")
+    parser.add_argument("--max-epochs", type=int, default=None, help="epoch cap (smoke tests; default 30)")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "selection")
+    args = parser.parse_args(argv)
+    if args.report_only:
+        print(report(args.results))
+        return 0
+    name = "front" if args.front else "strategies"
+    methods = (args.methods or ",".join(FRONT_METHODS if args.front else STRATEGY_METHODS)).split(",")
+    args.results.mkdir(parents=True, exist_ok=True)
+    for table in args.tables.split(","):
+        data, _, _ = load_table(table)
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for method in methods:
+                print(f"{name} {table} {method} seed {seed}, {args.budget} trainings", flush=True)
+                with tempfile.TemporaryDirectory(prefix="evonas-selection-") as tmp:
+                    result = run_one(table, data, name, method, seed, args, Path(tmp))
+                path = args.results / f"{name}__{table}__{method}__seed{seed}.json"
+                path.write_text(json.dumps(result) + "\n")
+                print(
+                    f"  {method}: val {result['val']:.6g}, {result['trainings']} trainings, "
+                    f"{result['seconds']:.0f} s",
+                    flush=True,
+                )
+    print(report(args.results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
