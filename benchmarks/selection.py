@@ -17,8 +17,9 @@ candidate: a front beyond it adds nothing). It is divided by the area of the box
 from (0, 0) to the reference, so 1.0 would be a zero-error, one-parameter network.
 
 ``--strategies``: one objective (val), ``tournament`` (the default) against
-``aging`` (regularized evolution), the same seeds and trainings; the test metric
-of the best network (its refit on train+val, what ``evonas predict`` delivers).
+``aging`` (regularized evolution) and random search, the same seeds and
+trainings; the test metric of the best network (its refit on train+val, what
+``evonas predict`` delivers).
 
 Every run is the default evonas search (``RunConfig()``, the suite table as its
 data, the default population of 10), stopped at the first generation boundary
@@ -52,7 +53,7 @@ from evolve.rundir import DATA, RunDir  # noqa: E402
 from evolve.search import Search  # noqa: E402
 
 FRONT_METHODS = ("nsga2", "random", "tournament")
-STRATEGY_METHODS = ("tournament", "aging")
+STRATEGY_METHODS = ("tournament", "aging", "random")
 
 
 def run_one(
@@ -60,12 +61,11 @@ def run_one(
 ) -> dict:
     """One search to ``args.budget`` trainings; its individuals, front or test score as plain data."""
     budget, random = args.budget, method == "random"
-    search: dict[str, Any] = {"seed": seed, "population": budget if random else args.population}
+    population = budget if random else args.population
+    search: dict[str, Any] = {"seed": seed, "population": population, "elites": min(2, population - 1)}
     if mode == "front":
         search["objectives"] = "val,params"
-        search["selection"] = "tournament" if random else method
-    else:
-        search["selection"] = method
+    search["selection"] = "tournament" if random else method  # random: generation 0 only
     training = {"max_epochs": args.max_epochs} if args.max_epochs else {}
     cfg = RunConfig().with_overrides(data={"dataset": table}, search=search, training=training)
     run = RunDir.create(work / f"{mode}-{table}-{method}-{seed}", cfg)
@@ -86,7 +86,7 @@ def run_one(
         "trainings": len(s.cache),
         "seconds": round(time.perf_counter() - start, 1),
         "max_params": cfg.space.max_params,
-        "val": s.hof[0].objective,
+        "val": s.hof[0].objective if math.isfinite(s.hof[0].objective) else None,
     }
     if mode == "front":
         result["points"] = [[r["objective"], r["params"]] for r in rows if r["status"] == "ok"]
@@ -133,7 +133,9 @@ def report(results_dir: Path) -> str:
                     continue
                 values = [hv[table, method, r["seed"]] for r in runs]
                 med = statistics.median(values)
-                ratio = f"{med / statistics.median(base):.3f}" if base else "-"
+                ratio = (
+                    f"{med / statistics.median(base):.3f}" if base and statistics.median(base) > 0 else "-"
+                )
                 lines.append(
                     f"| {table} | {method} | {med:.4f} [{min(values):.4f}, {max(values):.4f}] | {ratio} | "
                     f"{statistics.median(r['trainings'] for r in runs):.0f} | "
@@ -147,8 +149,9 @@ def report(results_dir: Path) -> str:
             "Test metric of the delivered network (RMSE, lower is better; accuracy, higher is better), "
             "median of seeds [range]:",
             "",
-            "| table | tournament | aging | aging / tournament | trainings | seeds |",
-            "|---|---|---|---|---|---|",
+            "| table | tournament | aging | random | aging / tournament | random / tournament | trainings "
+            "| seeds |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for table in [t for t in DATASETS if any(r["table"] == t for r in strategies)]:
             cells, med = [], {}
@@ -160,9 +163,11 @@ def report(results_dir: Path) -> str:
                 cells.append(
                     f"{med[method]:{fmt}} [{min(values):{fmt}}, {max(values):{fmt}}]" if values else "-"
                 )
+            ratios = " | ".join(f"{med[m] / med['tournament']:.3f}" for m in ("aging", "random"))
+            seeds = len({r["seed"] for r in runs})
             lines.append(
-                f"| {table} | {cells[0]} | {cells[1]} | {med['aging'] / med['tournament']:.3f} | "
-                f"{statistics.median(r['trainings'] for r in runs):.0f} | {len(runs) // 2} |"
+                f"| {table} | {' | '.join(cells)} | {ratios} | "
+                f"{statistics.median(r['trainings'] for r in runs):.0f} | {seeds} |"
             )
     return "\n".join(lines)
 
@@ -198,11 +203,12 @@ def main(argv: list[str] | None = None) -> int:
                 path = args.results / f"{name}__{table}__{method}__seed{seed}.json"
                 path.write_text(json.dumps(result) + "\n")
                 print(
-                    f"  {method}: val {result['val']:.6g}, {result['trainings']} trainings, "
+                    f"  {method}: val {result['val']}, {result['trainings']} trainings, "
                     f"{result['seconds']:.0f} s",
                     flush=True,
                 )
     print(report(args.results))
+    print(f"\n(.venv/bin/python benchmarks/selection.py {' '.join(sys.argv[1:] if argv is None else argv)})")
     return 0
 
 

@@ -5,7 +5,7 @@
 - ``val``: the validation objective of the task (val RMSE, or val cross-entropy);
 - ``params``: the network's parameter count (as ``max_params`` counts it);
 - ``latency``: its inference time in milliseconds per 1,000 rows, timed in the
-  worker right after training (:func:`fitness.measure_latency`, on the worker's
+  worker right after training (:func:`fitness.latency.measure_latency`, on the worker's
   ``training.tf_threads`` threads, one by default), with its spread.
 
 With two objectives a search keeps a Pareto front: the individuals that no other
@@ -114,7 +114,7 @@ def pareto_mask(points: Sequence[Sequence[float]]) -> list[bool]:
 def front_rows(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> list[dict[str, Any]]:
     """The Pareto front of the successful individuals, one per distinct key (its first individual).
 
-    Sorted by the first objective, then the id. Each row: ``id``, one value per
+    Sorted by the objectives (the first, then the second), then the id. Each row: ``id``, one value per
     objective (named after it), and the record it came from under ``"record"``.
     """
     first: dict[str, Mapping[str, Any]] = {}
@@ -142,7 +142,8 @@ def front_csv(front: Sequence[Mapping[str, Any]], names: Sequence[str], space: S
         record = row["record"]
         values = [int(row[n]) if n == "params" else repr(float(row[n])) for n in names]
         if "latency" in names:
-            values.append(repr(float(record.get("latency_spread_ms") or 0.0)))
+            spread = record.get("latency_spread_ms")
+            values.append("" if spread is None else repr(float(spread)))
         writer.writerow([row["id"], *values, decode(space, record["genes"]).describe()])
     return out.getvalue()
 

@@ -8,7 +8,8 @@ Pseudocode, one generation after the initial population::
                 probability mutpb (a child left unchanged is always mutated, and a
                 child whose architecture was already seen is mutated again, a few times at most)
     evaluate(offspring)   # an architecture key seen before is not trained again
-    pool = strategy.select_pool(pool, elites + offspring); hall_of_fame.update(offspring)
+    generation = elites + offspring
+    pool = strategy.select_pool(pool, generation); hall_of_fame.update(generation)
 
 The strategy is ``search.selection`` (:mod:`evolve.selection`: tournament, aging,
 nsga2); with two ``search.objectives`` the Pareto front of every individual so

@@ -79,7 +79,8 @@ class Individual:
         return values_of(record, objectives)
 
     def to_record(self) -> dict[str, Any]:
-        """The ``individuals.jsonl`` line (no timings: identical across identical runs)."""
+        """The ``individuals.jsonl`` line: identical across identical runs (no timings), except in a
+        latency search (``latency_ms``, ``latency_spread_ms``: timings, which vary run to run)."""
         obj = self.objective
         out = {
             "id": self.id,

@@ -133,8 +133,11 @@ def evaluate_genome(
                 record["metrics"] = {"val_loss": float(val_loss[best]), "val_accuracy": acc}
             record["status"] = "ok"
             record["best_epoch"] = best + 1
-            if latency:
-                record.update(measure_latency(model, data.x_val))
+            if latency:  # a timing that fails leaves the training's result as it is
+                try:
+                    record.update(measure_latency(model, data.x_val))
+                except Exception as exc:
+                    record["latency_error"] = f"{type(exc).__name__}: {exc}"
             if model_path is not None and record["objective"] < save_below:
                 _save(model, data, model_path)
     except Exception as exc:  # a bad candidate is a record, not a crash

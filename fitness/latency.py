@@ -6,8 +6,10 @@ pass over 1,000 validation rows (repeated to 1,000 when there are fewer),
 ``REPEATS`` times after a warm-up, on the worker's TensorFlow threads
 (``training.tf_threads``, one by default). The record gets the median
 (``latency_ms``) and the interquartile range of the repeats
-(``latency_spread_ms``). Timings vary from run to run and machine to machine:
-a latency search is not reproducible by seed the way a ``val,params`` search is.
+(``latency_spread_ms``). Timings vary from run to run and machine to machine,
+and they include the load of the other workers training beside this one (on a
+GPU worker the forward pass runs on the GPU): compare latencies within a run.
+A latency search is not reproducible by seed the way a ``val,params`` search is.
 """
 
 from __future__ import annotations

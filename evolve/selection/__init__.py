@@ -14,8 +14,9 @@ runs over the registry:
   parents come from, given the last pool and the generation just evaluated.
 
 Every generation after the first breeds ``search.population - search.elites``
-children, whatever the strategy, so strategies compared at equal generations
-are compared at equal trainings. The pool is plain data in ``checkpoint.json``
+children, whatever the strategy (tournament: more while the hall of fame has
+fewer successes than ``elites``), so strategies compared at equal generations
+are compared at about equal trainings. The pool is plain data in ``checkpoint.json``
 (its ``population``), so a resumed run selects as an uninterrupted one.
 
 Example:

@@ -1,13 +1,14 @@
 """NSGA-II (Deb et al. 2002) over two objectives: validation error against size or latency.
 
 The pool is chosen by DEAP's ``selNSGA2``: the last pool and the new generation
-together, sorted into non-dominated fronts, the fronts taken whole while they
-fit in ``population``, the last one cut by crowding distance (the most isolated
-kept). Elitism: every individual of the first front of pool + generation stays
-while that front fits (it is cut by crowding only when it alone exceeds
-``population``). Parents are drawn by binary tournament on (front rank, larger
-crowding distance, lower id), with the explicit generator (DEAP's
-``selTournamentDCD`` uses the global ``random``, so it is not used).
+together (one individual per architecture), sorted into non-dominated fronts,
+the fronts taken whole while they fit in ``population``, the last one cut by
+crowding distance (the most isolated kept). Elitism: every network of the
+first front of pool + generation stays while that front fits (it is cut by
+crowding only when it alone exceeds ``population``). Parents are drawn by
+binary tournament on (front rank, larger crowding distance, lower id), with the
+explicit generator (DEAP's ``selTournamentDCD`` uses the global ``random``, so
+it is not used).
 
 A failed individual (no objective) is worse than any success on every objective.
 """
@@ -84,8 +85,15 @@ def select_parents(
 def select_pool(
     pool: Sequence[Individual], generation: Sequence[Individual], settings: SelectionSettings
 ) -> list[Individual]:
-    """``selNSGA2`` of the last pool and the new generation, ``population`` of them (in id order)."""
-    union = list({ind.id: ind for ind in [*pool, *generation]}.values())
+    """``selNSGA2`` of the last pool and the new generation, ``population`` of them (in id order).
+
+    One individual per architecture key, the oldest: a repeat (a cached child) would
+    take a second place in the pool with the same figures.
+    """
+    first: dict[str, Individual] = {}
+    for ind in sorted([*pool, *generation], key=lambda ind: ind.id):
+        first.setdefault(ind.key, ind)
+    union = list(first.values())
     chosen = tools.selNSGA2(_points(union, settings), min(settings.population, len(union)))
     return sorted((p.ind for p in chosen), key=lambda ind: ind.id)
 

@@ -28,6 +28,7 @@ def test_the_front_and_the_strategies_are_measured_and_reported(tmp_path):
         "front__digits__nsga2__seed0.json",
         "front__digits__random__seed0.json",
         "strategies__digits__aging__seed0.json",
+        "strategies__digits__random__seed0.json",
         "strategies__digits__tournament__seed0.json",
     ]
     nsga2 = json.loads((tmp_path / "results" / files[0]).read_text())
@@ -39,4 +40,4 @@ def test_the_front_and_the_strategies_are_measured_and_reported(tmp_path):
     row = next(line for line in report.splitlines() if line.startswith("| digits | nsga2 |"))
     hv = float(row.split("|")[3].split()[0])
     assert 0 <= hv <= 1
-    assert "aging / tournament" in report
+    assert "aging / tournament" in report and "| digits |" in report.split("aging / tournament")[1]

@@ -124,18 +124,34 @@ def test_the_first_pool_is_the_initial_population(strategy):
     assert {i.id for i in strategy.select_pool([], initial, SETTINGS)} == {i.id for i in initial}
 
 
+def with_figures(figures: list[tuple[float | None, int]]) -> list[Individual]:
+    """Individuals with the given (val, params); val None: failed."""
+    pop = individuals(len(figures), seed=9, failed=0)
+    for ind, (val, params) in zip(pop, figures, strict=True):
+        status = "failed" if val is None else "ok"
+        ind.assign({"status": status, "objective": val, "params": params}, cached=False)
+    return pop
+
+
 def test_nsga2_ranks_the_front_first_and_its_ends_are_the_least_crowded():
-    pool = individuals(12, seed=7, failed=2)
+    figures = [(1.0, 400), (2.0, 100), (3.0, 50), (5.0, 10), (2.5, 400), (4.0, 120), (None, 5), (6.0, 60)]
+    pool = with_figures(figures)
     scores = ranks_and_crowding(pool, SETTINGS)
-    points = [i.values(SETTINGS.objectives) for i in pool]
-    front = pareto_mask(points)
-    assert all((rank == 0) == on for (rank, _), on in zip(scores, front, strict=True))
-    first = [(p, s) for p, s, on in zip(points, scores, front, strict=True) if on]
-    if len(first) > 2:
-        ends = {min(first)[0], max(first)[0]}
-        assert all(s[1] == math.inf for p, s in first if p in ends)
-    failed = [s for s, ind in zip(scores, pool, strict=True) if math.isinf(ind.objective)]
-    assert all(rank == max(r for r, _ in scores) for rank, _ in failed)
+    assert [rank for rank, _ in scores] == [0, 0, 0, 0, 1, 1, 2, 1]  # the failure last
+    crowding = [c for _, c in scores]
+    assert crowding[0] == crowding[3] == math.inf  # the two ends of the first front
+    assert 0 < crowding[1] < math.inf and 0 < crowding[2] < math.inf
+    # a pool of 5 from these: the first front whole, then the less crowded of the second
+    chosen = STRATEGIES["nsga2"].select_pool([], pool, SelectionSettings(5, objectives=("val", "params")))
+    assert [i.id for i in chosen][:4] == [0, 1, 2, 3] and len(chosen) == 5
+
+
+def test_nsga2_keeps_one_individual_per_architecture():
+    pool = with_figures([(1.0, 400), (2.0, 100), (3.0, 50)])
+    twin = Individual(10, 1, pool[1].genes, pool[1].key, (1,), "mutation")
+    twin.assign({"status": "ok", "objective": 2.0, "params": 100}, cached=True)
+    chosen = STRATEGIES["nsga2"].select_pool(pool, [twin], SETTINGS)
+    assert [i.id for i in chosen] == [0, 1, 2]
 
 
 def test_the_default_strategy_follows_the_objectives():
