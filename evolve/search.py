@@ -88,6 +88,7 @@ class Search:
         self.hof = make_hall_of_fame(max(5, s.elites))
         self.population: list[Individual] = []  # the pool parents are drawn from (the strategy's)
         self.last_generation: list[Individual] = []  # the individuals of the latest generation
+        self.front_candidates: dict[str, dict[str, Any]] = {}  # two objectives: first success per key
         self.generation = -1
         self.next_id = 0
         # the journal's last record of a key is its result (multi-fidelity: the full after the short)
@@ -340,7 +341,7 @@ class Search:
         self._keep_best_model()
         self.run.append_individuals(records)
         self.run.write_json(CHECKPOINT, self.checkpoint())
-        self._write_front(self.run.individuals())
+        self._write_front(records)
         summary = GenerationSummary.of(
             self.generation, records, self.hof[0].objective, time.perf_counter() - start
         )
@@ -354,11 +355,16 @@ class Search:
         return next_generation_seconds(self.last_generation, self.cache, workers, self.last_wall)
 
     def _write_front(self, rows: list[dict[str, Any]]) -> None:
-        """With two objectives: ``front.csv``, the Pareto front of ``rows`` (every individual so far)."""
+        """With two objectives: take ``rows`` (the individuals since the last call, in order) and
+        rewrite ``front.csv``, the Pareto front of every individual so far (:func:`front_rows`)."""
         objectives = self.config.search.objectives
         if len(objectives) < 2:
             return
-        write_atomic(self.run.path / FRONT, front_csv(front_rows(rows, objectives), objectives, self.space))
+        for r in rows:  # what front_rows keeps of them: the first success of each key
+            if r.get("status") == "ok":
+                self.front_candidates.setdefault(r["key"], r)
+        front = front_rows(list(self.front_candidates.values()), objectives)
+        write_atomic(self.run.path / FRONT, front_csv(front, objectives, self.space))
 
     def run_generations(self, last_generation: int, time_budget: float | None = None) -> bool:
         """Run until ``last_generation`` (inclusive) has been evaluated, or the time budget stops it.
