@@ -37,6 +37,7 @@ def load_data(cfg: DataConfig) -> Dataset:
         keep_columns=cfg.keep_columns,
         numeric_transform=cfg.numeric_transform,
         target_transform=cfg.target_transform,
+        images=cfg.images,
     )
 
 
@@ -47,6 +48,7 @@ def describe_data(data: Dataset) -> dict[str, Any]:
         "task": data.task,
         "target": data.target,
         "n_features": data.n_features,
+        **({"image_shape": list(data.image_shape)} if data.image_shape else {}),
         "target_transform": data.target_transform,
         "rows": {"train": len(data.x_train), "val": len(data.x_val), "test": len(data.x_test)},
         "fingerprint": data.fingerprint,
@@ -121,6 +123,7 @@ def run_search(
             stopped the search, if ``config.search.time_budget`` did).
     """
     data = data if data is not None else load_data(config.data)
+    config = config.for_data(images=data.image_shape is not None)
     budget = config.search.time_budget
     budget = None if budget is None else parse_duration(budget)
     check_space_fits(config.space, data)

@@ -35,7 +35,7 @@ from evolve.logbook import no_success_reason
 from evolve.objectives import read_front
 from evolve.rundir import RunDir, RunDirError, write_atomic
 from evolve.selection import STRATEGIES
-from fitness import DataError, SettingsError, objective_name
+from fitness import DataError, Dataset, SettingsError, objective_name
 from genome import SpaceError
 
 USER_ERRORS = (ConfigError, DataError, RunDirError, SettingsError, SpaceError)
@@ -74,7 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start a new search (no arguments: the Ames demo)")
     run.add_argument("config", nargs="?", help="a TOML configuration (see examples/)")
-    run.add_argument("--dataset", help="built-in name (ames, mnist5k, digits) or a .csv/.parquet path")
+    run.add_argument(
+        "--dataset",
+        help="built-in name (ames, mnist5k, digits), a .csv/.parquet path, or images: an .npz (x, y) "
+        "or a folder with one subfolder of images per class",
+    )
+    run.add_argument(
+        "--images",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read the data as images and search conv levels (mnist5k, digits; on by default for an .npz "
+        "or a folder); --no-images reads them as flat pixel columns",
+    )
     run.add_argument("--target", help="the column to predict")
     run.add_argument("--task", choices=["auto", "regression", "classification"])
     run.add_argument("--population", type=_whole_number, help="individuals per generation")
@@ -147,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser("predict", help="predict raw rows (.csv/.parquet) with the network a run found")
     predict.add_argument("run_dir")
-    predict.add_argument("rows", help="a .csv or .parquet file of raw rows, with or without the target")
+    predict.add_argument(
+        "rows",
+        help="a .csv or .parquet file of raw rows, with or without the target; for an image run also an "
+        ".npz (x) or a folder of images",
+    )
     predict.add_argument("--out", help="CSV file to write (default: CSV on standard output)")
     predict.add_argument("--id", type=_whole_number, help="predict with this individual (default: the best)")
     predict.add_argument("--proba", action="store_true", help="add one probability column per class")
@@ -165,7 +180,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         for k in ("target", "id_columns"):  # they belong to the configuration's own dataset
             d["data"].pop(k, None)
     overrides = {
-        "data": {"dataset": args.dataset, "target": args.target, "task": args.task},
+        "data": {"dataset": args.dataset, "target": args.target, "task": args.task, "images": args.images},
         "search": {
             "population": args.population,
             "generations": args.generations,
@@ -185,14 +200,22 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict(d).with_overrides(**overrides)
 
 
+def _what_features(data: Dataset) -> str:
+    """``"64 features"``, or ``"images 28x28x1"``."""
+    if data.image_shape:
+        return "images " + "x".join(map(str, data.image_shape))
+    return f"{data.n_features} features"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     data = load_data(config.data)  # bad data fails here, before anything is written
+    config = config.for_data(images=data.image_shape is not None)
     check_space_fits(config.space, data)
     out = Path(args.out) if args.out else default_out(config)
     RunDir.check_new(out)
     print(
-        f"evonas: {data.name} ({data.task}, {data.n_features} features; "
+        f"evonas: {data.name} ({data.task}, {_what_features(data)}; "
         f"train/val/test {len(data.x_train)}/{len(data.x_val)}/{len(data.x_test)} rows) -> {out}"
     )
     leaks = data.audit["dropped_columns"]["leaks"]
@@ -461,7 +484,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     run = RunDir.open(args.run_dir)
     rows_path = Path(args.rows)
     out = _check_output("--out", Path(args.out), run.path, [rows_path]) if args.out else None
-    if not rows_path.is_file():
+    if not rows_path.exists():
         raise DataError(f"rows file not found: {rows_path}")
     predictor = load_predictor(run.path, args.id)
     rows = predictor.read_rows(rows_path)

@@ -96,6 +96,10 @@ class DataConfig:
     fitted on the train rows (:mod:`fitness.transforms`). ``"auto"`` is the default:
     on Ames it chose log, which lowered the test RMSE of the best network from
     27,262 to 21,361 (population 8, 2 generations, seed 0; docs/performance.md).
+    ``images``: read the data as images and search conv levels ahead of the
+    lattice (:mod:`fitness.images`). Unset, an ``.npz`` file or a folder of
+    class folders is images and everything else a table; ``true`` reads
+    ``mnist5k`` and ``digits`` as images too; ``false`` reads any source as a table.
     """
 
     dataset: str = "ames"
@@ -106,8 +110,11 @@ class DataConfig:
     keep_columns: tuple[str, ...] = ()
     numeric_transform: str = "standard"
     target_transform: str = "auto"
+    images: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.images is not None and not isinstance(self.images, bool):
+            raise ConfigError(f"data.images must be true or false, got {self.images!r}")
         object.__setattr__(self, "id_columns", tuple(self.id_columns))
         object.__setattr__(self, "keep_columns", tuple(self.keep_columns))
         object.__setattr__(self, "split", tuple(self.split))
@@ -170,6 +177,9 @@ class SearchConfig:
     with two, the run keeps its Pareto front in ``front.csv``. ``selection``: a
     strategy of :data:`evolve.selection.STRATEGIES` (``tournament``, ``aging``,
     ``nsga2``); unset, ``nsga2`` for two objectives and ``tournament`` for one.
+    ``textbook``: generation 0 starts with the textbook network of the space
+    (:func:`genome.textbook_genome`) and ``population - 1`` random genomes; unset,
+    on for image data and off for a table (:meth:`RunConfig.for_data`).
     """
 
     population: int = 10
@@ -189,6 +199,7 @@ class SearchConfig:
     multi_fidelity: bool = False
     objectives: tuple[str, ...] = ("val",)
     selection: str | None = None
+    textbook: bool | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -228,6 +239,8 @@ class SearchConfig:
             raise ConfigError(f"search.refit must be true or false, got {self.refit!r}")
         if not isinstance(self.multi_fidelity, bool):
             raise ConfigError(f"search.multi_fidelity must be true or false, got {self.multi_fidelity!r}")
+        if self.textbook is not None and not isinstance(self.textbook, bool):
+            raise ConfigError(f"search.textbook must be true or false, got {self.textbook!r}")
 
     @property
     def strategy(self) -> str:
@@ -306,6 +319,22 @@ class RunConfig:
         if space:
             config = replace(config, space=SearchSpace.from_dict({**config.space.to_dict(), **space}))
         return config
+
+    def for_data(self, images: bool) -> RunConfig:
+        """The configuration a run starts with on its data: ``space.max_conv_levels``
+        (:meth:`genome.SearchSpace.for_images`) and ``search.textbook`` set.
+
+        Raises:
+            ConfigError: conv levels asked for on a table.
+        """
+        try:
+            space = self.space.for_images(images)
+        except SpaceError as exc:
+            raise ConfigError(str(exc)) from None
+        search = self.search if self.search.textbook is not None else replace(self.search, textbook=images)
+        if space is self.space and search is self.search:
+            return self
+        return replace(self, space=space, search=search)
 
     def dumps(self) -> str:
         return tomli_w.dumps(self.to_dict())

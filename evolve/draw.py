@@ -3,7 +3,9 @@
 - :func:`draw_lattice`: a decoded architecture as a lattice. Levels run left to
   right, units of a level top to bottom; edge colours tell their kind: vertical
   (grey), skip (blue, arched), lateral (orange), from the raw input (green,
-  dashed), into the output head (black).
+  dashed), into the output head (black). An image network's conv levels come
+  first, from the image to the readout the lattice reads as its input (their
+  skips arched in blue too).
 - :func:`draw_lineage`: the ancestry tree of some individuals of a run
   (:class:`evolve.lineage.Lineage` holds the genealogy; this only draws it).
 """
@@ -21,6 +23,7 @@ from genome import INPUT, OUTPUT, Architecture
 
 OPERATOR_COLORS = {"init": "#bdbdbd", "elite": "#7f7f7f", "crossover": "#1f77b4", "mutation": "#ff7f0e"}
 OPERATOR_COLORS["crossover+mutation"] = "#9467bd"
+OPERATOR_COLORS["textbook"] = "#2ca02c"
 ARROW = dict(
     arrowstyle="-|>", mutation_scale=10, shrinkA=30, shrinkB=30, connectionstyle="arc3,rad=0.05", zorder=1
 )
@@ -55,17 +58,31 @@ def draw_lattice(arch: Architecture, path: str | Path, title: str | None = None)
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch
 
-    levels = max((u.level for u in arch.units), default=0) + 1
+    shift = len(arch.conv) + 1 if arch.conv else 0  # the image and the conv levels come first
+    levels = max((u.level for u in arch.units), default=0) + 1 + shift
     rows = max((u.index for u in arch.units), default=0) + 1
     mid = (rows - 1) / 2
-    pos: dict[str, tuple[float, float]] = {INPUT: (0.0, mid), OUTPUT: (levels + 1.0, mid)}
+    pos: dict[str, tuple[float, float]] = {INPUT: (float(shift), mid), OUTPUT: (levels + 1.0, mid)}
     for u in arch.units:
-        pos[u.name] = (u.level + 1.0, float(u.index))
+        pos[u.name] = (u.level + 1.0 + shift, float(u.index))
+    edges = list(arch.edges())
+    boxes = {INPUT: INPUT if not arch.conv else f"readout\n{arch.readout}", OUTPUT: OUTPUT}
+    if arch.conv:
+        pos["image"] = (0.0, mid)
+        boxes["image"] = "image"
+        for level in arch.conv:
+            pos[level.name] = (level.index + 1.0, mid)
+            for src in level.inputs:
+                source = "image" if isinstance(src, str) else f"C{src}"
+                edges.append((source, level.name, "skip" if src in level.skips else "vertical"))
+        edges.append((arch.conv[-1].name, INPUT, "vertical"))
 
     fig, ax = plt.subplots(figsize=(2.2 * (levels + 2), 1.3 * rows + 1.6))
-    for source, target, kind in arch.edges():
+    for source, target, kind in edges:
         (x0, y0), (x1, y1) = pos[source], pos[target]
         rad = {"skip": 0.3, "lateral": 0.5, "input": 0.15}.get(kind, 0.0)
+        if kind == "skip" and target.startswith("C"):
+            rad = -0.45  # conv skips arch over the row of conv levels
         ax.add_patch(
             FancyArrowPatch(
                 (x0, y0),
@@ -94,12 +111,26 @@ def draw_lattice(arch: Architecture, path: str | Path, title: str | None = None)
             bbox={"boxstyle": "round", "fc": "#eef3fb", "ec": "#4a6fa5"},
             zorder=2,
         )
-    for name in (INPUT, OUTPUT):
+    for level in arch.conv:
+        x, y = pos[level.name]
+        extra = ("+bn" if level.batchnorm else "") + (f"\nd{level.dropout:g}" if level.dropout else "")
+        pool = f"\n{level.pooling} pool" if level.pooling != "none" else ""
+        ax.text(
+            x,
+            y,
+            f"{level.name}\n{level.filters} {level.kernel}x{level.kernel}\n{level.activation}{extra}{pool}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "#fbeee6", "ec": "#a5674a"},
+            zorder=2,
+        )
+    for name, label in boxes.items():
         x, y = pos[name]
         ax.text(
             x,
             y,
-            name,
+            label,
             ha="center",
             va="center",
             fontsize=9,

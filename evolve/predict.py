@@ -33,6 +33,7 @@ from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
 from fitness import DataError, evaluate_genome
 from fitness.encoder import Encoded, Encoder
 from fitness.evaluate import PREDICT_BATCH
+from fitness.images import FILE, is_image_source, read_images
 from fitness.runtime import configure_tensorflow
 from fitness.validate import read_table_file
 from genome import Architecture, decode
@@ -133,6 +134,8 @@ class Predictor:
         encoded = self.encode(rows, where)
         out = self._outputs(encoded.x)
         ids = [c for c in self.encoder.id_columns if c in rows.columns]
+        if self.encoder.image_shape and FILE in rows.columns and FILE not in ids:
+            ids.insert(0, FILE)  # which image each prediction is of
         frame = rows[ids].reset_index(drop=True).copy()
         if self.task == "regression":
             frame[PREDICTION] = out.reshape(-1)
@@ -145,9 +148,25 @@ class Predictor:
         return frame
 
     def read_rows(self, path: str | os.PathLike[str]) -> pd.DataFrame:
-        """Read a ``.csv`` / ``.parquet`` of raw rows (categorical columns as text, as in training)."""
+        """Read a ``.csv`` / ``.parquet`` of raw rows (categorical columns as text, as in training).
+
+        For an image run also an ``.npz`` (``x``; ``y`` is not needed) or a folder
+        of images (or of class folders), as pixel rows with a ``file`` column for a folder
+        (:mod:`fitness.images`); the images must have the run's height, width and channels.
+        """
         p = Path(path)
+        if self.encoder.image_shape and is_image_source(p):
+            rows, shape = read_images(p, labels_required=False)
+            if shape != tuple(self.encoder.image_shape):
+                want, got = ("x".join(map(str, s)) for s in (self.encoder.image_shape, shape))
+                raise DataError(
+                    f"the images in {p} are {got}; this run was trained on {want} images: "
+                    "resize them (height x width x channels)"
+                )
+            return rows
         if not p.is_file():
+            if p.is_dir():
+                raise DataError(f"{p} is a folder: give a .csv or .parquet file of rows")
             raise DataError(f"rows file not found: {p}")
         return read_table_file(p, text_columns=[c.name for c in self.encoder.categorical])
 

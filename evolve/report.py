@@ -66,7 +66,7 @@ def operator_gains(lin: Lineage) -> pd.DataFrame:
         return math.inf if obj is None else float(obj)
 
     ops = list(BREEDING) + sorted(
-        {r["operator"] for r in lin.rows.values()} - set(BREEDING) - {"init", "elite"}
+        {r["operator"] for r in lin.rows.values()} - set(BREEDING) - {"init", "textbook", "elite"}
     )
     counts = {op: [0, 0, 0] for op in ops}
     for i, r in lin.rows.items():

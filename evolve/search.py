@@ -49,7 +49,7 @@ from evolve.selection import STRATEGIES, SelectionSettings
 from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
 from evolve.worker import EvalTask
 from fitness import Dataset, evaluate_genome, refit_genome, score_test
-from genome import decode
+from genome import decode, textbook_genome
 
 CHECKPOINT_FORMAT = 1
 NOVELTY_RETRIES = 5
@@ -110,9 +110,12 @@ class Search:
         return ind
 
     def _initial(self) -> list[Individual]:
-        return [
+        """Generation 0: random genomes, the first the textbook network with ``search.textbook``."""
+        textbook = self.config.search.textbook
+        first = [self._new(textbook_genome(self.space), (), "textbook")] if textbook else []
+        return first + [
             self._new(self.toolbox.random_genome(self.rng), (), "init")
-            for _ in range(self.config.search.population)
+            for _ in range(self.config.search.population - len(first))
         ]
 
     def _breed(self) -> list[Individual]:

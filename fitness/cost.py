@@ -9,6 +9,7 @@ import numpy as np
 from fitness.data import Dataset
 from fitness.settings import TrainSettings
 from genome import SearchSpace, decode
+from genome.conv import conv_macs
 
 
 def estimated_seconds(space: SearchSpace, genes: np.ndarray, data: Dataset, settings: TrainSettings) -> float:
@@ -23,7 +24,9 @@ def estimated_seconds(space: SearchSpace, genes: np.ndarray, data: Dataset, sett
     candidates of ``benchmarks/train_speed.py --part throughput`` (2-core AMD
     EPYC, 2026-12-01): with their real epochs, the estimate's correlation with
     the measured seconds was 0.98. A candidate over ``max_params`` is rejected
-    before it trains: 0.
+    before it trains: 0. Conv levels add their multiply-adds per image (forward
+    and backward: about three times the forward's) at ~2.5e-10 s each on one
+    thread, from two conv genomes timed on mnist5k (``benchmarks/train_speed.py --part conv``).
     """
     arch = decode(space, genes)
     params = data.n_params(arch)
@@ -32,6 +35,8 @@ def estimated_seconds(space: SearchSpace, genes: np.ndarray, data: Dataset, sett
     rows = len(data.x_train)
     steps = math.ceil(rows / arch.batch_size)
     per_epoch = 8.6e-11 * params * rows + 1.8e-9 * params * steps + 1.0e-5 * steps
+    if arch.conv and data.image_shape is not None:
+        per_epoch += 2.5e-10 * conv_macs(arch.conv, data.image_shape) * rows
     return 0.46 + settings.max_epochs * per_epoch
 
 

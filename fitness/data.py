@@ -1,8 +1,15 @@
 """Datasets for evonas: read a table, split it by row content, encode it.
 
 A source is a built-in name (``ames``, ``mnist5k``, ``digits``), a ``.csv`` /
-``.parquet`` path or a pandas DataFrame. ``load_dataset`` turns it into a
-``Dataset`` of float32 feature matrices and targets for train / val / test.
+``.parquet`` path, a pandas DataFrame, or images: ``mnist5k`` / ``digits`` with
+``images=True``, an ``.npz`` file or a folder of class folders
+(:mod:`fitness.images`). ``load_dataset`` turns it into a ``Dataset`` of float32
+feature matrices and targets for train / val / test.
+
+Images are rows of pixel columns with ``Dataset.image_shape`` set: the same
+split, encoder and audit, but no leak check (a pixel is not a column that could
+hold the target), no numeric transform, and one mean and variance per channel
+over the train pixels (:func:`fitness.images.channel_statistics`).
 
 Rules:
 
@@ -66,6 +73,7 @@ Input checks (``fitness.validate``): every problem stops the load with one
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Sequence
@@ -80,6 +88,15 @@ import pandas as pd
 from fitness.embedding import Bins, fit_bins
 from fitness.embedding import width as embedding_width
 from fitness.encoder import MISSING, Encoder
+from fitness.images import (
+    BUILTIN_SHAPES,
+    FILE,
+    LABEL,
+    channel_statistics,
+    is_image_source,
+    pixel_columns,
+    read_images,
+)
 from fitness.leaks import find_leaks
 from fitness.plain import scale_features
 from fitness.transforms import choose_target_transform, from_model_space, to_model_space
@@ -127,10 +144,13 @@ class Dataset:
     encoder: Encoder
     target_transform: str = "none"
     ple_bins: Bins = ()  # quantile bins of the numeric features for the ``ple`` embedding (train rows)
+    image_shape: tuple[int, int, int] | None = None  # (height, width, channels) of image data
 
     def n_params(self, arch: Architecture) -> int:
-        """The parameter count of ``arch``'s network on this data (its ``ple`` columns included)."""
-        return arch.n_params(self.n_features, self.n_outputs, embedding_width(self.ple_bins))
+        """The parameter count of ``arch``'s network on this data (``ple`` columns, conv levels included)."""
+        return arch.n_params(
+            self.n_features, self.n_outputs, embedding_width(self.ple_bins), image_shape=self.image_shape
+        )
 
     def model_targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the model learns them (float32): regression ones transformed, then standardised.
@@ -164,6 +184,8 @@ class Dataset:
         tag = f"{self.task}\0{self.target}"
         if self.target_transform != "none":  # the same arrays learn other targets
             tag += f"\0{self.target_transform}"
+        if self.image_shape:  # the same pixels, scaled per channel and read as images
+            tag += f"\0image{list(self.image_shape)}"
         digest = hashlib.sha256(tag.encode())
         for array in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
             digest.update(f"{array.dtype.str}{array.shape}".encode())
@@ -217,6 +239,35 @@ def read_frame(
     raise DataError(
         f"unknown dataset {str(source)!r}{hint}: use one of {names} or a path to a .csv/.parquet file"
     )
+
+
+def read_source(
+    source: str | os.PathLike | pd.DataFrame, images: bool | None = None
+) -> tuple[pd.DataFrame, str, str | None, tuple[str, ...], tuple[int, int, int] | None]:
+    """:func:`read_frame`, and the image shape when the source is read as images.
+
+    ``images``: ``None`` reads an ``.npz`` or a folder as images and everything
+    else as a table; ``True`` also reads ``mnist5k`` and ``digits`` as images
+    (and refuses a table); ``False`` reads every source as a table of columns.
+    """
+    if not isinstance(source, pd.DataFrame):
+        key = str(source).strip().lower()
+        path = Path(source)
+        if key not in BUILTIN and is_image_source(path):
+            frame, shape = read_images(path)
+            ids = (FILE,) if FILE in frame.columns else ()
+            return frame, path.stem or path.name, LABEL, ids, (shape if images is not False else None)
+        if images and key in BUILTIN_SHAPES:
+            frame, name, target, ids = read_frame(source)
+            return frame, name, target, ids, BUILTIN_SHAPES[key]
+    if images:
+        what = "a DataFrame" if isinstance(source, pd.DataFrame) else repr(str(source))
+        raise DataError(
+            f"data.images needs images, and {what} is a table: use mnist5k, digits, an .npz file "
+            "(x: N x H x W [x C], y) or a folder with one subfolder of images per class"
+        )
+    frame, name, target, ids = read_frame(source)
+    return frame, name, target, ids, None
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
@@ -346,8 +397,11 @@ def load_dataset(
     keep_columns: Sequence[str] = (),
     numeric_transform: str = "standard",
     target_transform: str = "none",
+    images: bool | None = None,
 ) -> Dataset:
     """Read, split and encode a source into a ``Dataset`` (see the module docstring).
+
+    ``images``: see :func:`read_source`.
 
     >>> data = load_dataset("ames")  # doctest: +SKIP
     >>> data.task, data.n_outputs, data.audit["dropped_columns"]["identifiers"]  # doctest: +SKIP
@@ -359,7 +413,13 @@ def load_dataset(
     levels = max_levels_per_category
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise DataError(f"bad max_levels_per_category {levels!r}: use an integer >= 1")
-    frame, name, default_target, default_ids = read_frame(source)
+    frame, name, default_target, default_ids, image_shape = read_source(source, images)
+    if image_shape is not None and numeric_transform != "standard":
+        raise DataError(
+            f"data.numeric_transform = {numeric_transform!r} is for tables: images are scaled by the mean "
+            "and "
+            "variance of each channel over the train pixels; leave it out"
+        )
     given = [id_columns] if isinstance(id_columns, str) else list(id_columns)
     on_purpose = [keep_columns] if isinstance(keep_columns, str) else [str(c) for c in keep_columns]
     for column in on_purpose:
@@ -400,7 +460,9 @@ def load_dataset(
         c for c in other if not is_numeric(frame[c]) and frame.loc[train, c].nunique(dropna=False) == n_train
     ]
     candidates = [c for c in other if c not in set(auto_ids)]
-    leak_reasons = find_leaks(frame.loc[train, candidates], y[train], task, keep=on_purpose)
+    leak_reasons = (
+        {} if image_shape else find_leaks(frame.loc[train, candidates], y[train], task, keep=on_purpose)
+    )
     leaks = list(leak_reasons)
 
     y_encoded, classes = _encode_target(y, task)
@@ -418,14 +480,24 @@ def load_dataset(
         words_as_missing=read_as_numbers,
         numeric_transform=numeric_transform,
     )
+    if image_shape is not None:
+        if list(encoder.feature_names) != pixel_columns(image_shape):
+            raise DataError(
+                f"the pixel columns of {name!r} do not make {'x'.join(map(str, image_shape))} "
+                "images (a missing or non-numeric pixel?): give complete images"
+            )
+        encoder = dataclasses.replace(encoder, image_shape=image_shape)
     x = encoder.transform(frame).x
     feature_names = encoder.feature_names
     facts = _encoding_facts(encoder, frame[features])
     x_train, y_train = x[train], y_encoded[train]
     check_features(x_train, features, name, [*ids, *auto_ids, *leaks])
-    var = x_train.var(axis=0, dtype=np.float64)
-    mean = x_train.mean(axis=0, dtype=np.float64).astype(np.float32)
-    var[var == 0] = 1.0
+    if image_shape is None:
+        var = x_train.var(axis=0, dtype=np.float64)
+        mean = x_train.mean(axis=0, dtype=np.float64).astype(np.float32)
+        var[var == 0] = 1.0
+    else:
+        mean, var = channel_statistics(x_train, image_shape)
     chosen, target_facts = choose_target_transform(target_transform, y_train, task)
     target_mean, target_std = 0.0, 1.0
     if task == "regression":
@@ -453,6 +525,7 @@ def load_dataset(
             "kept_on_purpose": on_purpose,
         },
         "n_features": len(feature_names),
+        **({"image_shape": list(image_shape), "scaling": "per channel, train pixels"} if image_shape else {}),
         "numeric_transform": numeric_transform,
         "target_transform": target_facts,
         **facts,
@@ -481,8 +554,8 @@ def load_dataset(
         audit=audit,
         encoder=encoder,
         target_transform=chosen,
-        ple_bins=fit_bins(
-            scale_features(x_train, mean, var.astype(np.float32)),
-            range(len(encoder.numeric)),
-        ),
+        ple_bins=()
+        if image_shape
+        else fit_bins(scale_features(x_train, mean, var.astype(np.float32)), range(len(encoder.numeric))),
+        image_shape=image_shape,
     )

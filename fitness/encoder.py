@@ -86,6 +86,15 @@ class Encoded:
     missing_values: dict[str, int] = field(default_factory=dict)
 
 
+def _image_shape(value: Any) -> tuple[int, int, int] | None:
+    if value is None:
+        return None
+    shape = tuple(int(n) for n in value)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"image_shape must be three positive sizes, got {value!r}")
+    return shape  # type: ignore[return-value]
+
+
 def _labels(series: pd.Series) -> pd.Series:
     """Category labels as strings, missing as ``"<missing>"``."""
     return series.astype(object).where(series.notna(), MISSING).astype(str)
@@ -107,6 +116,8 @@ class Encoder:
         numeric: the numeric features, in feature order.
         categorical: the categorical features, in feature order.
         numeric_transform: ``"standard"``, ``"robust"`` or ``"quantile"`` (:mod:`fitness.transforms`).
+        image_shape: ``(height, width, channels)`` of an image run (its numeric
+            columns are the pixels, :mod:`fitness.images`); ``None`` for a table.
     """
 
     target: str
@@ -116,6 +127,7 @@ class Encoder:
     numeric: tuple[NumericColumn, ...] = ()
     categorical: tuple[CategoricalColumn, ...] = ()
     numeric_transform: str = "standard"
+    image_shape: tuple[int, int, int] | None = None
 
     # -- fitting ---------------------------------------------------------------
     @classmethod
@@ -258,8 +270,10 @@ class Encoder:
 
     # -- plain data ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """What ``encoder.json`` holds (plain JSON types)."""
+        """What ``encoder.json`` holds (plain JSON types; ``image_shape`` only for an image run)."""
+        extra = {"image_shape": list(self.image_shape)} if self.image_shape else {}
         return {
+            **extra,
             "format": FORMAT,
             "target": self.target,
             "task": self.task,
@@ -314,6 +328,7 @@ class Encoder:
                 for c in d.get("categorical", ())
             ),
             numeric_transform=transform,
+            image_shape=_image_shape(d.get("image_shape")),
         )
         if transform == "quantile" and any(not c.knots or len(c.knots) != len(c.scores) for c in enc.numeric):
             raise ValueError("encoder quantile knots and scores are missing or of different lengths")

@@ -210,6 +210,7 @@ def _train(
         data.feature_var,
         seed,
         ple_bins=data.ple_bins,
+        image_shape=data.image_shape,
     )
     optimizer = optimizer_for(arch, len(data.x_train), horizon_epochs or max_epochs)
     train = train_keras if trainer_for(arch, trainer) == "keras" else train_compiled

@@ -274,11 +274,17 @@ def export_model(encoder: Encoder, model: keras.Model) -> keras.Model:
         :func:`input_names` (float32 numbers, string text), and one output named
         ``prediction`` (see the module docstring for what each layer relies on).
 
+    An image run's model (``encoder.image_shape`` set) takes one input instead,
+    ``image``: float32 images of that shape, pixel values as the run read them
+    (:mod:`fitness.images`); the network scales them itself.
+
     Raises:
         ValueError: the encoder has no feature column, or its width differs from the model's input.
     """
     import keras
 
+    if encoder.image_shape:
+        return _export_images(keras, encoder, model)
     if not encoder.columns:
         raise ValueError("the encoder has no feature column to export")
     width = model.inputs[0].shape[-1]
@@ -299,8 +305,34 @@ def export_model(encoder: Encoder, model: keras.Model) -> keras.Model:
     return keras.Model([*numeric, *text], out, name=f"{model.name}_raw_rows")
 
 
+IMAGE_INPUT = "image"
+
+
+def _export_images(keras_mod, encoder: Encoder, model: keras.Model) -> keras.Model:
+    """The model of an image run taking images: ``image`` (N x H x W x C) flattened as the pixel columns."""
+    shape = tuple(int(n) for n in encoder.image_shape or ())
+    width = int(np.prod(shape))
+    if model.inputs[0].shape[-1] != width:
+        given = model.inputs[0].shape[-1]
+        raise ValueError(f"the model takes {given} features; the images give {width} pixels")
+    images = keras_mod.Input(shape=shape, dtype="float32", name=IMAGE_INPUT)
+    flat = keras_mod.layers.Reshape((width,), name=f"{_PREFIX}pixels")(images)
+    out = keras_mod.layers.Identity(name=OUTPUT)(model(flat))
+    return keras_mod.Model(images, out, name=f"{model.name}_images")
+
+
+def _output_words(encoder: Encoder) -> str:
+    if encoder.task == "classification":
+        return f"output {OUTPUT!r}: probabilities of {len(encoder.classes)} classes"
+    return f"output {OUTPUT!r}: {encoder.target} in its units"
+
+
 def describe(encoder: Encoder) -> str:
     """A one-line summary of an exported model's inputs and output, for the command line."""
+    if encoder.image_shape:
+        h, w, c = encoder.image_shape
+        images = f"float32 images of {h}x{w}x{c}, pixels as in training"
+        return f"input {IMAGE_INPUT!r}: {images}; {_output_words(encoder)}"
     names = input_names(encoder)
     parts = [
         f"inputs: {len(names)} raw columns",
@@ -311,11 +343,8 @@ def describe(encoder: Encoder) -> str:
     if renamed:
         more = f" and {len(renamed) - 4} more (see fitness.export.input_names)" if len(renamed) > 4 else ""
         parts.append("renamed " + ", ".join(renamed[:4]) + more)
-    if encoder.task == "classification":
-        parts.append(f"output {OUTPUT!r}: probabilities of {len(encoder.classes)} classes")
-    else:
-        parts.append(f"output {OUTPUT!r}: {encoder.target} in its units")
+    parts.append(_output_words(encoder))
     return "; ".join(parts)
 
 
-__all__ = ["OUTPUT", "describe", "export_model", "input_names"]
+__all__ = ["IMAGE_INPUT", "OUTPUT", "describe", "export_model", "input_names"]

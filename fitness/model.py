@@ -8,6 +8,13 @@ statistics, so a saved model takes the encoded (unscaled) feature matrix.
 Layer names are stable and readable (``L1U0_dense``, ``L1U0_concat``,
 ``head_concat``), so tests and reports can find which Dense feeds which
 Concatenate.
+
+An image network (conv levels, :mod:`genome.conv`) reshapes the scaled pixels
+into images (``image``), then per conv level ``c``: ``C{c}_from_C{s}`` (the
+max pooling that brings a skip from level ``s`` to the size of level ``c-1``),
+``C{c}_concat``, ``C{c}_conv``, ``C{c}_bn``, ``C{c}_act``, ``C{c}_pool``,
+``C{c}_dropout``; then ``readout`` (Flatten or global pooling), which the
+Dense lattice reads as its input.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fitness.embedding import Bins, layer_weights
-from genome import INPUT, Architecture
+from genome import INPUT, Architecture, ConvLevel
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -46,6 +53,7 @@ def build_model(
     feature_var: np.ndarray,
     seed: int = 0,
     ple_bins: Bins = (),
+    image_shape: tuple[int, int, int] | None = None,
 ) -> keras.Model:
     """Return the (uncompiled) Keras model of ``arch``.
 
@@ -54,7 +62,9 @@ def build_model(
     layer gets an explicit seed derived from ``seed``, so the initial weights and
     dropout masks never depend on global random state (or on other threads using it).
     An architecture with the ``ple`` embedding reads the scaled features and their
-    piecewise-linear encoding over ``ple_bins`` (:mod:`fitness.embedding`).
+    piecewise-linear encoding over ``ple_bins`` (:mod:`fitness.embedding`). An
+    architecture with conv levels reads the scaled features as images of
+    ``image_shape`` (height, width, channels) through them first.
     """
     import keras
 
@@ -78,6 +88,10 @@ def build_model(
         encoded = layers.ReLU(max_value=1.0, name="ple")(binned(scaled))
         binned.set_weights([kernel, bias])
         scaled = layers.Concatenate(name="ple_input")([scaled, encoded])
+    if arch.conv:
+        if image_shape is None:
+            raise ValueError("an architecture with conv levels needs the image shape (none given)")
+        scaled = _conv_block(layers, arch.conv, arch.readout, scaled, image_shape, seed)
     tensors: dict[object, object] = {INPUT: scaled}
     for unit in arch.units:
         names = unit_layer_names(unit.name)
@@ -97,6 +111,59 @@ def build_model(
     else:
         out = layers.Dense(1, kernel_initializer=glorot(), name="output")(head)
     return keras.Model(inputs, out, name=f"evonas_{arch.key}")
+
+
+def _conv_block(layers_mod, levels: tuple[ConvLevel, ...], readout: str, flat, image_shape, seed: int):
+    """The conv levels on the scaled pixels ``flat``, up to the readout (see the module docstring).
+
+    Their seeds come from a generator of their own, so the Dense units' seeds
+    are those they have without conv levels.
+    """
+    import keras
+
+    seeds = iter(np.random.default_rng([seed, 1]).integers(0, 2**31 - 1, size=2 * len(levels)).tolist())
+    x = layers_mod.Reshape(tuple(int(n) for n in image_shape), name="image")(flat)
+    out: dict[object, object] = {INPUT: x}
+    pools: dict[object, int] = {INPUT: 0}  # poolings from the image to each level's output
+    for level in levels:
+        name = level.name
+        below = level.below
+        parts = []
+        for src in level.inputs:
+            tensor = out[src]
+            factor = 2 ** (pools[below] - pools[src])
+            if factor > 1:  # a skip from a larger level: pooled to the size of the level below
+                tensor = layers_mod.MaxPooling2D(
+                    factor, strides=factor, padding="same", name=f"{name}_from_C{src}"
+                )(tensor)
+            parts.append(tensor)
+        x = _join(layers_mod, parts, f"{name}_concat")
+        x = layers_mod.Conv2D(
+            level.filters,
+            level.kernel,
+            padding="same",
+            activation=None if level.batchnorm else level.activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+            name=f"{name}_conv",
+        )(x)
+        if level.batchnorm:
+            x = layers_mod.BatchNormalization(name=f"{name}_bn")(x)
+            x = layers_mod.Activation(level.activation, name=f"{name}_act")(x)
+        pools[level.index] = pools[below] + (level.pooling != "none")
+        if level.pooling == "max":
+            x = layers_mod.MaxPooling2D(2, padding="same", name=f"{name}_pool")(x)
+        elif level.pooling == "avg":
+            x = layers_mod.AveragePooling2D(2, padding="same", name=f"{name}_pool")(x)
+        dropout_seed = next(seeds)
+        if level.dropout > 0:
+            x = layers_mod.Dropout(level.dropout, seed=dropout_seed, name=f"{name}_dropout")(x)
+        out[level.index] = x
+    last = out[levels[-1].index]
+    if readout == "flatten":
+        return layers_mod.Flatten(name="readout")(last)
+    if readout == "global_max":
+        return layers_mod.GlobalMaxPooling2D(name="readout")(last)
+    return layers_mod.GlobalAveragePooling2D(name="readout")(last)
 
 
 def with_target_scale(

@@ -85,8 +85,12 @@ def compiled_supports(arch: Architecture) -> str | None:
     activation a search space may name, ``genome.KNOWN_ACTIVATIONS``); any optimizer
     trains, with TensorFlow's fused kernel or else the Keras optimizer itself
     (:mod:`fitness.fused`). So only an architecture built outside a search space,
-    with another Keras activation, is refused.
+    with another Keras activation, is refused, and an image network: its conv
+    levels have no written-out form (``benchmarks/train_speed.py --part conv``
+    measured what a compiled loop would save on them).
     """
+    if arch.conv:
+        return "conv levels train with Keras (the written-out forms are of Dense layers)"
     missing = sorted({unit.activation for unit in arch.units} - ACTIVATIONS)
     if missing:
         return f"no written-out form for activation {', '.join(map(repr, missing))}"

@@ -17,6 +17,7 @@ from genome.architecture import (
     fmt_lr,
     unit_name,
 )
+from genome.conv import ConvLevel, ImageShape
 from genome.decode import decode
 from genome.errors import SpaceError
 from genome.layout import GeneLayout, layout_for
@@ -28,6 +29,7 @@ from genome.operators import (
     random_genome,
 )
 from genome.space import KNOWN_ACTIVATIONS, KNOWN_OPTIMIZERS, SearchSpace
+from genome.textbook import textbook_genome
 
 __all__ = [
     "EDGE_KINDS",
@@ -36,6 +38,8 @@ __all__ = [
     "KNOWN_OPTIMIZERS",
     "OUTPUT",
     "Architecture",
+    "ConvLevel",
+    "ImageShape",
     "GeneLayout",
     "SearchSpace",
     "SpaceError",
@@ -50,5 +54,6 @@ __all__ = [
     "mutate_effective",
     "mutation_kinds",
     "random_genome",
+    "textbook_genome",
     "unit_name",
 ]

@@ -18,6 +18,16 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from genome.conv import (
+    ConvLevel,
+    ImageShape,
+    conv_diff,
+    conv_dot_lines,
+    conv_params,
+    conv_shapes,
+    describe_conv,
+)
+
 UnitId = tuple[int, int]
 INPUT = "input"
 OUTPUT = "output"
@@ -98,6 +108,9 @@ class Architecture:
     ``units`` are sorted by ``(level, index)``, which is a valid topological
     build order (every edge goes to a later level or, laterally, to a higher
     index). ``outputs`` lists the units the output head concatenates, sorted.
+    ``conv`` holds the conv levels of an image network (:mod:`genome.conv`), in
+    order, and ``readout`` how the last one feeds the lattice; the lattice's
+    ``input`` is then that readout. A table network has no conv level.
     """
 
     units: tuple[Unit, ...]
@@ -109,6 +122,8 @@ class Architecture:
     schedule: str = "constant"
     label_smoothing: float = 0.0
     embedding: str = "none"
+    conv: tuple[ConvLevel, ...] = ()
+    readout: str = "flatten"
 
     def training_text(self) -> str:
         """The training genes in short form, e.g. ``"adam lr=1e-3 bs=32 wd=0.01 cosine ls=0.1"``.
@@ -158,6 +173,9 @@ class Architecture:
             canonical["label_smoothing"] = float(self.label_smoothing)
         if self.embedding != "none":
             canonical["embedding"] = self.embedding
+        if self.conv:  # the readout matters only after conv levels
+            canonical["conv"] = [level.canonical() for level in self.conv]
+            canonical["readout"] = self.readout
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -184,12 +202,27 @@ class Architecture:
                 return u
         raise KeyError(unit_name(uid))
 
-    def dense_shapes(self, n_inputs: int, n_outputs: int, embedded: int = 0) -> list[tuple[int, int]]:
+    def input_width(self, n_inputs: int, image_shape: ImageShape | None = None) -> int:
+        """The width of what the lattice reads as ``input``: the features, or the conv readout.
+
+        Raises:
+            ValueError: conv levels without an ``image_shape``.
+        """
+        if not self.conv:
+            return n_inputs
+        if image_shape is None:
+            raise ValueError("an architecture with conv levels needs the image shape")
+        return conv_shapes(self.conv, image_shape, self.readout)[1]
+
+    def dense_shapes(
+        self, n_inputs: int, n_outputs: int, embedded: int = 0, image_shape: ImageShape | None = None
+    ) -> list[tuple[int, int]]:
         """``(input width, output width)`` of each Dense layer: one per unit in build order, then the head.
 
         A unit's input width is the summed width of what it concatenates (the raw
         input counts ``n_inputs``, plus ``embedded`` columns of its piecewise-linear
-        encoding when :attr:`embedding` is ``"ple"``); the head reads the output units.
+        encoding when :attr:`embedding` is ``"ple"``, or the conv readout's width
+        with conv levels: :meth:`input_width`); the head reads the output units.
 
         Example:
             >>> a = Unit(0, 0, 8, "relu", 0.0, False, (INPUT,))
@@ -197,7 +230,8 @@ class Architecture:
             >>> Architecture((a, b), ((0, 0), (1, 0)), "adam", 1e-3, 32).dense_shapes(3, 1)
             [(3, 8), (11, 4), (12, 1)]
         """
-        width: dict[UnitId | str, int] = {INPUT: n_inputs + (embedded if self.embedding == "ple" else 0)}
+        lattice_in = self.input_width(n_inputs, image_shape)
+        width: dict[UnitId | str, int] = {INPUT: lattice_in + (embedded if self.embedding == "ple" else 0)}
         shapes = []
         for u in self.units:
             shapes.append((sum(width[src] for src in u.inputs), u.neurons))
@@ -205,7 +239,9 @@ class Architecture:
         shapes.append((sum(width[uid] for uid in self.outputs), n_outputs))
         return shapes
 
-    def n_params(self, n_inputs: int, n_outputs: int, embedded: int = 0) -> int:
+    def n_params(
+        self, n_inputs: int, n_outputs: int, embedded: int = 0, image_shape: ImageShape | None = None
+    ) -> int:
         """Exact Keras ``count_params`` of the network (trainable and not), input scaling aside.
 
         Per unit of concatenated input width ``w``: ``4*w`` for BatchNorm (gamma,
@@ -213,12 +249,14 @@ class Architecture:
         Dense of ``n`` neurons. The output Dense adds ``W*n_outputs + n_outputs``
         where ``W`` is the summed width of the output units. With the ``ple``
         embedding of ``embedded`` columns, its fixed (non-trainable) Dense adds
-        ``n_inputs*embedded + embedded``.
+        ``n_inputs*embedded + embedded``. Conv levels add their own
+        (:func:`genome.conv.conv_params`), read on an image of ``image_shape``.
         """
-        shapes = self.dense_shapes(n_inputs, n_outputs, embedded)
+        shapes = self.dense_shapes(n_inputs, n_outputs, embedded, image_shape)
         norms = sum(4 * w for (w, _), u in zip(shapes, self.units) if u.batchnorm)
         fixed = n_inputs * embedded + embedded if self.embedding == "ple" and embedded else 0
-        return fixed + norms + sum(w * n + n for w, n in shapes)
+        convs = conv_params(self.conv, image_shape) if self.conv and image_shape is not None else 0
+        return convs + fixed + norms + sum(w * n + n for w, n in shapes)
 
     def edges(self) -> list[tuple[str, str, str]]:
         """All edges as ``(source, target, kind)`` with names.
@@ -244,8 +282,10 @@ class Architecture:
         counts = self.connection_counts()
         levels = "level" if len(sizes) == 1 else "levels"
         inputs = " ple" if self.embedding == "ple" else ""
+        conv = describe_conv(self.conv, self.readout)
         return (
-            f"{len(sizes)} {levels} [{','.join(map(str, sizes))}]{inputs} | {' / '.join(by_level)} | "
+            (f"{conv} | " if conv else "")
+            + f"{len(sizes)} {levels} [{','.join(map(str, sizes))}]{inputs} | {' / '.join(by_level)} | "
             f"{counts['skip']} skip, {counts['lateral']} lateral, "
             f"{counts['input']} input, {counts['output']} extra output | "
             f"{self.training_text()}"
@@ -292,6 +332,8 @@ class Architecture:
             '  node [shape=box, fontname="Helvetica"];',
             f'  "input" [shape=ellipse, label="input{" (ple)" if self.embedding == "ple" else ""}"];',
         ]
+        if self.conv:
+            lines += conv_dot_lines(self.conv, self.readout)
         for level in range(self.n_levels):
             lines.append(f"  subgraph level_{level} {{")
             lines.append("    rank=same;")
@@ -326,13 +368,14 @@ def _connections(arch: Architecture) -> dict[tuple[UnitId, UnitId | str], str]:
 def diff(a: Architecture, b: Architecture) -> list[str]:
     """Changes from ``a`` (parent) to ``b`` (child), in words, in a fixed order.
 
-    Order: level count, live units per level (levels present in both), then
-    unit by unit in ``(level, index)`` order (``- unit``, ``+ unit`` or setting
-    changes), then edges between units present in both (by target, then
-    source), then output-head membership, then training genes. Edges and outputs
-    of added or removed units are implied by the ``+/- unit`` line and not listed.
+    Order: conv levels (:func:`genome.conv.conv_diff`), level count, live units
+    per level (levels present in both), then unit by unit in ``(level, index)``
+    order (``- unit``, ``+ unit`` or setting changes), then edges between units
+    present in both (by target, then source), then output-head membership, then
+    training genes. Edges and outputs of added or removed units are implied by
+    the ``+/- unit`` line and not listed.
     """
-    changes: list[str] = []
+    changes: list[str] = conv_diff(a.conv, b.conv, a.readout, b.readout)
     if a.n_levels != b.n_levels:
         changes.append(f"levels {a.n_levels} -> {b.n_levels}")
     sizes_a, sizes_b = a.level_sizes(), b.level_sizes()

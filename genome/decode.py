@@ -11,6 +11,10 @@ Rules (also in the README, "The genome"):
 4. The output head takes every active unit of the last level and every active
    unit whose output bit is set.
 5. Units with no path to the output head are dead and dropped.
+6. With conv levels (image data, :mod:`genome.conv`): conv level ``c`` is
+   active when ``c < n_conv``; level 0 reads the image, level ``c > 0`` reads
+   level ``c - 1`` and every active earlier level whose conv skip bit is set.
+   Every active conv level is live (each feeds the next, the last the readout).
 
 Example:
     >>> import numpy as np
@@ -26,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from genome.architecture import INPUT, Architecture, Unit, UnitId
+from genome.conv import ConvLevel
 from genome.space import SearchSpace
 
 
@@ -82,6 +87,33 @@ def decode(space: SearchSpace, genes: np.ndarray) -> Architecture:
         schedule=space.lr_schedules[int(g[layout.lr_schedule][0])],
         label_smoothing=space.label_smoothings[int(g[layout.label_smoothing][0])],
         embedding=space.embeddings[int(g[layout.embedding][0])],
+        conv=_conv_levels(space, g),
+        readout=space.readouts[int(g[layout.readout][0])] if layout.max_conv_levels else "flatten",
+    )
+
+
+def _conv_levels(space: SearchSpace, g: np.ndarray) -> tuple[ConvLevel, ...]:
+    layout = space.layout
+    if not layout.max_conv_levels:
+        return ()
+    n_conv = int(g[layout.n_conv][0])
+    skips: dict[int, list[int]] = {c: [] for c in range(n_conv)}
+    for k in np.flatnonzero(g[layout.conv_skip]):
+        source, target = layout.conv_skip_pairs[k]
+        if target < n_conv:
+            skips[target].append(source)
+    return tuple(
+        ConvLevel(
+            index=c,
+            filters=space.filter_choices[int(g[layout.filters][c])],
+            kernel=space.kernel_choices[int(g[layout.kernel][c])],
+            activation=space.activations[int(g[layout.conv_activation][c])],
+            dropout=space.dropout_choices[int(g[layout.conv_dropout][c])],
+            batchnorm=bool(g[layout.conv_batchnorm][c]),
+            pooling=space.poolings[int(g[layout.pooling][c])],
+            inputs=(INPUT,) if c == 0 else (*sorted(skips[c]), c - 1),
+        )
+        for c in range(n_conv)
     )
 
 

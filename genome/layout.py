@@ -22,9 +22,21 @@ weight_decay    1                           index into weight_decays
 lr_schedule     1                           index into lr_schedules
 label_smoothing 1                           index into label_smoothings
 embedding       1                           index into embeddings
+n_conv          1 if C else 0               1..C, active conv levels
+filters         C                           index into filter_choices
+kernel          C                           index into kernel_choices
+conv_activation C                           index into activations
+conv_dropout    C                           index into dropout_choices
+conv_batchnorm  C                           0/1
+pooling         C                           index into poolings
+conv_skip       (C-1)(C-2)/2                0/1, one bit per conv skip pair
+readout         1 if C else 0               index into readouts
 ==============  ==========================  ==========================
 
-Per-slot blocks hold unit slot ``(l, u)`` at offset ``l*U + u``.
+Per-slot blocks hold unit slot ``(l, u)`` at offset ``l*U + u``; per-conv blocks
+hold conv level ``c`` at offset ``c``. ``C`` is the space's ``conv_levels``
+(image data only): for a table every conv block is empty, so a table's genome
+is what it was before conv levels existed.
 
 Example:
     >>> from genome.space import SearchSpace
@@ -59,6 +71,11 @@ class SpaceBounds(Protocol):
     lr_schedules: tuple[str, ...]
     label_smoothings: tuple[float, ...]
     embeddings: tuple[str, ...]
+    max_conv_levels: int | None
+    filter_choices: tuple[int, ...]
+    kernel_choices: tuple[int, ...]
+    poolings: tuple[str, ...]
+    readouts: tuple[str, ...]
 
 
 UnitPair = tuple[tuple[int, int], tuple[int, int]]
@@ -81,6 +98,24 @@ BLOCK_NAMES: tuple[str, ...] = (
     "lr_schedule",
     "label_smoothing",
     "embedding",
+    "n_conv",
+    "filters",
+    "kernel",
+    "conv_activation",
+    "conv_dropout",
+    "conv_batchnorm",
+    "pooling",
+    "conv_skip",
+    "readout",
+)
+# blocks with one gene per conv level
+CONV_LEVEL_BLOCKS: tuple[str, ...] = (
+    "filters",
+    "kernel",
+    "conv_activation",
+    "conv_dropout",
+    "conv_batchnorm",
+    "pooling",
 )
 
 
@@ -92,6 +127,8 @@ class GeneLayout:
     ``((l1, u1), (l2, u2))`` cover all ``l1 < l2`` and are ordered by
     ``(l2, u2, l1, u1)``; lateral pairs ``((l, u1), (l, u2))`` cover ``u1 < u2``
     and are ordered by ``(l, u2, u1)``: both are grouped by their target slot.
+    Conv skip pairs ``(s, t)`` cover ``s < t - 1`` (level ``t - 1`` always feeds
+    ``t``) and are ordered by ``(t, s)``.
     """
 
     n_levels: slice
@@ -111,6 +148,15 @@ class GeneLayout:
     lr_schedule: slice
     label_smoothing: slice
     embedding: slice
+    n_conv: slice
+    filters: slice
+    kernel: slice
+    conv_activation: slice
+    conv_dropout: slice
+    conv_batchnorm: slice
+    pooling: slice
+    conv_skip: slice
+    readout: slice
     size: int
     low: np.ndarray
     high: np.ndarray
@@ -118,6 +164,8 @@ class GeneLayout:
     lateral_pairs: tuple[UnitPair, ...]
     max_levels: int
     max_units: int
+    conv_skip_pairs: tuple[tuple[int, int], ...] = ()
+    max_conv_levels: int = 0
 
     def slot(self, level: int, unit: int) -> int:
         """Offset of unit slot ``(level, unit)`` inside a per-slot block."""
@@ -141,6 +189,11 @@ class GeneLayout:
                 if name == "lateral_mask":
                     (l1, u1), (l2, u2) = self.lateral_pairs[offset]
                     return f"lateral_mask[L{l1}U{u1}->L{l2}U{u2}]"
+                if name == "conv_skip":
+                    s, t = self.conv_skip_pairs[offset]
+                    return f"conv_skip[C{s}->C{t}]"
+                if name in CONV_LEVEL_BLOCKS:
+                    return f"{name}[C{offset}]"
                 if block.stop - block.start == self.max_levels * self.max_units:
                     level, unit = divmod(offset, self.max_units)
                     return f"{name}[L{level}U{unit}]"
@@ -188,8 +241,10 @@ def layout_for(space: SpaceBounds) -> GeneLayout:
 
 @lru_cache(maxsize=64)
 def _cached_layout(space: SpaceBounds) -> GeneLayout:
-    L, U = space.max_levels, space.max_units
+    L, U, C = space.max_levels, space.max_units, space.max_conv_levels or 0
     n_slots = L * U
+    conv_skip_pairs = tuple((s, t) for t in range(C) for s in range(t - 1))
+    conv = 1 if C else 0
     skip_pairs = tuple(
         ((l1, u1), (l2, u2)) for l2 in range(L) for u2 in range(U) for l1 in range(l2) for u1 in range(U)
     )
@@ -215,6 +270,15 @@ def _cached_layout(space: SpaceBounds) -> GeneLayout:
         ("lr_schedule", 1, 0, len(space.lr_schedules) - 1),
         ("label_smoothing", 1, 0, len(space.label_smoothings) - 1),
         ("embedding", 1, 0, len(space.embeddings) - 1),
+        ("n_conv", conv, 1, C),
+        ("filters", C, 0, len(space.filter_choices) - 1),
+        ("kernel", C, 0, len(space.kernel_choices) - 1),
+        ("conv_activation", C, 0, len(space.activations) - 1),
+        ("conv_dropout", C, 0, len(space.dropout_choices) - 1),
+        ("conv_batchnorm", C, 0, 1),
+        ("pooling", C, 0, len(space.poolings) - 1),
+        ("conv_skip", len(conv_skip_pairs), 0, 1),
+        ("readout", conv, 0, len(space.readouts) - 1),
     ]
     assert tuple(name for name, *_ in spec) == BLOCK_NAMES
     slices: dict[str, slice] = {}
@@ -239,4 +303,6 @@ def _cached_layout(space: SpaceBounds) -> GeneLayout:
         lateral_pairs=lateral_pairs,
         max_levels=L,
         max_units=U,
+        conv_skip_pairs=conv_skip_pairs,
+        max_conv_levels=C,
     )

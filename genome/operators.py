@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from genome.decode import decode
-from genome.layout import GeneLayout
+from genome.layout import CONV_LEVEL_BLOCKS, GeneLayout
 from genome.space import SearchSpace
 
 MutationFn = Callable[[SearchSpace, np.ndarray, np.random.Generator], "np.ndarray | None"]
@@ -45,7 +45,7 @@ def random_genome(space: SearchSpace, rng: np.random.Generator) -> np.ndarray:
     layout = space.layout
     genes = rng.integers(layout.low, layout.high, endpoint=True, dtype=np.int64)
     p = space.connection_probability
-    for name in ("input_mask", "skip_mask", "lateral_mask", "output_mask"):
+    for name in ("input_mask", "skip_mask", "lateral_mask", "output_mask", "conv_skip"):
         block: slice = getattr(layout, name)
         genes[block] = rng.random(block.stop - block.start) < p
     return genes
@@ -59,13 +59,15 @@ def crossover_unit_blocks(
     For each unit slot a fair coin decides which parent gives child 1 the
     slot's whole block (neurons, activation, dropout, batchnorm, input and
     output bits, and every skip/lateral bit whose target is the slot); child 2
-    takes the other parent's block. ``n_levels``, each ``n_units[l]`` and the
+    takes the other parent's block. A conv level is a block too (filters,
+    kernel, activation, dropout, batchnorm, pooling and the conv skip bits into
+    it). ``n_levels``, each ``n_units[l]``, ``n_conv``, the readout and the
     training genes are swapped gene-wise with probability 0.5.
     """
     layout = space.layout
     a, b = layout.validate(a), layout.validate(b)
     owner = _slot_owner(layout)
-    slot_coins = rng.random(layout.max_levels * layout.max_units) < 0.5
+    slot_coins = rng.random(layout.max_levels * layout.max_units + layout.max_conv_levels) < 0.5
     gene_coins = rng.random(layout.size) < 0.5
     from_b = np.where(owner >= 0, slot_coins[np.maximum(owner, 0)], gene_coins)
     return np.where(from_b, b, a), np.where(from_b, a, b)
@@ -89,7 +91,7 @@ def mutate_effective(
 ) -> np.ndarray:
     """One mutation that changes the decoded network or its training.
 
-    Each try picks a kind from :func:`mutation_kinds` uniformly, applies it to
+    Each try picks a kind from :func:`mutation_kinds` of the space uniformly, applies it to
     a fresh copy of the parent and keeps it if ``decode(...).key`` differs from
     the parent's. A kind that does not apply (e.g. a lateral flip with one
     unit per level) counts as a failed try. After ``max_tries`` failures
@@ -104,11 +106,11 @@ def mutate_effective(
         raise ValueError(f"max_tries must be >= 1, got {max_tries}")
     parent = space.layout.validate(genes)
     parent_key = decode(space, parent).key
-    kinds = mutation_kinds()
+    kinds = mutation_kinds(space)
     last = parent.copy()
     for _ in range(max_tries):
         kind = kinds[int(rng.integers(len(kinds)))]
-        child = _MUTATIONS[kind](space, parent.copy(), rng)
+        child = _ALL_MUTATIONS[kind](space, parent.copy(), rng)
         if child is None:
             continue
         last = child
@@ -117,8 +119,14 @@ def mutate_effective(
     return last
 
 
-def mutation_kinds() -> tuple[str, ...]:
-    """Names of the mutation kinds used by :func:`mutate_effective`."""
+def mutation_kinds(space: SearchSpace | None = None) -> tuple[str, ...]:
+    """Names of the mutation kinds :func:`mutate_effective` uses on ``space``.
+
+    The conv kinds come only with a space that has conv levels (image data), so
+    a table search draws its mutations as it did before they existed.
+    """
+    if space is not None and space.conv_levels:
+        return tuple(_MUTATIONS) + tuple(_CONV_MUTATIONS)
     return tuple(_MUTATIONS)
 
 
@@ -138,6 +146,10 @@ def _slot_owner(layout: GeneLayout) -> np.ndarray:
         (layout.lateral_pairs, layout.lateral_mask),
     ):
         owner[block] = [layout.slot(*target) for _, target in pairs]
+    for name in CONV_LEVEL_BLOCKS:  # conv level c is block n_slots + c
+        block = getattr(layout, name)
+        owner[block] = n_slots + np.arange(layout.max_conv_levels)
+    owner[layout.conv_skip] = [n_slots + target for _, target in layout.conv_skip_pairs]
     owner.setflags(write=False)
     return owner
 
@@ -242,6 +254,50 @@ def _flip_pair_bit(kind: str) -> MutationFn:
     return mutate
 
 
+def _step_conv(block: str) -> MutationFn:
+    """Mutation that steps one active conv level's index gene (filters, kernel, dropout)."""
+
+    def mutate(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+        layout = space.layout
+        i = getattr(layout, block).start + int(rng.integers(int(g[layout.n_conv][0])))
+        return g if _step(g, i, int(layout.low[i]), int(layout.high[i]), rng) else None
+
+    return mutate
+
+
+def _change_conv(block: str) -> MutationFn:
+    """Mutation that sets one active conv level's categorical gene (activation, pooling) to another value."""
+
+    def mutate(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+        layout = space.layout
+        i = getattr(layout, block).start + int(rng.integers(int(g[layout.n_conv][0])))
+        others = [v for v in range(int(layout.high[i]) + 1) if v != g[i]]
+        if not others:
+            return None
+        g[i] = others[int(rng.integers(len(others)))]
+        return g
+
+    return mutate
+
+
+def _flip_conv_batchnorm(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    layout = space.layout
+    i = layout.conv_batchnorm.start + int(rng.integers(int(g[layout.n_conv][0])))
+    g[i] = 1 - g[i]
+    return g
+
+
+def _flip_conv_skip(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    layout = space.layout
+    n_conv = int(g[layout.n_conv][0])
+    candidates = [k for k, (_, t) in enumerate(layout.conv_skip_pairs) if t < n_conv]
+    if not candidates:
+        return None
+    i = layout.conv_skip.start + candidates[int(rng.integers(len(candidates)))]
+    g[i] = 1 - g[i]
+    return g
+
+
 _MUTATIONS: dict[str, MutationFn] = {
     "n_levels": _step_gene("n_levels"),
     "n_units": _mutate_n_units,
@@ -263,3 +319,17 @@ _MUTATIONS: dict[str, MutationFn] = {
     "label_smoothing": _step_gene("label_smoothing"),
     "embedding": _change_choice("embedding", per_slot=False),
 }
+
+# the kinds of a space with conv levels (image data), after the others
+_CONV_MUTATIONS: dict[str, MutationFn] = {
+    "n_conv": _step_gene("n_conv"),
+    "filters": _step_conv("filters"),
+    "kernel": _step_conv("kernel"),
+    "conv_activation": _change_conv("conv_activation"),
+    "conv_dropout": _step_conv("conv_dropout"),
+    "conv_batchnorm": _flip_conv_batchnorm,
+    "pooling": _change_conv("pooling"),
+    "conv_skip": _flip_conv_skip,
+    "readout": _change_choice("readout", per_slot=False),
+}
+_ALL_MUTATIONS: dict[str, MutationFn] = {**_MUTATIONS, **_CONV_MUTATIONS}

@@ -33,9 +33,14 @@ KNOWN_OPTIMIZERS: frozenset[str] = frozenset({"adam", "adamw", "rmsprop", "sgd"}
 KNOWN_SCHEDULES: frozenset[str] = frozenset({"constant", "cosine", "onecycle"})
 # how a network reads its numeric inputs: as they are, or also piecewise-linearly encoded (fitness.embedding)
 KNOWN_EMBEDDINGS: frozenset[str] = frozenset({"none", "ple"})
+# how a conv level pools after its convolution, and how the last conv level feeds the Dense lattice
+KNOWN_POOLINGS: frozenset[str] = frozenset({"none", "max", "avg"})
+KNOWN_READOUTS: frozenset[str] = frozenset({"flatten", "global_avg", "global_max"})
 
 MAX_LEVELS_LIMIT = 16
 MAX_UNITS_LIMIT = 16
+MAX_CONV_LEVELS_LIMIT = 8
+IMAGE_CONV_LEVELS = 4  # the conv levels of an image run whose space leaves max_conv_levels unset
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,16 @@ class SearchSpace:
             standardised values) or ``ple`` (the values and their piecewise-linear
             encoding over quantile bins of the train rows, Gorishniy et al. 2022);
             a run whose data has no numeric feature to encode searches with ``("none",)``.
+        max_conv_levels: Most conv levels ahead of the Dense lattice (0..8), image
+            data only: unset (``None``), a run on images takes
+            :data:`IMAGE_CONV_LEVELS` and a run on a table 0 (:meth:`for_images`);
+            0 on images searches Dense lattices on the scaled pixels.
+        filter_choices: Filters a conv level may have (sorted, unique, >= 1).
+        kernel_choices: Square kernel sizes of a conv level (sorted, unique, odd).
+        poolings: What a conv level does after its convolution: ``none``, or a
+            2x2 ``max`` / ``avg`` pooling that halves its height and width.
+        readouts: How the last conv level feeds the Dense lattice: ``flatten``,
+            ``global_avg`` or ``global_max`` pooling over its positions.
         max_params: Networks with more parameters are rejected before building.
         connection_probability: Chance of a 1 for each connection, input and
             output bit of a random genome.
@@ -82,6 +97,11 @@ class SearchSpace:
     lr_schedules: tuple[str, ...] = ("constant", "cosine", "onecycle")
     label_smoothings: tuple[float, ...] = (0.0, 0.1)
     embeddings: tuple[str, ...] = ("none", "ple")
+    max_conv_levels: int | None = None
+    filter_choices: tuple[int, ...] = (8, 16, 32, 64, 128)
+    kernel_choices: tuple[int, ...] = (3, 5)
+    poolings: tuple[str, ...] = ("none", "max", "avg")
+    readouts: tuple[str, ...] = ("flatten", "global_avg", "global_max")
     max_params: int = 2_000_000
     connection_probability: float = 0.2
 
@@ -90,6 +110,19 @@ class SearchSpace:
         set_(self, "max_levels", _int(self.max_levels, "max_levels", 1, MAX_LEVELS_LIMIT))
         set_(self, "max_units", _int(self.max_units, "max_units", 1, MAX_UNITS_LIMIT))
         set_(self, "max_params", _int(self.max_params, "max_params", 1))
+        if self.max_conv_levels is not None:
+            set_(
+                self,
+                "max_conv_levels",
+                _int(self.max_conv_levels, "max_conv_levels", 0, MAX_CONV_LEVELS_LIMIT),
+            )
+        filters = _numbers(self.filter_choices, "filter_choices", integer=True)
+        _check_min(filters, "filter_choices", 1, ">= 1")
+        set_(self, "filter_choices", filters)
+        kernels = _numbers(self.kernel_choices, "kernel_choices", integer=True)
+        if any(k < 1 or k % 2 == 0 for k in kernels):
+            raise SpaceError(f"space.kernel_choices must all be odd and >= 1, got {list(kernels)}")
+        set_(self, "kernel_choices", kernels)
         p = _float(self.connection_probability, "connection_probability")
         if not 0.0 <= p <= 1.0:
             raise SpaceError(f"space.connection_probability must be in [0, 1], got {p!r}")
@@ -123,6 +156,13 @@ class SearchSpace:
         set_(self, "optimizers", _names(self.optimizers, "optimizers", KNOWN_OPTIMIZERS))
         set_(self, "lr_schedules", _names(self.lr_schedules, "lr_schedules", KNOWN_SCHEDULES))
         set_(self, "embeddings", _names(self.embeddings, "embeddings", KNOWN_EMBEDDINGS))
+        set_(self, "poolings", _names(self.poolings, "poolings", KNOWN_POOLINGS))
+        set_(self, "readouts", _names(self.readouts, "readouts", KNOWN_READOUTS))
+
+    @property
+    def conv_levels(self) -> int:
+        """The conv levels of the layout: ``max_conv_levels``, 0 while it is unset."""
+        return self.max_conv_levels or 0
 
     @property
     def layout(self) -> GeneLayout:
@@ -145,12 +185,32 @@ class SearchSpace:
             changes["embeddings"] = ("none",)
         return dataclasses.replace(self, **changes) if changes else self
 
+    def for_images(self, images: bool) -> SearchSpace:
+        """The space a run starts with on its data: ``max_conv_levels`` set.
+
+        Unset, it becomes :data:`IMAGE_CONV_LEVELS` on image data and 0 on a
+        table. A table with conv levels asked for is refused: a conv level needs
+        the height, width and channels of an image.
+
+        Raises:
+            SpaceError: ``max_conv_levels`` > 0 for a table.
+        """
+        if self.max_conv_levels is None:
+            return dataclasses.replace(self, max_conv_levels=IMAGE_CONV_LEVELS if images else 0)
+        if self.max_conv_levels and not images:
+            raise SpaceError(
+                f"space.max_conv_levels = {self.max_conv_levels} needs image data (data.images = true, "
+                "an .npz file or a folder of class folders): set it to 0 or leave it out for a table"
+            )
+        return self
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/TOML-able dict (lists, not tuples)."""
+        """Plain JSON/TOML-able dict (lists, not tuples; an unset ``max_conv_levels`` left out)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            if value is not None:
+                out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
     @classmethod

@@ -43,6 +43,9 @@ def test_toml_round_trip(tmp_path):
         ({"data": {"task": "ranking"}}, "data.task"),
         ({"space": {"max_levels": 0}}, "space.max_levels"),
         ({"search": {"population": "8"}}, "search.population"),
+        ({"data": {"images": "yes"}}, "data.images must be true or false"),
+        ({"search": {"textbook": 1}}, "search.textbook must be true or false"),
+        ({"space": {"max_conv_levels": -1}}, "space.max_conv_levels must be >= 0"),
     ],
 )
 def test_invalid_configuration_names_the_key(tables, message):
@@ -68,3 +71,21 @@ def test_examples_load():
     assert examples, "examples/*.toml missing"
     for path in examples:
         RunConfig.load(path)
+
+
+def test_for_data_sets_the_conv_levels_and_the_textbook_start(tmp_path):
+    cfg = RunConfig()
+    assert cfg.space.max_conv_levels is None and cfg.search.textbook is None
+    images = cfg.for_data(images=True)
+    assert images.space.max_conv_levels == 4 and images.search.textbook is True
+    table = cfg.for_data(images=False)
+    assert table.space.max_conv_levels == 0 and table.search.textbook is False
+    assert table.space.layout.size == cfg.space.layout.size == 228
+    # what the user set stays; the saved configuration reads back the same
+    mine = cfg.with_overrides(search={"textbook": False}, space={"max_conv_levels": 2}).for_data(images=True)
+    assert mine.space.max_conv_levels == 2 and mine.search.textbook is False
+    path = tmp_path / "c.toml"
+    path.write_text(images.dumps())
+    assert RunConfig.load(path) == images
+    with pytest.raises(ConfigError, match="max_conv_levels = 2 needs image data"):
+        cfg.with_overrides(space={"max_conv_levels": 2}).for_data(images=False)

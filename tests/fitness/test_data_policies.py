@@ -83,7 +83,7 @@ def test_dataframe_without_rows_or_columns() -> None:
 
 
 def test_directory_and_close_dataset_names(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="is a directory"):
+    with pytest.raises(DataError, match="no .png/.jpg/.bmp/.gif image in the folder"):
         load_dataset(tmp_path, "y")
     with pytest.raises(DataError, match=r"unknown dataset 'digit' \(did you mean 'digits'\?\)"):
         load_dataset("digit")

@@ -33,6 +33,9 @@ def test_default_sizes_by_hand() -> None:
         "lr_schedule": 1,
         "label_smoothing": 1,
         "embedding": 1,
+        # a table's space has no conv level: every conv block is empty
+        **{name: 0 for name in ("n_conv", "filters", "kernel", "conv_activation", "conv_dropout")},
+        **{name: 0 for name in ("conv_batchnorm", "pooling", "conv_skip", "readout")},
     }
     assert layout.size == 1 + 4 + 5 * 16 + 96 + 24 + 16 + 7 == 228
     assert layout.low.shape == layout.high.shape == (228,)
@@ -48,7 +51,7 @@ def test_smallest_space() -> None:
 def test_slices_are_contiguous_and_cover(levels: int, units: int) -> None:
     layout = SearchSpace(max_levels=levels, max_units=units).layout
     names = layout.block_names()
-    assert names[0] == "n_levels" and names[-1] == "embedding" and len(names) == 17
+    assert names[0] == "n_levels" and names[-1] == "readout" and len(names) == 26
     position = 0
     for name in names:
         block = getattr(layout, name)
