@@ -47,8 +47,8 @@ def run_evonas(dataset: str, seed: int, out: Path, extra: list[str]) -> dict[str
     if run_dir.exists():
         subprocess.run(["rm", "-rf", str(run_dir)], check=True)
     command = [
-        sys.executable, "-m", "evolve.cli", "run", str(CONFIG), "--dataset", dataset, "--images",
-        "--seed", str(seed), "--out", str(run_dir), "--quiet", *extra,
+        sys.executable, "-m", "evolve.cli", "run", str(CONFIG.relative_to(ROOT)), "--dataset", dataset,
+        "--images", "--seed", str(seed), "--out", str(run_dir), "--quiet", *extra,
     ]  # fmt: skip
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

@@ -60,9 +60,21 @@ def smallest_network_params(space: SearchSpace, data: Dataset) -> int:
     """Parameters of the smallest network ``space`` allows on ``data``.
 
     That network is the genome of the lowest bounds (``space.layout.low``): 1 level
-    of 1 unit of the smallest neuron choice, no batch normalisation, no extra edge.
+    of 1 unit of the smallest neuron choice, no batch normalisation, no extra edge;
+    on image data 1 conv level of the fewest filters and the smallest kernel, with
+    whichever pooling and readout make it smallest.
     """
-    return data.n_params(decode(space, space.layout.low.copy()))
+    layout = space.layout
+    low = layout.low.copy()
+    genomes = [low]
+    if layout.max_conv_levels:
+        genomes = []
+        for readout in range(len(space.readouts)):
+            for pooling in range(len(space.poolings)):
+                genes = low.copy()
+                genes[layout.readout], genes[layout.pooling.start] = readout, pooling
+                genomes.append(genes)
+    return min(data.n_params(decode(space, genes)) for genes in genomes)
 
 
 def check_space_fits(space: SearchSpace, data: Dataset) -> None:
@@ -75,9 +87,13 @@ def check_space_fits(space: SearchSpace, data: Dataset) -> None:
     fix = f"raise space.max_params to at least {smallest:,}"
     if width > 1:
         fix += " or give space.neuron_choices a smaller width"
+    inputs = f"{data.n_features} features in"
+    if data.image_shape and space.conv_levels:
+        shape = "x".join(map(str, data.image_shape))
+        inputs = f"{shape} images through 1 conv level of {space.filter_choices[0]} filters"
     raise ConfigError(
         f"space.max_params = {space.max_params:,} is below the smallest network of the space on "
-        f"{data.name} (1 level of 1 unit of {width} neurons, {data.n_features} features in, "
+        f"{data.name} (1 level of 1 unit of {width} neurons, {inputs}, "
         f"{data.n_outputs} outputs: {smallest:,} parameters); {fix}"
     )
 

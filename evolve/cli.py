@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _config_from_args(args: argparse.Namespace) -> RunConfig:
     d = (RunConfig.load(args.config) if args.config else RunConfig()).to_dict()
     if args.dataset is not None and args.dataset != d["data"]["dataset"]:
-        for k in ("target", "id_columns"):  # they belong to the configuration's own dataset
+        for k in ("target", "id_columns", "images"):  # they belong to the configuration's own dataset
             d["data"].pop(k, None)
     overrides = {
         "data": {"dataset": args.dataset, "target": args.target, "task": args.task, "images": args.images},

@@ -221,7 +221,7 @@ def draw_lineage(
     handles = [
         plt.Line2D([], [], color=c, ls="--" if k == "elite" else "-", label=k)
         for k, c in OPERATOR_COLORS.items()
-        if k != "init"
+        if k != "init" and (k != "textbook" or any(lin.rows[i]["operator"] == k for i in nodes))
     ]
     ax.legend(
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, frameon=False, fontsize=7

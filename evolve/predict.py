@@ -156,12 +156,12 @@ class Predictor:
         """
         p = Path(path)
         if self.encoder.image_shape and is_image_source(p):
-            rows, shape = read_images(p, labels_required=False)
+            rows, shape = read_images(p, labels_required=False, channels=self.encoder.image_shape[2])
             if shape != tuple(self.encoder.image_shape):
                 want, got = ("x".join(map(str, s)) for s in (self.encoder.image_shape, shape))
                 raise DataError(
                     f"the images in {p} are {got}; this run was trained on {want} images: "
-                    "resize them (height x width x channels)"
+                    "give images of that height, width and number of channels"
                 )
             return rows
         if not p.is_file():

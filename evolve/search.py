@@ -74,6 +74,8 @@ class Search:
         log: Callable[[str], None] = print,
     ) -> None:
         self.run = run
+        # image data: conv levels and the textbook start, as run_search saves them (a no-op for a saved run)
+        config = config.for_data(images=data.image_shape is not None)
         self.config = config
         # genes that cannot matter on this data are fixed (genomes decode alike with config.space)
         self.space = config.space.for_data(data.task, embeddable=bool(data.ple_bins))

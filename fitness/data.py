@@ -261,6 +261,9 @@ def read_source(
             frame, name, target, ids = read_frame(source)
             return frame, name, target, ids, BUILTIN_SHAPES[key]
     if images:
+        missing = not isinstance(source, pd.DataFrame) and not Path(source).exists()
+        if missing and str(source).strip().lower() not in BUILTIN:
+            raise DataError(f"data file not found: {source}: check the path")
         what = "a DataFrame" if isinstance(source, pd.DataFrame) else repr(str(source))
         raise DataError(
             f"data.images needs images, and {what} is a table: use mnist5k, digits, an .npz file "

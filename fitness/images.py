@@ -13,8 +13,8 @@ Sources:
 * an ``.npz`` file with ``x`` (N x H x W, or N x H x W x C) and ``y`` (N labels);
 * a folder with one subfolder per class holding PNG / JPEG / BMP / GIF files
   of one size (the subfolder's name is the label; a ``file`` column, the path
-  inside the folder, is the identifier). Images are read as grayscale unless
-  one of them has colour, then all as RGB.
+  inside the folder, is the identifier). Images are read as grey (16-bit and
+  float grey keep their values) unless one of them has colour, then all as RGB.
 
 Scaling (:func:`channel_statistics`): one mean and variance per channel over
 every pixel of the train images, not one per pixel column, so a pixel that is
@@ -23,7 +23,9 @@ almost always 0 is not blown up by its tiny variance.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +36,7 @@ BUILTIN_SHAPES: dict[str, tuple[int, int, int]] = {"mnist5k": (28, 28, 1), "digi
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 LABEL = "label"  # the target column of an .npz or folder source
 FILE = "file"  # the identifier column of a folder source
-MAX_SIDE = 512
+MAX_PIXELS = 65_536  # pixel values per image (height x width x channels): 256x256 grey
 
 
 def pixel_columns(shape: tuple[int, int, int]) -> list[str]:
@@ -61,13 +63,19 @@ def _as_images(x: np.ndarray, where: str) -> np.ndarray:
         x = x[..., None]
     if x.ndim != 4 or min(x.shape) < 1:
         raise DataError(f"{where}: x must be N x H x W or N x H x W x C images, got shape {x.shape}")
+    if x.shape[1] in (1, 3, 4) and x.shape[3] not in (1, 3, 4):
+        raise DataError(
+            f"{where}: x of shape {x.shape} looks like N x C x H x W (channels first): "
+            "give N x H x W x C (numpy.transpose(x, (0, 2, 3, 1)))"
+        )
     if x.dtype.kind not in "iuf":
         raise DataError(f"{where}: x must hold numbers, got dtype {x.dtype}")
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
         raise DataError(f"{where}: x has missing or infinite pixels: fill them before the search")
-    if max(x.shape[1:3]) > MAX_SIDE:
+    if int(np.prod(x.shape[1:])) > MAX_PIXELS:
         raise DataError(
-            f"{where}: images of {x.shape[1]}x{x.shape[2]} are too large: resize them to <= {MAX_SIDE}"
+            f"{where}: images of {'x'.join(map(str, x.shape[1:]))} have more than {MAX_PIXELS:,} pixel "
+            "values: resize them (e.g. to 128x128 grey or 96x96 colour)"
         )
     return x.astype(np.float32, copy=False)
 
@@ -75,14 +83,19 @@ def _as_images(x: np.ndarray, where: str) -> np.ndarray:
 def read_npz(path: Path, labels_required: bool = True) -> tuple[pd.DataFrame, tuple[int, int, int]]:
     """The pixel frame and image shape of an ``.npz`` with ``x`` and ``y``."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds one array, not named arrays")
+        with loaded as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path} as an .npz file ({exc}): save it with numpy.savez") from None
-    if "x" not in arrays:
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile) as exc:
         raise DataError(
-            f"{path} has no array 'x' (it has {', '.join(sorted(arrays)) or 'none'}): "
-            "save the images as x= and the labels as y="
+            f"cannot read {path} as an .npz file ({exc}): save it with numpy.savez(x=..., y=...)"
+        ) from None
+    if "x" not in arrays:
+        names = ", ".join(sorted(arrays)) or "none"
+        raise DataError(
+            f"{path} has no array 'x' (it has {names}): save the images as x= and the labels as y="
         )
     x = _as_images(arrays["x"], str(path))
     y = arrays.get("y")
@@ -97,18 +110,46 @@ def read_npz(path: Path, labels_required: bool = True) -> tuple[pd.DataFrame, tu
     return pixel_frame(x, y), tuple(int(n) for n in x.shape[1:])  # type: ignore[return-value]
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in path.relative_to(root).parts)
 
 
-def read_folder(path: Path, labels_required: bool = True) -> tuple[pd.DataFrame, tuple[int, int, int]]:
-    """The pixel frame and image shape of a folder of class subfolders (or, to predict, of images)."""
-    from PIL import Image, UnidentifiedImageError
+def _image_files(folder: Path, root: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not _hidden(p, root)
+    )
 
-    classes = sorted(p for p in path.iterdir() if p.is_dir())
-    files = [f for c in classes for f in _image_files(c)] if classes else []
-    if not files and not labels_required:
-        files = _image_files(path)
+
+def _pixels(im: Any) -> np.ndarray:
+    """An image's pixels: H x W for grey (16-bit and float grey keep their values), else H x W x 3."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return np.asarray(im.convert("F"))
+    if im.mode in ("1", "L"):
+        return np.asarray(im.convert("L"))
+    rgb = np.asarray(im.convert("RGB"))
+    return rgb[..., 0] if not _coloured(rgb) else rgb  # a palette or RGB file can hold a grey image
+
+
+def read_folder(
+    path: Path, labels_required: bool = True, channels: int | None = None
+) -> tuple[pd.DataFrame, tuple[int, int, int]]:
+    """The pixel frame and image shape of a folder of class subfolders (or, to predict, of images).
+
+    Images are grey unless one of them has colour (then all are RGB), or as
+    ``channels`` says (1 or 3: a run's images, to predict). Hidden files and
+    folders (``.name``, ``__MACOSX``) are skipped.
+    """
+    from PIL import Image
+
+    try:
+        classes = sorted(p for p in path.iterdir() if p.is_dir() and not _hidden(p, path))
+        files = [f for c in classes for f in _image_files(c, path)] if classes else []
+        if not files and not labels_required:
+            classes, files = [], _image_files(path, path)
+    except OSError as exc:
+        raise DataError(f"cannot read the folder {path} ({exc}): check its permissions") from None
     if not files:
         hint = "one subfolder per class holding its images" if labels_required else "image files"
         raise DataError(
@@ -119,23 +160,30 @@ def read_folder(path: Path, labels_required: bool = True) -> tuple[pd.DataFrame,
     for f in files:
         try:
             with Image.open(f) as im:
-                images.append((im.mode, np.asarray(im.convert("RGB"))))
-        except (OSError, UnidentifiedImageError) as exc:
-            raise DataError(f"cannot read image {f} ({exc}): remove or re-save it") from None
-    sizes = {a.shape[:2] for _, a in images}
+                images.append(_pixels(im))
+        except Exception as exc:  # PIL raises OSError, ValueError, DecompressionBombError...
+            raise DataError(
+                f"cannot read image {f} ({type(exc).__name__}: {exc}): remove or re-save it"
+            ) from None
+    sizes = {a.shape[:2] for a in images}
     if len(sizes) > 1:
         listed = ", ".join(f"{h}x{w}" for h, w in sorted(sizes)[:3])
         raise DataError(f"the images in {path} differ in size ({listed}...): resize them to one size")
-    colour = any(mode not in ("L", "1", "I", "I;16", "F", "LA", "P") or _coloured(a) for mode, a in images)
-    x = np.stack([a if colour else a[..., :1] for _, a in images])
+    colour = any(a.ndim == 3 for a in images)
+    if channels == 1 and colour:
+        raise DataError(f"the images in {path} have colour; the run was trained on grey images: convert them")
+    colour = colour or channels == 3
+    x = np.stack(
+        [(np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a) if colour else a for a in images]
+    )
     x = _as_images(x, str(path))
-    relative = [str(f.relative_to(path)) for f in files]
+    relative = [f.relative_to(path).as_posix() for f in files]
     labels = np.array([f.relative_to(path).parts[0] for f in files], dtype=object) if classes else None
     return pixel_frame(x, labels, relative), tuple(int(n) for n in x.shape[1:])  # type: ignore[return-value]
 
 
 def _coloured(rgb: np.ndarray) -> bool:
-    """Whether an RGB image has a pixel whose channels differ (a palette image can be grey)."""
+    """Whether an RGB image has a pixel whose channels differ."""
     return bool(np.any(rgb[..., 0] != rgb[..., 1]) or np.any(rgb[..., 1] != rgb[..., 2]))
 
 
@@ -144,10 +192,12 @@ def is_image_source(path: Path) -> bool:
     return path.is_dir() or (path.is_file() and path.suffix.lower() == ".npz")
 
 
-def read_images(path: Path, labels_required: bool = True) -> tuple[pd.DataFrame, tuple[int, int, int]]:
-    """The pixel frame and image shape of an ``.npz`` or a folder."""
+def read_images(
+    path: Path, labels_required: bool = True, channels: int | None = None
+) -> tuple[pd.DataFrame, tuple[int, int, int]]:
+    """The pixel frame and image shape of an ``.npz`` or a folder (``channels``: see :func:`read_folder`)."""
     if path.is_dir():
-        return read_folder(path, labels_required)
+        return read_folder(path, labels_required, channels)
     return read_npz(path, labels_required)
 
 

@@ -113,6 +113,9 @@ def build_model(
     return keras.Model(inputs, out, name=f"evonas_{arch.key}")
 
 
+LAST = "channels_last"  # whatever ~/.keras/keras.json says: the pixels are laid out H, W, C
+
+
 def _conv_block(layers_mod, levels: tuple[ConvLevel, ...], readout: str, flat, image_shape, seed: int):
     """The conv levels on the scaled pixels ``flat``, up to the readout (see the module docstring).
 
@@ -122,7 +125,7 @@ def _conv_block(layers_mod, levels: tuple[ConvLevel, ...], readout: str, flat, i
     import keras
 
     seeds = iter(np.random.default_rng([seed, 1]).integers(0, 2**31 - 1, size=2 * len(levels)).tolist())
-    x = layers_mod.Reshape(tuple(int(n) for n in image_shape), name="image")(flat)
+    x = layers_mod.Reshape(tuple(int(n) for n in image_shape), name="image")(flat)  # H x W x C
     out: dict[object, object] = {INPUT: x}
     pools: dict[object, int] = {INPUT: 0}  # poolings from the image to each level's output
     for level in levels:
@@ -134,7 +137,7 @@ def _conv_block(layers_mod, levels: tuple[ConvLevel, ...], readout: str, flat, i
             factor = 2 ** (pools[below] - pools[src])
             if factor > 1:  # a skip from a larger level: pooled to the size of the level below
                 tensor = layers_mod.MaxPooling2D(
-                    factor, strides=factor, padding="same", name=f"{name}_from_C{src}"
+                    factor, strides=factor, padding="same", data_format=LAST, name=f"{name}_from_C{src}"
                 )(tensor)
             parts.append(tensor)
         x = _join(layers_mod, parts, f"{name}_concat")
@@ -142,6 +145,7 @@ def _conv_block(layers_mod, levels: tuple[ConvLevel, ...], readout: str, flat, i
             level.filters,
             level.kernel,
             padding="same",
+            data_format=LAST,
             activation=None if level.batchnorm else level.activation,
             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
             name=f"{name}_conv",
@@ -151,19 +155,19 @@ def _conv_block(layers_mod, levels: tuple[ConvLevel, ...], readout: str, flat, i
             x = layers_mod.Activation(level.activation, name=f"{name}_act")(x)
         pools[level.index] = pools[below] + (level.pooling != "none")
         if level.pooling == "max":
-            x = layers_mod.MaxPooling2D(2, padding="same", name=f"{name}_pool")(x)
+            x = layers_mod.MaxPooling2D(2, padding="same", data_format=LAST, name=f"{name}_pool")(x)
         elif level.pooling == "avg":
-            x = layers_mod.AveragePooling2D(2, padding="same", name=f"{name}_pool")(x)
+            x = layers_mod.AveragePooling2D(2, padding="same", data_format=LAST, name=f"{name}_pool")(x)
         dropout_seed = next(seeds)
         if level.dropout > 0:
             x = layers_mod.Dropout(level.dropout, seed=dropout_seed, name=f"{name}_dropout")(x)
         out[level.index] = x
     last = out[levels[-1].index]
     if readout == "flatten":
-        return layers_mod.Flatten(name="readout")(last)
+        return layers_mod.Flatten(data_format=LAST, name="readout")(last)
     if readout == "global_max":
-        return layers_mod.GlobalMaxPooling2D(name="readout")(last)
-    return layers_mod.GlobalAveragePooling2D(name="readout")(last)
+        return layers_mod.GlobalMaxPooling2D(data_format=LAST, name="readout")(last)
+    return layers_mod.GlobalAveragePooling2D(data_format=LAST, name="readout")(last)
 
 
 def with_target_scale(

@@ -119,3 +119,33 @@ def test_image_genomes_train_with_keras_deterministically(digits) -> None:
     assert estimated_seconds(space, wide, digits, settings) > estimated_seconds(
         space, genes, digits, settings
     )
+
+
+def test_parameter_counts_match_keras_on_odd_image_sizes_with_skips() -> None:
+    """Halvings round up ("same" padding): a skip across two poolings still meets the level below it."""
+    space = SearchSpace(
+        max_levels=1,
+        max_units=1,
+        max_conv_levels=4,
+        filter_choices=(3, 5),
+        neuron_choices=(4,),
+        embeddings=("none",),
+    )
+    layout = space.layout
+    rng = np.random.default_rng(2)
+    for shape in ((7, 9, 2), (28, 28, 1), (5, 3, 3)):
+        width = int(np.prod(shape))
+        for _ in range(12):
+            genes = random_genome(space, rng)
+            genes[layout.n_conv] = 4
+            genes[layout.pooling] = rng.integers(1, 3, size=4)  # every level pools
+            genes[layout.conv_skip] = 1
+            arch = decode(space, genes)
+            model = build_model(
+                arch, width, 3, "classification", np.zeros(width), np.ones(width), image_shape=shape
+            )
+            assert model.count_params() == arch.n_params(width, 3, image_shape=shape), (
+                shape,
+                arch.describe(),
+            )
+            assert model.get_layer("C3_from_C0").pool_size == (4, 4)

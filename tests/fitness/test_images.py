@@ -96,3 +96,36 @@ def test_bad_image_sources_are_one_line_errors(tmp_path: Path) -> None:
         load_dataset(pd.DataFrame({"a": [1, 2], "y": [0, 1]}), "y", images=True)
     with pytest.raises(DataError, match="numeric_transform = 'robust' is for tables"):
         load_dataset("digits", images=True, numeric_transform="robust")
+
+
+def test_sixteen_bit_grey_hidden_files_and_corrupt_files(tmp_path: Path) -> None:
+    root = tmp_path / "scans"
+    values = np.array([[1000, 30000], [65535, 0]], dtype=np.uint16)
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(values + i).save(root / label / f"{i}.png")
+    (root / ".cache").mkdir()
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(root / ".cache" / "thumb.png")
+    (root / "a" / "._0.png").write_bytes(b"not an image")  # macOS metadata: skipped
+    frame, shape = read_images(root)
+    assert shape == (2, 2, 1) and len(frame) == 6  # the hidden folder and file are not read
+    assert frame.loc[0, ["px0", "px1", "px2", "px3"]].tolist() == [1000.0, 30000.0, 65535.0, 0.0]
+    # a grey image saved as RGB stays grey; the run's channels decide when predicting
+    rgb = tmp_path / "rgb" / "a"
+    rgb.mkdir(parents=True)
+    Image.fromarray(np.full((2, 2, 3), 7, np.uint8)).save(rgb / "0.png")
+    assert read_images(tmp_path / "rgb")[1] == (2, 2, 1)
+    assert read_images(tmp_path / "rgb", channels=3)[1] == (2, 2, 3)
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(DataError, match="cannot read .* as an .npz file"):
+        load_dataset(tmp_path / "bad.npz")
+    np.save(tmp_path / "one.npy", np.zeros((3, 4, 4)))
+    (tmp_path / "one.npy").rename(tmp_path / "one.npz")
+    with pytest.raises(DataError, match="cannot read .* as an .npz file"):
+        load_dataset(tmp_path / "one.npz")
+    np.savez(tmp_path / "first.npz", x=np.zeros((4, 3, 16, 16), np.float32), y=np.arange(4))
+    with pytest.raises(DataError, match="channels first"):
+        load_dataset(tmp_path / "first.npz")
+    with pytest.raises(DataError, match="data file not found"):
+        load_dataset(tmp_path / "missing.npz", images=True)
