@@ -26,7 +26,7 @@ def estimated_seconds(space: SearchSpace, genes: np.ndarray, data: Dataset, sett
     the measured seconds was 0.98. A candidate over ``max_params`` is rejected
     before it trains: 0. Conv levels add their multiply-adds per image (forward
     and backward: about three times the forward's) at ~2.5e-10 s each on one
-    thread, from two conv genomes timed on mnist5k (``benchmarks/train_speed.py --part conv``).
+    thread, from two conv genomes timed on mnist5k.
     """
     arch = decode(space, genes)
     params = data.n_params(arch)

@@ -86,7 +86,7 @@ def compiled_supports(arch: Architecture) -> str | None:
     trains, with TensorFlow's fused kernel or else the Keras optimizer itself
     (:mod:`fitness.fused`). So only an architecture built outside a search space,
     with another Keras activation, is refused, and an image network: its conv
-    levels have no written-out form (``benchmarks/train_speed.py --part conv``
+    levels have no written-out form (``benchmarks/conv_trainer.py``
     measured what a compiled loop would save on them).
     """
     if arch.conv:
