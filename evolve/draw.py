@@ -98,46 +98,21 @@ def draw_lattice(arch: Architecture, path: str | Path, title: str | None = None)
                 zorder=1,
             )
         )
+    def box(name: str, text: str, colours: tuple[str, str], **font: Any) -> None:
+        fc, ec = colours
+        bbox = {"boxstyle": "round", "fc": fc, "ec": ec}
+        ax.text(*pos[name], text, ha="center", va="center", bbox=bbox, zorder=2, **font)
+
     for u in arch.units:
-        x, y = pos[u.name]
         extra = ("+bn" if u.batchnorm else "") + (f"\nd{u.dropout:g}" if u.dropout else "")
-        ax.text(
-            x,
-            y,
-            f"{u.name}\n{u.neurons} {u.activation}{extra}",
-            ha="center",
-            va="center",
-            fontsize=8,
-            bbox={"boxstyle": "round", "fc": "#eef3fb", "ec": "#4a6fa5"},
-            zorder=2,
-        )
+        box(u.name, f"{u.name}\n{u.neurons} {u.activation}{extra}", ("#eef3fb", "#4a6fa5"), fontsize=8)
     for level in arch.conv:
-        x, y = pos[level.name]
         extra = ("+bn" if level.batchnorm else "") + (f"\nd{level.dropout:g}" if level.dropout else "")
         pool = f"\n{level.pooling} pool" if level.pooling != "none" else ""
-        ax.text(
-            x,
-            y,
-            f"{level.name}\n{level.filters} {level.kernel}x{level.kernel}\n{level.activation}{extra}{pool}",
-            ha="center",
-            va="center",
-            fontsize=8,
-            bbox={"boxstyle": "round", "fc": "#fbeee6", "ec": "#a5674a"},
-            zorder=2,
-        )
+        text = f"{level.name}\n{level.filters} {level.kernel}x{level.kernel}\n{level.activation}{extra}{pool}"
+        box(level.name, text, ("#fbeee6", "#a5674a"), fontsize=8)
     for name, label in boxes.items():
-        x, y = pos[name]
-        ax.text(
-            x,
-            y,
-            label,
-            ha="center",
-            va="center",
-            fontsize=9,
-            fontweight="bold",
-            bbox={"boxstyle": "round", "fc": "#f4f4f4", "ec": "#333333"},
-            zorder=2,
-        )
+        box(name, label, ("#f4f4f4", "#333333"), fontsize=9, fontweight="bold")
     handles = [
         plt.Line2D([], [], color=c, linestyle="--" if k == "input" else "-", label=k)
         for k, c in COLORS.items()

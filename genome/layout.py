@@ -80,6 +80,16 @@ class SpaceBounds(Protocol):
 
 UnitPair = tuple[tuple[int, int], tuple[int, int]]
 
+# blocks with one gene per conv level
+CONV_LEVEL_BLOCKS: tuple[str, ...] = (
+    "filters",
+    "kernel",
+    "conv_activation",
+    "conv_dropout",
+    "conv_batchnorm",
+    "pooling",
+)
+
 BLOCK_NAMES: tuple[str, ...] = (
     "n_levels",
     "n_units",
@@ -99,23 +109,9 @@ BLOCK_NAMES: tuple[str, ...] = (
     "label_smoothing",
     "embedding",
     "n_conv",
-    "filters",
-    "kernel",
-    "conv_activation",
-    "conv_dropout",
-    "conv_batchnorm",
-    "pooling",
+    *CONV_LEVEL_BLOCKS,
     "conv_skip",
     "readout",
-)
-# blocks with one gene per conv level
-CONV_LEVEL_BLOCKS: tuple[str, ...] = (
-    "filters",
-    "kernel",
-    "conv_activation",
-    "conv_dropout",
-    "conv_batchnorm",
-    "pooling",
 )
 
 

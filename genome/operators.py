@@ -203,13 +203,18 @@ def _change_choice(block: str, per_slot: bool) -> MutationFn:
         if per_slot:
             slots = _active(space, g)
             i += layout.slot(*slots[int(rng.integers(len(slots)))])
-        others = [v for v in range(int(layout.high[i]) + 1) if v != g[i]]
-        if not others:
-            return None
-        g[i] = others[int(rng.integers(len(others)))]
-        return g
+        return _set_other(layout, g, i, rng)
 
     return mutate
+
+
+def _set_other(layout: GeneLayout, g: np.ndarray, i: int, rng: np.random.Generator) -> np.ndarray | None:
+    """Set the categorical gene ``i`` to another of its values; None if it has no other."""
+    others = [v for v in range(int(layout.high[i]) + 1) if v != g[i]]
+    if not others:
+        return None
+    g[i] = others[int(rng.integers(len(others)))]
+    return g
 
 
 def _mutate_n_units(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
@@ -254,12 +259,17 @@ def _flip_pair_bit(kind: str) -> MutationFn:
     return mutate
 
 
+def _conv_gene(layout: GeneLayout, block: str, g: np.ndarray, rng: np.random.Generator) -> int:
+    """Index of ``block``'s gene of one active conv level, drawn uniformly."""
+    return getattr(layout, block).start + int(rng.integers(int(g[layout.n_conv][0])))
+
+
 def _step_conv(block: str) -> MutationFn:
     """Mutation that steps one active conv level's index gene (filters, kernel, dropout)."""
 
     def mutate(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         layout = space.layout
-        i = getattr(layout, block).start + int(rng.integers(int(g[layout.n_conv][0])))
+        i = _conv_gene(layout, block, g, rng)
         return g if _step(g, i, int(layout.low[i]), int(layout.high[i]), rng) else None
 
     return mutate
@@ -269,20 +279,13 @@ def _change_conv(block: str) -> MutationFn:
     """Mutation that sets one active conv level's categorical gene (activation, pooling) to another value."""
 
     def mutate(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-        layout = space.layout
-        i = getattr(layout, block).start + int(rng.integers(int(g[layout.n_conv][0])))
-        others = [v for v in range(int(layout.high[i]) + 1) if v != g[i]]
-        if not others:
-            return None
-        g[i] = others[int(rng.integers(len(others)))]
-        return g
+        return _set_other(space.layout, g, _conv_gene(space.layout, block, g, rng), rng)
 
     return mutate
 
 
 def _flip_conv_batchnorm(space: SearchSpace, g: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    layout = space.layout
-    i = layout.conv_batchnorm.start + int(rng.integers(int(g[layout.n_conv][0])))
+    i = _conv_gene(space.layout, "conv_batchnorm", g, rng)
     g[i] = 1 - g[i]
     return g
 

@@ -115,3 +115,12 @@ def make_genes(
 def build() -> Callable[..., np.ndarray]:
     """The :func:`make_genes` helper."""
     return make_genes
+
+
+def layer_feeds(model) -> dict[str, set[str]]:
+    """For each layer of a Keras model, the names of the layers whose outputs it reads."""
+    out = {}
+    for layer in model.layers:
+        ins = layer.input if isinstance(layer.input, list) else [layer.input]
+        out[layer.name] = {t._keras_history.operation.name for t in ins if hasattr(t, "_keras_history")}
+    return out

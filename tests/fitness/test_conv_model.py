@@ -11,6 +11,7 @@ from fitness.evaluate import trainer_for
 from fitness.runtime import import_tensorflow
 from fitness.settings import TrainSettings
 from genome import SearchSpace, decode, random_genome
+from tests.conftest import layer_feeds
 
 import_tensorflow()
 
@@ -22,14 +23,6 @@ SPACE = SearchSpace(
     filter_choices=(4, 8),
     embeddings=("none",),
 )
-
-
-def _feeds(model) -> dict[str, set[str]]:
-    out = {}
-    for layer in model.layers:
-        ins = layer.input if isinstance(layer.input, list) else [layer.input]
-        out[layer.name] = {t._keras_history.operation.name for t in ins if hasattr(t, "_keras_history")}
-    return out
 
 
 def _genes(n_conv: int = 3, skip: bool = True) -> np.ndarray:
@@ -57,7 +50,7 @@ def test_the_model_has_the_conv_levels_and_the_skip(digits) -> None:
     model = build_model(
         arch, 64, 10, "classification", digits.feature_mean, digits.feature_var, 0, image_shape=(8, 8, 1)
     )
-    feeds = _feeds(model)
+    feeds = layer_feeds(model)
     assert feeds["image"] == {"scale"} and feeds["C0_conv"] == {"image"}
     assert feeds["C0_pool"] == {"C0_conv"} and model.get_layer("C0_pool").__class__.__name__ == "MaxPooling2D"
     assert feeds["C1_conv"] == {"C0_pool"} and feeds["C1_bn"] == {"C1_conv"} and feeds["C1_act"] == {"C1_bn"}
@@ -82,7 +75,7 @@ def test_the_model_has_the_conv_levels_and_the_skip(digits) -> None:
         decode(SPACE, _genes(skip=False)), 64, 10, "classification", digits.feature_mean, digits.feature_var,
         image_shape=(8, 8, 1),
     )  # fmt: skip
-    assert "C2_from_C0" not in _feeds(plain) and _feeds(plain)["C2_conv"] == {"C1_pool"}
+    assert "C2_from_C0" not in layer_feeds(plain) and layer_feeds(plain)["C2_conv"] == {"C1_pool"}
 
 
 def test_parameter_counts_match_keras_for_random_image_genomes(digits) -> None:

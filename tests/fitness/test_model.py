@@ -8,17 +8,9 @@ import pytest
 from fitness import build_model
 from fitness.runtime import import_tensorflow
 from genome import SearchSpace, decode
+from tests.conftest import layer_feeds
 
 import_tensorflow()
-
-
-def _feeds(model) -> dict[str, set[str]]:
-    """For each layer, the names of the layers whose outputs it reads."""
-    out = {}
-    for layer in model.layers:
-        ins = layer.input if isinstance(layer.input, list) else [layer.input]
-        out[layer.name] = {t._keras_history.operation.name for t in ins if hasattr(t, "_keras_history")}
-    return out
 
 
 @pytest.fixture
@@ -42,7 +34,7 @@ def wired(build):
 def test_skip_and_lateral_bits_become_concatenate_inputs(wired):
     _, _, arch = wired
     model = build_model(arch, 5, 1, "regression", np.zeros(5), np.ones(5))
-    feeds = _feeds(model)
+    feeds = layer_feeds(model)
     # skip L0U1 -> L2U0 and the default vertical edge L1U0 -> L2U0
     assert feeds["L2U0_concat"] == {"L0U1_dense", "L1U0_dense"}
     # lateral L1U0 -> L1U1, default vertical L0U1 -> L1U1, input bit -> raw (scaled) input
@@ -64,7 +56,7 @@ def test_without_the_bits_the_connections_are_gone(wired, build):
     plain[layout.lateral_mask] = 0
     plain[layout.input_mask] = 0
     model = build_model(decode(space, plain), 5, 1, "regression", np.zeros(5), np.ones(5))
-    feeds = _feeds(model)
+    feeds = layer_feeds(model)
     assert "L2U0_concat" not in feeds and feeds["L2U0_dense"] == {"L1U0_dense"}
     assert "L1U1_concat" not in feeds and feeds["L1U1_bn"] == {"L0U1_dense"}
 
