@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,17 +81,19 @@ from peers import (  # noqa: E402
 )
 
 from evolve.api import describe_data  # noqa: E402
-from evolve.config import RunConfig  # noqa: E402
+from evolve.config import ConfigError, RunConfig  # noqa: E402
+from evolve.ensemble import member_paths, read_members  # noqa: E402
 from evolve.rundir import DATA, RunDir  # noqa: E402
 from evolve.search import Search  # noqa: E402
-from fitness import TrainSettings  # noqa: E402
-from fitness.data import Dataset  # noqa: E402
+from fitness import TrainSettings, score_test  # noqa: E402
+from fitness.data import Dataset, load_dataset  # noqa: E402
 from genome import decode  # noqa: E402
 
 NEURAL = ("evonas-genetic", "evonas-random", "kt-random", "kt-hyperband")
 REFERENCES = ("hgb-default", "hgb-tuned", "linear")
 METHODS = NEURAL + REFERENCES + PEERS
 KT_BATCH = 32
+IMAGE_TABLES = ("mnist5k", "digits")  # tables that are images too (--images)
 
 
 # -- the audit ----------------------------------------------------------------
@@ -163,8 +166,14 @@ def run_evonas(
     settings: TrainSettings,
     workdir: Path,
     minutes: float | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One evonas search: ``budget`` trainings, or (genetic, ``minutes`` given) M minutes of wall time.
+
+    ``overrides``: config sections to change (``--set search.ensemble=3``); image data
+    (``data.images``, ``--images``) gets the image settings of ``evonas run``
+    (:meth:`RunConfig.for_data`). The test figure is that of the delivered model:
+    the ensemble when ``search.ensemble`` > 1, refitted with ``search.refit``.
 
     In the time mode the genetic search breeds generation after generation and stops at a
     generation boundary once the next one would end past M minutes, estimated from the wall
@@ -175,10 +184,20 @@ def run_evonas(
     population = (
         budget if random_only else (10 if budget >= 20 or minutes is not None else max(3, budget // 2))
     )
-    cfg = RunConfig().with_overrides(
-        data={"dataset": dataset},
-        search={"seed": seed, "population": population},
-        training={"max_epochs": settings.max_epochs, "patience": settings.patience},
+    extra = {section: dict(values) for section, values in (overrides or {}).items()}
+    cfg = (
+        RunConfig()
+        .with_overrides(
+            data={"dataset": dataset, **extra.pop("data", {})},
+            search={"seed": seed, "population": population, **extra.pop("search", {})},
+            training={
+                "max_epochs": settings.max_epochs,
+                "patience": settings.patience,
+                **extra.pop("training", {}),
+            },
+            **extra,
+        )
+        .for_data(data.image_shape is not None)
     )
     run = RunDir.create(workdir / ("random" if random_only else "genetic"), cfg)
     start = time.perf_counter()
@@ -199,12 +218,18 @@ def run_evonas(
     genes_of = {row["key"]: row["genes"] for row in run.individuals()}
     objectives = [r["objective"] for r in records]
     metric = "test_rmse" if data.task == "regression" else "test_accuracy"
-    refit = test.get("refit") or {}
+    ensemble = test.get("ensemble")
+    # the delivered model (what evonas predict uses): the ensemble if chosen, the refit on train+val if
+    # made, else the search's own
+    delivered = ensemble if ensemble is not None else test
+    refit = delivered.get("refit") or {}
     result: dict[str, Any] = {
         "val": best.objective,
-        # the delivered model (what evonas predict uses): the refit on train+val, else the search's own
-        "test": refit.get(metric, test[metric]),
+        "test": refit.get(metric, delivered[metric]),
         "test_single": test[metric],
+        "test_single_refit": (test.get("refit") or {}).get(metric),
+        "ensemble": cfg.search.ensemble,
+        "overrides": overrides or {},
         "trainings": len(records),
         "seconds": seconds,
         "curve": best_so_far(objectives),
@@ -213,11 +238,59 @@ def run_evonas(
         "minutes": None if random_only else minutes,
         "candidates": [candidate_summary(cfg, r, genes_of[r["key"]]) for r in records],
     }
+    if ensemble is not None:
+        result["ensemble_curve"] = ensemble_curve(run, data, metric)
     if data.task == "classification":
-        result["test_loss"] = refit.get("test_loss", test["test_loss"])
+        result["test_loss"] = refit.get("test_loss", delivered["test_loss"])
         by_key = {r["key"]: r for r in records}
         result["val_accuracy"] = by_key[best.key]["metrics"]["val_accuracy"]
     return result
+
+
+def ensemble_curve(run: RunDir, data: Dataset, metric: str) -> list[dict[str, Any]]:
+    """The test figure of the ensemble of the k best members, for k = 1..K, from one search: the members as
+    the search trained them (``own``), refitted on train+val (``refit``, the delivered kind), and both
+    sets together (``both``, 2k models). The ablation of the ensemble size and of the refit, measured
+    after the search on the test split (never used to choose anything inside a search)."""
+    members = read_members(run)
+    curve = []
+    for k in range(1, len(members) + 1):
+        own = [str(p) for p in member_paths(run, members[:k], False)]
+        refitted = [str(p) for p in member_paths(run, members[:k], True)]
+        row: dict[str, Any] = {"k": k}
+        for name, paths in (("own", own), ("refit", refitted), ("both", own + refitted)):
+            scores = score_test(paths, data)
+            row[name] = scores[metric]
+            if "test_loss" in scores:
+                row[f"{name}_loss"] = scores["test_loss"]
+        curve.append(row)
+    return curve
+
+
+def parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["search.ensemble=3"]`` -> ``{"search": {"ensemble": 3}}`` (values read as TOML)."""
+    sections: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        section, dot, key = name.strip().partition(".")
+        if not sep or not dot or not section or not key:
+            raise ValueError(f"--set wants SECTION.KEY=VALUE, got {item!r}")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()  # a bare word: a string
+        sections.setdefault(section, {})[key] = value
+    try:
+        RunConfig().with_overrides(**sections)
+    except ConfigError as exc:
+        raise ValueError(f"--set: {exc}") from None
+    return sections
+
+
+def load_image_table(name: str) -> Dataset:
+    """An image table as ``evonas run --dataset NAME --images`` loads it (the same rows as ``load_table``)."""
+    defaults = RunConfig().data
+    return load_dataset(name, images=True, target_transform=defaults.target_transform)
 
 
 def spent(budget: int, minutes: float | None, search: Search, start: float, last: float) -> bool:
@@ -661,6 +734,8 @@ def run_dataset(args: argparse.Namespace, dataset: str, methods: list[str]) -> N
     """Run the chosen methods on one table and save one JSON file per (method, seed)."""
     settings = TrainSettings(max_epochs=args.max_epochs, patience=args.patience)
     data, frame, ids = load_table(dataset)
+    # what evonas searches on: the image mode of an image table with --images (the same rows, split alike)
+    searched = load_image_table(dataset) if args.images and dataset in IMAGE_TABLES else data
     print("leakage audit:")
     for line in leakage_audit(data):
         print("  " + line)
@@ -704,12 +779,15 @@ def run_dataset(args: argparse.Namespace, dataset: str, methods: list[str]) -> N
             if "evonas-genetic" in methods:
                 what = f"{args.minutes:g} minutes" if args.minutes is not None else f"budget {budget}"
                 print(f"evonas-genetic, seed {seed}, {what}", flush=True)
-                genetic = run_evonas(data, dataset, seed, budget, False, settings, work, args.minutes)
+                genetic = run_evonas(
+                    searched, dataset, seed, budget, False, settings, work, args.minutes, args.set
+                )
                 save("evonas-genetic", seed, genetic)
                 budget, genetic_seconds = genetic["trainings"], genetic["seconds"]  # the others: as many
             if "evonas-random" in methods:
                 print(f"evonas-random, seed {seed}, {budget} trainings", flush=True)
-                save("evonas-random", seed, run_evonas(data, dataset, seed, budget, True, settings, work))
+                random_run = run_evonas(searched, dataset, seed, budget, True, settings, work, None, args.set)
+                save("evonas-random", seed, random_run)
             for method, hyperband in (("kt-random", False), ("kt-hyperband", True)):
                 if method in methods:
                     print(f"{method}, seed {seed}, {budget} trials", flush=True)
@@ -755,12 +833,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--realmlp-epochs", type=int, default=None, help="RealMLP's epochs (smoke tests; default: its own)"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a config key of the evonas searches, e.g. search.ensemble=3 (a TOML value; repeatable)",
+    )
+    parser.add_argument(
+        "--images",
+        action="store_true",
+        help="evonas searches the image tables (" + ", ".join(IMAGE_TABLES) + ") as images, with conv levels",
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--report-dir", type=Path, default=ROOT / "docs" / "benchmarks")
     parser.add_argument(
         "--report-only", action="store_true", help="rebuild the tables and pictures from --results"
     )
     args = parser.parse_args(argv)
+    try:
+        args.set = parse_sets(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or args.budget < 2 or args.seeds < 1 or (args.minutes is not None and args.minutes <= 0):

@@ -46,6 +46,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
@@ -219,23 +220,24 @@ class DaskEngine:
         suspects: list[EvalTask] = []
         try:
             for task, future in self._finished(futures):
-                if isinstance(future.exception(), KilledWorker):
+                outcome = self._outcome(future)
+                if isinstance(outcome, KilledWorker):
                     suspects.append(task)
                 else:
-                    yield future.result()
+                    yield outcome
             for task in suspects:
                 alone = {self._submit(plugin, task, space, settings, run_seed): task}
                 futures.update(alone)
                 for _, future in self._finished(alone):
-                    exc = future.exception()
-                    if isinstance(exc, KilledWorker):
+                    outcome = self._outcome(future)
+                    if isinstance(outcome, KilledWorker):
                         reason = (
-                            f"worker process died while training, {exc.allowed_failures + 1} times "
+                            f"worker process died while training, {outcome.allowed_failures + 1} times "
                             "with this candidate alone (KilledWorker); out of memory?"
                         )
                         yield task.index, failed_record(space, task.genes, data, run_seed, reason)
                     else:
-                        yield future.result()
+                        yield outcome
         except BaseException:  # Ctrl-C, an error, or the consumer stopped: nothing keeps queued work
             if self._lost is None:  # (a lost scheduler would not answer: its futures are gone with it)
                 self.client.cancel(list(futures))
@@ -269,6 +271,26 @@ class DaskEngine:
             if exc is not None and not isinstance(exc, KilledWorker):
                 raise exc
             yield futures[future], future
+
+    def _outcome(self, future: distributed.Future) -> Any:
+        """The finished future's result, or the ``KilledWorker`` it ends in.
+
+        A finished future can still end in ``KilledWorker``: when the worker that
+        holds its result dies before it is gathered, the scheduler runs the task
+        again, and that run may meet a dying worker too. Gathering needs the
+        scheduler, so it waits in steps too, making sure the scheduler is there.
+        """
+        while True:
+            try:
+                return future.result(timeout=self._heartbeat)
+            except KilledWorker as exc:
+                return exc
+            except CancelledError:  # the client cancels every future when its scheduler connection closes
+                self._give_up("its connection closed during a generation")
+            except TimeoutError:
+                if future.status == "error":  # the task's own TimeoutError
+                    raise
+                self._check_alive()
 
     def _ping(self) -> str | None:
         """The scheduler's id, if it answers within ``PING_TIMEOUT_S``; None if it does not."""
