@@ -83,7 +83,7 @@ from peers import (  # noqa: E402
 from evolve.api import describe_data  # noqa: E402
 from evolve.config import ConfigError, RunConfig  # noqa: E402
 from evolve.ensemble import member_paths, read_members  # noqa: E402
-from evolve.rundir import DATA, RunDir  # noqa: E402
+from evolve.rundir import DATA, REFIT, RunDir  # noqa: E402
 from evolve.search import Search  # noqa: E402
 from fitness import TrainSettings, score_test  # noqa: E402
 from fitness.data import Dataset, load_dataset  # noqa: E402
@@ -238,6 +238,9 @@ def run_evonas(
         "minutes": None if random_only else minutes,
         "candidates": [candidate_summary(cfg, r, genes_of[r["key"]]) for r in records],
     }
+    # the refit guard's verdicts (ok | rejected | failed): the best's refit, then each member's
+    result["refit_status"] = (run.read_json(REFIT) or {}).get("status")
+    result["members_refit"] = [(m.get("refit") or {}).get("status") for m in read_members(run)]
     if ensemble is not None:
         result["ensemble_curve"] = ensemble_curve(run, data, metric)
     if data.task == "classification":

@@ -348,7 +348,10 @@ def _print_outcome(result: RunResult, k: int) -> None:
         print(f"\nBest genome #{test['id']}: {figure} (measured once, on {test['test_rows']} held-out rows)")
         refit = test.get("refit")
         ensemble = test.get("ensemble")
-        if refit is not None and "error" in refit:
+        if refit is not None and refit.get("rejected"):
+            uses = "" if ensemble is not None else "; evonas predict uses the search's model"
+            print(f"Refit on train+val rejected: {refit['error']}{uses}")
+        elif refit is not None and "error" in refit:
             print(f"Refit on train+val failed: {refit['error']}")
         elif refit is not None:
             uses = "" if ensemble is not None else "; evonas predict uses this model"
@@ -372,7 +375,7 @@ def _print_ensemble(ensemble: dict) -> None:
     )
     if refit is not None:
         kept = refit.get("not_refitted") or []
-        note = f", {len(kept)} kept as trained (refit failed)" if kept else ""
+        note = f", {len(kept)} kept as trained (refit failed or rejected)" if kept else ""
         print(
             f"Ensemble refitted on train+val{note}: {format_test_score(refit)} "
             "(measured once; evonas predict uses this ensemble)"

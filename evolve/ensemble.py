@@ -117,18 +117,22 @@ def refit_members(
 ) -> list[dict[str, Any]]:
     """Retrain every member on train+val rows once (``refit(member, path)`` -> refit record).
 
-    A member whose refit already succeeded (and whose file is there) is not
-    trained again. The records go into ``best/ensemble.json`` under ``refit``.
+    A member whose refit already succeeded (and whose file is there), or was
+    rejected (:func:`fitness.refit_genome`: it fitted the rows worse than the
+    member as trained, which predicts instead), is not trained again. The
+    records go into ``best/ensemble.json`` under ``refit``.
     """
     for m in members:
         done = m.get("refit") or {}
         path = run.member_refit_path(m["id"])
-        if done.get("status") == "ok" and path.is_file():
+        if (done.get("status") == "ok" and path.is_file()) or done.get("status") == "rejected":
             continue
         scratch = run.ensemble_dir / f".refit-{m['id']}.keras"
         record = refit(m, str(scratch))
         if record["status"] == "ok":
             os.replace(scratch, path)
+        else:
+            scratch.unlink(missing_ok=True)
         m["refit"] = record
         _write(run, size, members)
     return members

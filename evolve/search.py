@@ -415,6 +415,7 @@ class Search:
         record = self.cache[best.key]
         epochs = int(record.get("best_epoch") or record["epochs"])
         scratch = self.run.path / "best" / ".refit.keras"
+        own = self.run.best_model_path
         result = refit_genome(
             self.space,
             best.genes,
@@ -423,9 +424,12 @@ class Search:
             self.config.search.seed,
             epochs,
             str(scratch),
+            reference_path=str(own) if own.is_file() else None,
         )
         if result["status"] == "ok":
             os.replace(scratch, self.run.refit_model_path)
+        else:
+            scratch.unlink(missing_ok=True)
         result["id"] = best.id
         self.run.write_json(REFIT, result)
         return result
@@ -439,6 +443,8 @@ class Search:
         best = self.run.read_json(REFIT) or {}
 
         def refit(member: dict[str, Any], path: str) -> dict[str, Any]:
+            if best.get("key") == member["key"] and best.get("status") == "rejected":
+                return {**best, "id": member["id"]}  # the same training again would be rejected again
             if best.get("key") == member["key"] and best.get("status") == "ok":
                 if self.run.refit_model_path.is_file():
                     shutil.copyfile(self.run.refit_model_path, path)
@@ -447,7 +453,17 @@ class Search:
             epochs = int(record.get("best_epoch") or record["epochs"])
             genes = np.asarray(member["genes"], dtype=np.int64)
             s = self.config
-            result = refit_genome(s.space, genes, self.data, s.training, s.search.seed, epochs, path)
+            own = self.run.member_model_path(member["id"])
+            result = refit_genome(
+                s.space,
+                genes,
+                self.data,
+                s.training,
+                s.search.seed,
+                epochs,
+                path,
+                reference_path=str(own) if own.is_file() else None,
+            )
             return {**result, "id": member["id"]}
 
         members = self._members()
@@ -478,6 +494,8 @@ class Search:
                 result["refit"] = {**scores, "epochs": refit["epochs"], "rows": refit["rows"]}
             elif refit is not None:
                 result["refit"] = {"error": refit["error"]}
+                if refit["status"] == "rejected":
+                    result["refit"]["rejected"] = True
         if self.config.search.ensemble > 1:
             result["ensemble"] = self._score_ensemble((done or {}).get("ensemble"))
         if result != done:

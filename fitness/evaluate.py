@@ -243,6 +243,7 @@ def refit_genome(
     run_seed: int,
     epochs: int,
     model_path: str,
+    reference_path: str | None = None,
 ) -> dict[str, Any]:
     """Train the architecture of ``genes`` again on the train and validation rows, ``epochs`` epochs.
 
@@ -251,6 +252,14 @@ def refit_genome(
     are training rows now. Same seed as the genome's evaluation. The model is
     saved to ``model_path``. Returns ``{"key", "status", "epochs", "rows",
     "seconds", "error"}``; a failure is a record, not an exception.
+
+    ``reference_path``: the model the search trained (on the train rows only).
+    The refit has trained on every train and validation row, so it must fit
+    them at least as well as that model, which never saw the validation rows;
+    a refit that fits them worse (its training went astray on the new number
+    of steps) is ``"rejected"``, with both losses in the record (``fit_loss``,
+    ``reference_fit_loss``: RMSE in the target's units, or cross-entropy), and
+    the search's model stays the one to use.
     """
     start = time.perf_counter()
     arch = decode(space, genes)
@@ -282,8 +291,29 @@ def refit_genome(
         record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     finally:
         keras.backend.clear_session()
+    if record["status"] == "ok" and reference_path is not None:
+        _check_refit(record, model_path, reference_path, both)
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
+
+
+def fit_loss(model_path: str | os.PathLike[str], rows: Dataset) -> float:
+    """How a saved model fits the train rows of ``rows`` (RMSE in the target's units, or cross-entropy)."""
+    seen = dataclasses.replace(rows, x_test=rows.x_train, y_test=rows.y_train)
+    scores = score_test(model_path, seen)
+    return scores["test_rmse"] if rows.task == "regression" else scores["test_loss"]
+
+
+def _check_refit(record: dict[str, Any], model_path: str, reference_path: str, both: Dataset) -> None:
+    """Reject the refit (:func:`refit_genome`) that fits the train+val rows worse than the reference model."""
+    refit, reference = fit_loss(model_path, both), fit_loss(reference_path, both)
+    record["fit_loss"], record["reference_fit_loss"] = refit, reference
+    if not refit <= reference:
+        record["status"] = "rejected"
+        record["error"] = (
+            f"it fits the train+val rows worse than the search's model ({refit:.4g} against "
+            f"{reference:.4g}), which is kept"
+        )
 
 
 def score_test(

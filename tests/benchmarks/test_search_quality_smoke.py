@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = [
     "evonas-genetic",
@@ -27,6 +29,7 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
         str(ROOT / "benchmarks" / "search_quality.py"),
         "--dataset", "digits", "--budget", "3", "--seeds", "1", "--max-epochs", "2", "--patience", "1",
         "--methods", ",".join(METHODS), "--results", str(results), "--report-dir", str(report),
+        "--set", "search.ensemble=2",
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -51,6 +54,14 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
         for c in candidates:
             assert c["units"] >= c["levels"] >= 1 and c["params"] > 0
             assert {"skip", "lateral", "input", "output", "batchnorm"} <= set(c)
+    for method in ("evonas-genetic", "evonas-random"):  # --set search.ensemble=2: the delivered ensemble
+        r = found[method]
+        assert r["overrides"] == {"search": {"ensemble": 2}} and r["ensemble"] == 2
+        curve = r["ensemble_curve"]
+        assert [row["k"] for row in curve] == [1, 2]
+        assert r["test"] == curve[-1]["refit"]  # the refitted ensemble of both members is what is delivered
+        assert curve[0]["own"] == r["test_single"] and curve[0]["refit"] == r["test_single_refit"]
+        assert all(0.0 <= row[kind] <= 1.0 for row in curve for kind in ("own", "refit", "both"))
     for r in found.values():
         assert 0.0 <= r["test"] <= 1.0 and 0.0 <= r["val_accuracy"] <= 1.0  # digits: accuracy
         assert r["val"] > 0 and r["seconds"] > 0
@@ -62,3 +73,17 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
         assert f"| {method} |" in table
     assert "Which wiring goes with better networks" in table and "| lateral connections" in table
     assert (report / "digits-best-so-far.png").stat().st_size > 10_000
+
+
+def test_set_options_are_read_as_toml_values_and_checked_against_the_config():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from search_quality import parse_sets
+
+    assert parse_sets(["search.ensemble=3", "search.refit=false", "data.target_transform=none"]) == {
+        "search": {"ensemble": 3, "refit": False},
+        "data": {"target_transform": "none"},
+    }
+    assert parse_sets(['space.embeddings=["none"]']) == {"space": {"embeddings": ["none"]}}
+    for bad in ("ensemble=3", "search.ensemble", "search.ensemble=0", "search.nonsense=1"):
+        with pytest.raises(ValueError, match="--set"):
+            parse_sets([bad])
