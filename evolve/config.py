@@ -146,6 +146,22 @@ LEGACY_SPACE = {
     "embeddings": ["none"],
 }
 
+# search.ensemble unset: DEFAULT_ENSEMBLE members once a search trains this many candidates, else 1
+DEFAULT_ENSEMBLE = 5
+ENSEMBLE_FROM_CANDIDATES = 50
+
+
+def default_ensemble(population: int, generations: int) -> int:
+    """``search.ensemble`` when unset: :data:`DEFAULT_ENSEMBLE` for a search of at least
+    :data:`ENSEMBLE_FROM_CANDIDATES` candidates (``population x (generations + 1)``), else 1.
+
+    Example:
+        >>> default_ensemble(10, 5), default_ensemble(4, 2)
+        (5, 1)
+    """
+    return DEFAULT_ENSEMBLE if population * (generations + 1) >= ENSEMBLE_FROM_CANDIDATES else 1
+
+
 ENGINES = ("loky", "dask")
 CROSSOVERS = ("unit_blocks", "two_point")
 
@@ -168,8 +184,14 @@ class SearchConfig:
     (:meth:`evolve.search.Search.next_generation_seconds`), ``generations`` staying
     the upper bound. It belongs to the command given it: ``evonas resume`` uses its
     own ``--time-budget`` only. ``ensemble``: the K best distinct architectures
-    predict together (averaged predictions or class probabilities); 1, the
-    default, is the single best network. ``multi_fidelity``: successive halving
+    predict together (averaged predictions or class probabilities); 1 is the
+    single best network. Unset, :meth:`RunConfig.for_data` makes it
+    :data:`DEFAULT_ENSEMBLE` (5) for a search that trains at least
+    :data:`ENSEMBLE_FROM_CANDIDATES` (50) candidates (``population x
+    (generations + 1)``, as the demo's 60), else 1: the 5-network ensemble had a
+    lower test error than the single best on the public suite
+    (``docs/benchmarks.md``), and a small search has too few good networks to
+    average. ``multi_fidelity``: successive halving
     inside each generation (:mod:`evolve.fidelity`): every new candidate trains a
     fifth of the epoch cap, the best quarter of those still improving train in full.
     ``objectives``: ``["val"]`` (the default), ``["val", "params"]`` or
@@ -195,7 +217,7 @@ class SearchConfig:
     mutation_probability: float = 0.3
     refit: bool = True
     time_budget: str | float | None = None
-    ensemble: int = 1
+    ensemble: int | None = None
     multi_fidelity: bool = False
     objectives: tuple[str, ...] = ("val",)
     selection: str | None = None
@@ -217,7 +239,8 @@ class SearchConfig:
             )
         if self.time_budget is not None:
             parse_duration(self.time_budget)
-        _int_at_least("search", "ensemble", self.ensemble, 1)
+        if self.ensemble is not None:
+            _int_at_least("search", "ensemble", self.ensemble, 1)
         _int_at_least("search", "population", self.population, 2)
         _int_at_least("search", "generations", self.generations, 1)
         _int_at_least("search", "seed", self.seed, 0)
@@ -309,7 +332,7 @@ class RunConfig:
         """A run directory's ``config.toml``: the data and space keys it lacks (it was written
         before they existed) take :data:`LEGACY_DATA` and :data:`LEGACY_SPACE`, the behaviour of
         that evonas, not today's defaults (its genomes are read with those genes at 0:
-        :func:`legacy_genes`)."""
+        :func:`legacy_genes`); without ``search.ensemble`` it predicts with its single best."""
         config = cls.load(path)
         saved = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         legacy = {k: v for k, v in LEGACY_DATA.items() if k not in saved.get("data", {})}
@@ -318,11 +341,14 @@ class RunConfig:
         space = {k: v for k, v in LEGACY_SPACE.items() if k not in saved.get("space", {})}
         if space:
             config = replace(config, space=SearchSpace.from_dict({**config.space.to_dict(), **space}))
+        if config.search.ensemble is None:  # written before search.ensemble existed: the single best
+            config = replace(config, search=replace(config.search, ensemble=1))
         return config
 
     def for_data(self, images: bool) -> RunConfig:
         """The configuration a run starts with on its data: ``space.max_conv_levels``
-        (:meth:`genome.SearchSpace.for_images`) and ``search.textbook`` set.
+        (:meth:`genome.SearchSpace.for_images`), ``search.textbook`` and
+        ``search.ensemble`` (:func:`default_ensemble`) set.
 
         Raises:
             ConfigError: conv levels asked for on a table.
@@ -332,6 +358,8 @@ class RunConfig:
         except SpaceError as exc:
             raise ConfigError(str(exc)) from None
         search = self.search if self.search.textbook is not None else replace(self.search, textbook=images)
+        if search.ensemble is None:
+            search = replace(search, ensemble=default_ensemble(search.population, search.generations))
         if space is self.space and search is self.search:
             return self
         return replace(self, space=space, search=search)
@@ -368,6 +396,7 @@ __all__ = [
     "DataConfig",
     "RunConfig",
     "SearchConfig",
+    "default_ensemble",
     "legacy_genes",
     "parse_duration",
     "resolve_workers",

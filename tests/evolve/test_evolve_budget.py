@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from evolve.budget import budget_stop_line, format_duration, makespan, next_generation_seconds
-from evolve.config import ConfigError, RunConfig, parse_duration
+from evolve.config import ConfigError, RunConfig, default_ensemble, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,21 @@ def test_the_stop_line_says_how_to_continue():
     assert "time budget of 1 min stopped the search after generation 4 of 20, 52 s in" in line
     assert "continue with: evonas resume runs/x --time-budget DURATION" in line
     assert format_duration(5400) == "1 h 30 min" and format_duration(3.25) == "3.2 s"
+
+
+def test_an_unset_ensemble_is_5_for_a_search_of_50_candidates_or_more_else_1(tmp_path):
+    cfg = RunConfig()
+    assert cfg.search.ensemble is None and "ensemble" not in cfg.to_dict()["search"]
+    assert cfg.for_data(images=False).search.ensemble == 5  # the demo: 10 x (5 + 1) = 60 candidates
+    assert cfg.for_data(images=True).search.ensemble == 5
+    small = cfg.with_overrides(search={"population": 7, "generations": 6})  # 49 candidates
+    assert small.for_data(images=False).search.ensemble == 1
+    assert default_ensemble(10, 4) == 5 and default_ensemble(2, 24) == 5 and default_ensemble(4, 2) == 1
+    chosen = cfg.with_overrides(search={"ensemble": 1})  # given, it is kept as given
+    assert chosen.for_data(images=False).search.ensemble == 1
+    # the resolved value is what a run saves; a run saved before search.ensemble existed keeps its single best
+    path = tmp_path / "config.toml"
+    path.write_text(cfg.for_data(images=False).dumps())
+    assert RunConfig.load_saved(path).search.ensemble == 5
+    path.write_text(cfg.dumps())
+    assert RunConfig.load_saved(path).search.ensemble == 1
