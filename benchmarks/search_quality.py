@@ -227,7 +227,9 @@ def run_evonas(
         "val": best.objective,
         "test": refit.get(metric, delivered[metric]),
         "test_single": test[metric],
-        "test_single_refit": (test.get("refit") or {}).get(metric),
+        # the single best as delivered without an ensemble: its refit, or itself when there is none
+        # (search.refit off, or the refit failed or was rejected by the guard)
+        "test_single_refit": (test.get("refit") or {}).get(metric, test[metric]),
         "ensemble": cfg.search.ensemble,
         "overrides": overrides or {},
         "trainings": len(records),

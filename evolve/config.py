@@ -177,7 +177,9 @@ class SearchConfig:
     train and validation rows, for the epochs early stopping chose, and score
     both models on the test split (``predict`` then uses the refitted one). On by
     default: it lowered the test error in 9 of 12 searches on four tables
-    (``benchmarks/refit.py``, ``docs/performance.md``) for one more training.
+    (``benchmarks/refit.py``, ``docs/performance.md``) for one more training. A
+    refit that fits the train+val rows worse than the selected model is rejected
+    and the selected model kept (:func:`fitness.refit_genome`, the refit guard).
     ``time_budget``: a wall-clock limit on the generations (``"90s"``, ``"10m"``,
     ``"1h30m"`` or seconds; see :func:`parse_duration`); the search stops at the
     generation boundary where the next generation would not fit
