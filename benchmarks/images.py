@@ -70,7 +70,8 @@ def run_evonas(dataset: str, seed: int, out: Path, extra: list[str]) -> dict[str
     )
     refit = test.get("refit") or {}
     ensemble = test.get("ensemble") or {}
-    delivered = (ensemble.get("refit") or ensemble or refit or test)["test_accuracy"]  # what predict uses
+    scored_refit = refit if "test_accuracy" in refit else {}  # none when it failed or the guard rejected it
+    delivered = (ensemble.get("refit") or ensemble or scored_refit or test)["test_accuracy"]  # predict's
     return {
         "method": "evonas",
         "dataset": dataset,
