@@ -124,3 +124,16 @@ def layer_feeds(model) -> dict[str, set[str]]:
         ins = layer.input if isinstance(layer.input, list) else [layer.input]
         out[layer.name] = {t._keras_history.operation.name for t in ins if hasattr(t, "_keras_history")}
     return out
+
+
+def curved_prices(rows: int):
+    """A small regression table (4 normal features, a price with a curve in it and noise), as a Dataset."""
+    import pandas as pd
+
+    from fitness import load_dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 4))
+    frame = pd.DataFrame(x, columns=list("abcd"))
+    frame["y"] = 1000 + 300 * x[:, 0] - 200 * x[:, 1] ** 2 + rng.normal(scale=20, size=rows)
+    return load_dataset(frame, "y")

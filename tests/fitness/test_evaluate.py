@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fitness import TrainSettings, evaluate_genome, evaluation_seed, load_dataset, score_test
 from genome import SearchSpace, decode
+from tests.conftest import curved_prices
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = SearchSpace(max_levels=2, max_units=2)
@@ -22,11 +22,7 @@ FAST = TrainSettings(max_epochs=3, patience=2)
 
 @pytest.fixture(scope="module")
 def regression_data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, 4))
-    frame = pd.DataFrame(x, columns=list("abcd"))
-    frame["y"] = 1000 + 300 * x[:, 0] - 200 * x[:, 1] ** 2 + rng.normal(scale=20, size=300)
-    return load_dataset(frame, "y")
+    return curved_prices(300)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fitness import SettingsError, TrainSettings, evaluate_genome, load_dataset, refit_genome, score_test
@@ -17,6 +16,7 @@ from fitness.evaluate import _train, trainer_for
 from fitness.plain import ACTIVATIONS
 from fitness.trainer import compiled_supports
 from genome import KNOWN_ACTIVATIONS, SearchSpace, decode
+from tests.conftest import curved_prices
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = SearchSpace(max_levels=2, max_units=2)
@@ -25,11 +25,7 @@ KERAS = TrainSettings(max_epochs=2, patience=2, trainer="keras")
 
 @pytest.fixture(scope="module")
 def regression_data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, 4))
-    frame = pd.DataFrame(x, columns=list("abcd"))
-    frame["y"] = 1000 + 300 * x[:, 0] - 200 * x[:, 1] ** 2 + rng.normal(scale=20, size=300)
-    return load_dataset(frame, "y")
+    return curved_prices(300)
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fitness import TrainSettings, evaluate_genome, load_dataset, refit_genome
 from fitness.evaluate import fit_loss, train_and_val
 from genome import SearchSpace
+from tests.conftest import curved_prices
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
 SETTINGS = TrainSettings(max_epochs=25, patience=25)
@@ -18,11 +18,7 @@ SETTINGS = TrainSettings(max_epochs=25, patience=25)
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, 4))
-    frame = pd.DataFrame(x, columns=list("abcd"))
-    frame["y"] = 1000 + 300 * x[:, 0] - 200 * x[:, 1] ** 2 + rng.normal(scale=20, size=400)
-    return load_dataset(frame, "y")
+    return curved_prices(400)
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fitness import TrainSettings, build_model, evaluate_genome, load_dataset
@@ -50,6 +49,7 @@ from fitness.plain import PlainNetwork, scale_features
 from fitness.runtime import configure_tensorflow, import_tensorflow
 from fitness.trainer import train_compiled
 from genome import KNOWN_ACTIVATIONS, SearchSpace, decode
+from tests.conftest import curved_prices
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow's quiet import)
@@ -61,11 +61,7 @@ EPOCHS = 4
 
 @pytest.fixture(scope="module")
 def regression_data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, 4))
-    frame = pd.DataFrame(x, columns=list("abcd"))
-    frame["y"] = 1000 + 300 * x[:, 0] - 200 * x[:, 1] ** 2 + rng.normal(scale=20, size=400)
-    return load_dataset(frame, "y")
+    return curved_prices(400)
 
 
 @pytest.fixture(scope="module")
