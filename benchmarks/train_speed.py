@@ -42,6 +42,8 @@ Parts:
   schedule the throughput part, then generations drawn from its measured candidates and
            handed to 2 to 8 simulated workers in random order and longest first (the
            search's order, ``evolve.engine.longest_first``): wall time over the ideal.
+  predict  scoring a saved model: ``keras.Model.predict`` against ``fitness.evaluate.forward``
+           (eager calls), each model loaded fresh, the test rows of Ames; the median time ratio.
   gc       the same candidates evaluated (``evaluate_genome``, as a worker does) with
            TensorFlow's and Keras' objects frozen out of the garbage collector's walk
            (evonas' setting) and not, alternating; prints the per-candidate seconds.
@@ -56,6 +58,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -507,6 +510,49 @@ def part_fixed(data, space, genomes: int, seed: int) -> None:
     )
 
 
+def part_predict(data, space, genomes: int, seed: int, work: Path) -> None:
+    """Scoring a saved model: ``keras.Model.predict`` against :func:`fitness.evaluate.forward`."""
+    import keras
+
+    from fitness.evaluate import PREDICT_BATCH, forward
+
+    rng = np.random.default_rng(seed + 3)
+    settings = TrainSettings(max_epochs=1, patience=1)
+    print(f"\n[predict] {genomes} random genomes on Ames, trained 1 epoch and saved; each loaded fresh, then")
+    print(f"  its {len(data.x_test)} test rows predicted by keras predict and by evonas' forward")
+    print(f"  (eager calls, {PREDICT_BATCH} rows each), alternating which goes first; seconds, ratio")
+    print(f"{'#':>3} {'params':>9} {'predict':>8} {'forward':>8} {'ratio':>6} {'max diff':>9}")
+    ratios: list[float] = []
+    for i in range(genomes):
+        genes = random_genome(space, rng)
+        path = work / f"predict-{i}.keras"
+        record = evaluate_genome(space, genes, data, settings, seed, model_path=str(path))
+        if not path.exists():
+            print(f"{i:>3} {record.get('params', 0):>9,} (no model: {record['status']})")
+            continue
+        seconds: dict[str, float] = {}
+        outputs: dict[str, np.ndarray] = {}
+        calls = {
+            "predict": lambda m: m.predict(data.x_test, batch_size=PREDICT_BATCH, verbose=0),
+            "forward": lambda m: forward(m, data.x_test),
+        }
+        for name in ("predict", "forward") if i % 2 == 0 else ("forward", "predict"):
+            model = keras.models.load_model(path)
+            start = time.perf_counter()
+            outputs[name] = np.asarray(calls[name](model))
+            seconds[name] = time.perf_counter() - start
+        ratios.append(seconds["forward"] / seconds["predict"])
+        diff = float(np.max(np.abs(outputs["forward"] - outputs["predict"])))
+        print(
+            f"{i:>3} {record['params']:>9,} {seconds['predict']:>8.3f} {seconds['forward']:>8.3f}"
+            f" {ratios[-1]:>6.3f} {diff:>9.2g}"
+        )
+        path.unlink()
+    if ratios:
+        spread = f"range {min(ratios):.3f}-{max(ratios):.3f}"
+        print(f"median time ratio forward/predict: {statistics.median(ratios):.3f} ({spread})")
+
+
 def part_workers(data, space, seed: int) -> None:
     from evolve.engine import LocalEngine, longest_first
     from evolve.worker import EvalTask
@@ -734,6 +780,7 @@ def main() -> None:
         "throughput",
         "schedule",
         "gc",
+        "predict",
         "all",
     ]
     parser.add_argument("--part", choices=parts, default="all")
@@ -784,6 +831,9 @@ def main() -> None:
             part_schedule(data, space, measured, args.seed)
     if args.part in ("gc", "all"):
         part_gc(data, space, args.gc_candidates, args.seed)
+    if args.part in ("predict", "all"):
+        with tempfile.TemporaryDirectory(prefix="evonas-predict-") as tmp:
+            part_predict(data, space, args.genomes, args.seed, Path(tmp))
 
 
 if __name__ == "__main__":

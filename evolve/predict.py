@@ -32,7 +32,7 @@ from evolve.logbook import no_success_reason
 from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
 from fitness import DataError, evaluate_genome
 from fitness.encoder import Encoded, Encoder
-from fitness.evaluate import PREDICT_BATCH
+from fitness.evaluate import forward
 from fitness.images import FILE, is_image_source, read_images
 from fitness.runtime import configure_tensorflow
 from fitness.validate import read_table_file
@@ -108,7 +108,7 @@ class Predictor:
         return self.encoder.transform(rows, where)
 
     def _outputs(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.keras_model.predict(x, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
+        return np.asarray(forward(self.keras_model, x), dtype=np.float64)
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         """Target values (regression, in the target's units) or class labels (classification)."""

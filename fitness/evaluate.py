@@ -35,7 +35,22 @@ from fitness.settings import TrainSettings
 from fitness.trainer import compiled_supports, train_compiled
 from genome import Architecture, SearchSpace, decode
 
-PREDICT_BATCH = 1024  # rows per predict call, for the test score and evonas predict alike (same numbers)
+PREDICT_BATCH = 1024  # rows per forward call, for the test score and evonas predict alike (same numbers)
+
+
+def forward(model: Any, x: np.ndarray) -> np.ndarray:
+    """The outputs of a Keras ``model`` on the rows ``x``, :data:`PREDICT_BATCH` rows per call.
+
+    The model is called eagerly (``model(batch, training=False)``), not through
+    ``model.predict``: that traces a predict function and builds a data pipeline for
+    every model it sees, about 0.3 s each on a 2-core machine, which a refit guard,
+    an ensemble or a test score pay once per model. The numbers are those of
+    ``predict`` (the same layers on the same batches; ``tests/fitness/test_evaluate.py``
+    compares them).
+    """
+    x = np.asarray(x)
+    starts = range(0, max(len(x), 1), PREDICT_BATCH)
+    return np.concatenate([np.asarray(model(x[i : i + PREDICT_BATCH], training=False)) for i in starts])
 
 def evaluation_seed(run_seed: int, key: str) -> int:
     """The seed of one evaluation: a function of the run seed and the architecture key only."""
@@ -332,7 +347,7 @@ def score_test(
 
     paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
     models = [keras.models.load_model(p) for p in paths]
-    preds = [m.predict(data.x_test, batch_size=PREDICT_BATCH, verbose=0) for m in models]
+    preds = [forward(m, data.x_test) for m in models]
     if data.task == "regression":
         pred = preds[0] if len(preds) == 1 else np.mean([p.astype("float64") for p in preds], axis=0)
         err = pred.reshape(-1).astype("float64") - data.y_test.astype("float64")
@@ -383,7 +398,7 @@ def _logits(model: Any, x: np.ndarray) -> np.ndarray | None:
         return None
     if getattr(head, "activation", None) is not keras.activations.softmax or not hasattr(head, "kernel"):
         return None
-    features = keras.Model(model.inputs, head.input).predict(x, batch_size=PREDICT_BATCH, verbose=0)
+    features = forward(keras.Model(model.inputs, head.input), x)
     kernel, bias = (np.asarray(v, dtype="float64") for v in (head.kernel, head.bias))
     return np.asarray(features, dtype="float64") @ kernel + bias
 
@@ -395,6 +410,7 @@ __all__ = [
     "train_and_val",
     "evaluation_seed",
     "failed_record",
+    "forward",
     "log_softmax",
     "objective_name",
     "score_test",

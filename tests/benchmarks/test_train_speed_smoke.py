@@ -26,7 +26,7 @@ def rows(out: str) -> list[list[str]]:
     return [line.split() for line in out.splitlines() if re.match(r"\s*\d+\s+[\d,]+\s", line)]
 
 
-@pytest.mark.parametrize("part", ["speed", "graph", "step", "fixed", "turn", "profile"])
+@pytest.mark.parametrize("part", ["speed", "graph", "step", "fixed", "turn", "profile", "predict"])
 def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part):
     out = run("--part", part, "--genomes", "3", "--epochs", "3", "--steps", "10")
     if part == "profile" and "[profile] skipped" in out:

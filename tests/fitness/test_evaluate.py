@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fitness import TrainSettings, evaluate_genome, evaluation_seed, load_dataset, score_test
+from fitness.evaluate import PREDICT_BATCH, forward
 from genome import SearchSpace, decode
 from tests.conftest import curved_prices
 
@@ -79,6 +80,20 @@ def test_saved_model_predicts_in_target_units_and_scores_test(regression_data, g
     score = score_test(str(path), regression_data)
     assert score["test_rows"] == len(regression_data.y_test)
     assert 0.3 * rec["objective"] < score["test_rmse"] < 3 * rec["objective"]
+
+
+def test_forward_gives_what_keras_predict_gives_over_several_batches(digits, genes, tmp_path):
+    import keras
+
+    path = tmp_path / "m.keras"
+    evaluate_genome(SPACE, genes, digits, FAST, run_seed=1, model_path=str(path))
+    model = keras.models.load_model(path)
+    x = np.concatenate([digits.x_test] * (2 * PREDICT_BATCH // len(digits.x_test) + 1))  # 3 batches
+    assert len(x) > 2 * PREDICT_BATCH
+    ours, theirs = forward(model, x), model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+    assert ours.shape == theirs.shape == (len(x), 10) and ours.dtype == theirs.dtype
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(forward(model, x[:5]), ours[:5], rtol=1e-5, atol=1e-7)  # a part batch
 
 
 def test_model_not_saved_unless_below_threshold(regression_data, genes, tmp_path):
