@@ -56,6 +56,9 @@ def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part)
         if turns_input_gradient(32, 322, 512):  # False where TensorFlow has a GPU
             assert int(table[0][3]) > 0
             assert re.search(r"median steady time ratio turned/never, over the \d+ genomes", out)
+    elif part == "predict":  # predict s, forward s, their ratio; the outputs the same to float32 rounding
+        assert all(float(v) > 0 for row in table for v in row[2:5]) and all(float(r[5]) < 1 for r in table)
+        assert re.search(r"median time ratio forward/predict: \d\.\d{3} \(range", out)
     else:
         assert all(float(v) > 0 for row in table for v in row[3:6])
         assert re.search(r"does not grow with the batch \(batch 1 / as trained\): \d\.\d\d", out)
