@@ -52,6 +52,7 @@ def forward(model: Any, x: np.ndarray) -> np.ndarray:
     starts = range(0, max(len(x), 1), PREDICT_BATCH)
     return np.concatenate([np.asarray(model(x[i : i + PREDICT_BATCH], training=False)) for i in starts])
 
+
 def evaluation_seed(run_seed: int, key: str) -> int:
     """The seed of one evaluation: a function of the run seed and the architecture key only."""
     digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()

@@ -57,7 +57,9 @@ def test_side_by_side_parts_print_one_row_per_genome_and_the_median_ratios(part)
             assert int(table[0][3]) > 0
             assert re.search(r"median steady time ratio turned/never, over the \d+ genomes", out)
     elif part == "predict":  # predict s, forward s, their ratio; the outputs the same to float32 rounding
-        assert all(float(v) > 0 for row in table for v in row[2:5]) and all(float(r[5]) < 1 for r in table)
+        timed = [row for row in table if "(no" not in row]  # a genome whose training failed saves no model
+        assert timed and all(float(v) > 0 for row in timed for v in row[2:5])
+        assert all(float(row[5]) < 1 for row in timed)
         assert re.search(r"median time ratio forward/predict: \d\.\d{3} \(range", out)
     else:
         assert all(float(v) > 0 for row in table for v in row[3:6])
