@@ -56,6 +56,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -441,12 +442,30 @@ def run_reference(data: Dataset, method: str) -> dict[str, Any]:
 
 
 # -- the report --------------------------------------------------------------------
-def load_results(results: Path, dataset: str) -> dict[str, list[dict[str, Any]]]:
+def load_results(
+    results: Path, dataset: str, overlays: Sequence[Path] = ()
+) -> dict[str, list[dict[str, Any]]]:
+    """The saved results of one table, by method: those of ``results``, then of each overlay in turn.
+
+    An overlay directory that has results of a method on the table replaces every result of that
+    method read before it (all seeds): ``--overlay`` puts one run's evonas rows beside another
+    run's peers in one table, without copying files between result directories.
+    """
     found: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(results.glob(f"{dataset}__*.json")):
-        r = json.loads(path.read_text())
-        found.setdefault(r["method"], []).append(r)
+    for directory in (results, *overlays):
+        mine: dict[str, list[dict[str, Any]]] = {}
+        for path in sorted(directory.glob(f"{dataset}__*.json")):
+            r = json.loads(path.read_text())
+            r.setdefault("source", directory.name)
+            mine.setdefault(r["method"], []).append(r)
+        found.update(mine)
     return found
+
+
+def searched_images(r: dict[str, Any]) -> bool:
+    """Whether an evonas result searched the table as images (``--images``: conv levels ahead of the
+    Dense lattice). Results written before the ``images`` field say so by their selected network."""
+    return bool(r.get("images", str(r.get("selected", "")).startswith("conv ")))
 
 
 def _median(values: list[float], fmt: str) -> str:
@@ -534,8 +553,10 @@ LINE_STYLES = {
 }
 
 
-def write_report(results: Path, dataset: str, report_dir: Path, command: str) -> Path | None:
-    found = load_results(results, dataset)
+def write_report(
+    results: Path, dataset: str, report_dir: Path, command: str, overlays: Sequence[Path] = ()
+) -> Path | None:
+    found = load_results(results, dataset, overlays)
     if not found:
         return None
     task = next(iter(found.values()))[0]["task"]
@@ -627,11 +648,11 @@ def write_report(results: Path, dataset: str, report_dir: Path, command: str) ->
 REFERENCE_PEERS = ("realmlp-td", "catboost-default")  # the ratios of the suite table are against these
 
 
-def suite_columns(results: Path) -> list[tuple[str, str, str, str]]:
+def suite_columns(results: Path, overlays: Sequence[Path] = ()) -> list[tuple[str, str, str, str]]:
     """(dataset, result key, column label, number format) for each suite table with results."""
     columns = []
     for dataset in SUITE:
-        found = load_results(results, dataset)
+        found = load_results(results, dataset, overlays)
         if not found:
             continue
         if next(iter(found.values()))[0]["task"] == "regression":
@@ -647,16 +668,60 @@ def _error(label: str, value: float) -> float:
     return 1.0 - value if label.endswith("accuracy") else value
 
 
-def write_suite_report(results: Path, report_dir: Path, command: str) -> Path | None:
+def wins_lines(
+    found: dict[str, dict[str, list[dict[str, Any]]]],
+    columns: list[tuple[str, str, str, str]],
+    median: Any,
+) -> list[str]:
+    """For each evonas method: on how many tables its median main metric (RMSE or accuracy, the first
+    column of a table) beats each reference peer's, and which."""
+    main = {}
+    for dataset, key, label, _ in columns:
+        main.setdefault(dataset, (key, label))
+    lines = []
+    for method in NEURAL:
+        if not any(method in found[d] for d in main) or not method.startswith("evonas"):
+            continue
+        parts = []
+        for peer in REFERENCE_PEERS:
+            both = []
+            better = []
+            for dataset, (key, label) in main.items():
+                mine, theirs = median(method, dataset, key), median(peer, dataset, key)
+                if mine is None or theirs is None:
+                    continue
+                both.append(dataset)
+                if _error(label, mine) < _error(label, theirs):
+                    better.append(dataset)
+            parts.append(
+                f"than {peer} on {len(better)} of {len(both)}" + (f" ({', '.join(better)})" if better else "")
+            )
+        lines.append(f"- {method}, by the main metric (RMSE or accuracy), better " + "; ".join(parts) + ".")
+    return lines
+
+
+def sources_text(found: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+    """``method: dir (tables); ...`` for every method and result directory the suite table read."""
+    where: dict[tuple[str, str], list[str]] = {}
+    for dataset, by_method in found.items():
+        for method, rs in by_method.items():
+            for source in sorted({str(r.get("source")) for r in rs}):
+                where.setdefault((method, source), []).append(dataset)
+    return "; ".join(f"{m}: {src} ({', '.join(ds)})" for (m, src), ds in where.items()) + "."
+
+
+def write_suite_report(
+    results: Path, report_dir: Path, command: str, overlays: Sequence[Path] = ()
+) -> Path | None:
     """One markdown table over the suite: rows methods, columns tables, cells median test metric.
 
     Then the same cells as ratios against realmlp-td and catboost-default (of RMSE, log loss
     and error rate 1 - accuracy: below 1 is better than the peer), and the median wall times.
     """
-    columns = suite_columns(results)
+    columns = suite_columns(results, overlays)
     if not columns:
         return None
-    found = {dataset: load_results(results, dataset) for dataset in SUITE}
+    found = {dataset: load_results(results, dataset, overlays) for dataset in SUITE}
     methods = [m for m in METHODS if any(m in found[d] for d, *_ in columns)]
 
     def median(method: str, dataset: str, key: str) -> float | None:
@@ -682,8 +747,13 @@ def write_suite_report(results: Path, report_dir: Path, command: str) -> Path | 
         for dataset, key, _, fmt in columns:
             value, n = median(method, dataset, key), seeds(method, dataset)
             note = f" ({n})" if n not in (0, 3) and method not in REFERENCES else ""
+            if any(searched_images(r) for r in found[dataset].get(method, [])):
+                note += " (images)"
             cells.append("-" if value is None else format(value, fmt) + note)
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += ["", *wins_lines(found, columns, median)]
+    if overlays:
+        lines += ["", "Where each row's results come from (result directories): " + sources_text(found)]
     lines += [
         "",
         "Against " + " / ".join(f"`{m}`" for m in REFERENCE_PEERS) + ": the method's median RMSE, log loss"
@@ -787,12 +857,12 @@ def run_dataset(args: argparse.Namespace, dataset: str, methods: list[str]) -> N
                 genetic = run_evonas(
                     searched, dataset, seed, budget, False, settings, work, args.minutes, args.set
                 )
-                save("evonas-genetic", seed, genetic)
+                save("evonas-genetic", seed, {**genetic, "images": searched is not data})
                 budget, genetic_seconds = genetic["trainings"], genetic["seconds"]  # the others: as many
             if "evonas-random" in methods:
                 print(f"evonas-random, seed {seed}, {budget} trainings", flush=True)
                 random_run = run_evonas(searched, dataset, seed, budget, True, settings, work, None, args.set)
-                save("evonas-random", seed, random_run)
+                save("evonas-random", seed, {**random_run, "images": searched is not data})
             for method, hyperband in (("kt-random", False), ("kt-hyperband", True)):
                 if method in methods:
                     print(f"{method}, seed {seed}, {budget} trials", flush=True)
@@ -851,6 +921,15 @@ def main(argv: list[str] | None = None) -> int:
         help="evonas searches the image tables (" + ", ".join(IMAGE_TABLES) + ") as images, with conv levels",
     )
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--overlay",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="with --report-only: also read results from DIR; a method DIR has for a table replaces that"
+        " method's results read before (repeatable, later wins)",
+    )
     parser.add_argument("--report-dir", type=Path, default=ROOT / "docs" / "benchmarks")
     parser.add_argument(
         "--report-only", action="store_true", help="rebuild the tables and pictures from --results"
@@ -862,6 +941,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
+    if args.overlay and not args.report_only:
+        parser.error("--overlay only with --report-only (results are written to --results)")
     if unknown or args.budget < 2 or args.seeds < 1 or (args.minutes is not None and args.minutes <= 0):
         parser.error(
             f"unknown methods {unknown}"
@@ -885,12 +966,15 @@ def main(argv: list[str] | None = None) -> int:
             + (f" --patience {args.patience}" if args.patience != TrainSettings().patience else "")
             + (f" --realmlp-epochs {args.realmlp_epochs}" if args.realmlp_epochs is not None else "")
         )
-        write_report(args.results, dataset, args.report_dir, command)
+        write_report(args.results, dataset, args.report_dir, command, args.overlay)
     if args.suite:
         write_suite_report(
             args.results,
             args.report_dir,
-            ".venv/bin/python benchmarks/search_quality.py --suite --report-only",
+            ".venv/bin/python benchmarks/search_quality.py --suite --report-only"
+            + (f" --results {args.results}" if args.overlay else "")
+            + "".join(f" --overlay {d}" for d in args.overlay),
+            args.overlay,
         )
     return 0
 

@@ -87,3 +87,44 @@ def test_set_options_are_read_as_toml_values_and_checked_against_the_config():
     for bad in ("ensemble=3", "search.ensemble", "search.ensemble=0", "search.nonsense=1"):
         with pytest.raises(ValueError, match="--set"):
             parse_sets([bad])
+
+
+def _result(directory: Path, dataset: str, method: str, seed: int | None, test: float, **extra) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    row = {"method": method, "seed": seed, "dataset": dataset, "task": "regression", "test": test}
+    row.update(val=test, seconds=1.0, trainings=1, curve=[test], selected="defaults")
+    row.update(extra)
+    name = f"{dataset}__{method}__{'ref' if seed is None else f'seed{seed}'}.json"
+    (directory / name).write_text(json.dumps(row))
+
+
+def test_overlay_results_replace_a_method_and_the_suite_table_counts_wins(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from search_quality import load_results, main
+
+    base, over = tmp_path / "peers", tmp_path / "evonas"
+    scores = [(10.0, 12.0, 9.0), (11.0, 12.5, 9.5), (30.0, 13.0, 9.9)]  # evonas, realmlp-td, catboost
+    for seed, (ours, realmlp, catboost) in enumerate(scores):
+        _result(base, "ames", "evonas-genetic", seed, 50.0)  # an older run: replaced by the overlay's
+        _result(over, "ames", "evonas-genetic", seed, ours, selected="1 level [1]")
+        _result(base, "ames", "realmlp-td", seed, realmlp)
+        _result(base, "ames", "catboost-default", seed, catboost)
+    _result(over, "computers", "evonas-genetic", 0, 100.0, selected="conv 16k3-relu -> flatten | 1 level")
+    _result(base, "computers", "realmlp-td", 0, 101.0)
+    _result(base, "computers", "catboost-default", 0, 99.0)
+
+    found = load_results(base, "ames", [over])
+    assert [r["test"] for r in found["evonas-genetic"]] == [10.0, 11.0, 30.0]  # the overlay's, all seeds
+    assert {r["source"] for r in found["evonas-genetic"]} == {"evonas"}
+    assert [r["test"] for r in load_results(base, "ames")["evonas-genetic"]] == [50.0] * 3
+
+    report = tmp_path / "report"
+    args = ["--suite", "--report-only", "--results", str(base), "--overlay", str(over)]
+    assert main([*args, "--report-dir", str(report)]) == 0
+    table = (report / "suite.md").read_text()
+    assert "| evonas-genetic | 11 | 100 (1) (images) |" in table  # medians; one seed; a conv search
+    # ames: median 11 beats realmlp-td's 12.5, not catboost's 9.5; computers: 100 beats 101, not 99
+    assert "better than realmlp-td on 2 of 2 (ames, computers); than catboost-default on 0 of 2." in table
+    assert f"--overlay {over}" in table and "evonas-genetic: evonas (ames, computers)" in table
+    with pytest.raises(SystemExit):  # results are written to --results only
+        main(["--dataset", "ames", "--overlay", str(over), "--results", str(base)])
