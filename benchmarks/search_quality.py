@@ -33,7 +33,11 @@ trainings as the genetic search used in either mode; realmlp-hpo gets M minutes
 
 Tables: ``--dataset NAME`` (ames, mnist5k, computers, sacramento, default, digits) or
 ``--suite`` for the five public tables of benchmarks/peers.py; ``--report-only --suite``
-rebuilds one markdown table over the suite (methods x tables, median test metric).
+rebuilds one markdown table over the suite (methods x tables, median test metric, and on how
+many tables each evonas method beats realmlp-td and catboost-default). ``--overlay DIR``
+(repeatable, with --report-only) reads more result directories: a method found in a later one
+replaces that method's results of the earlier ones on that table, so one table shows the peers
+of one run beside the evonas rows of another.
 
 Each selects its model on the validation split; the test split is touched once,
 at the end, for the selected model only. The scikit-learn references do not
@@ -701,13 +705,19 @@ def wins_lines(
 
 
 def sources_text(found: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
-    """``method: dir (tables); ...`` for every method and result directory the suite table read."""
-    where: dict[tuple[str, str], list[str]] = {}
+    """``dir: method, method (tables); ...``: which result directory each method's rows came from
+    (the tables named only where a directory gave a method on some of them)."""
+    tables = list(found)
+    where: dict[str, dict[str, list[str]]] = {}
     for dataset, by_method in found.items():
         for method, rs in by_method.items():
             for source in sorted({str(r.get("source")) for r in rs}):
-                where.setdefault((method, source), []).append(dataset)
-    return "; ".join(f"{m}: {src} ({', '.join(ds)})" for (m, src), ds in where.items()) + "."
+                where.setdefault(source, {}).setdefault(method, []).append(dataset)
+    parts = []
+    for source, methods in where.items():
+        named = [m if len(ds) == len(tables) else f"{m} ({', '.join(ds)})" for m, ds in methods.items()]
+        parts.append(f"{source}: {', '.join(named)}")
+    return "; ".join(parts) + "."
 
 
 def write_suite_report(

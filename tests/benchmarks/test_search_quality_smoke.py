@@ -125,6 +125,6 @@ def test_overlay_results_replace_a_method_and_the_suite_table_counts_wins(tmp_pa
     assert "| evonas-genetic | 11 | 100 (1) (images) |" in table  # medians; one seed; a conv search
     # ames: median 11 beats realmlp-td's 12.5, not catboost's 9.5; computers: 100 beats 101, not 99
     assert "better than realmlp-td on 2 of 2 (ames, computers); than catboost-default on 0 of 2." in table
-    assert f"--overlay {over}" in table and "evonas-genetic: evonas (ames, computers)" in table
+    assert f"--overlay {over}" in table and "evonas: evonas-genetic (ames, computers)" in table
     with pytest.raises(SystemExit):  # results are written to --results only
         main(["--dataset", "ames", "--overlay", str(over), "--results", str(base)])
