@@ -683,8 +683,8 @@ def wins_lines(
     for dataset, key, label, _ in columns:
         main.setdefault(dataset, (key, label))
     lines = []
-    for method in NEURAL:
-        if not any(method in found[d] for d in main) or not method.startswith("evonas"):
+    for method in ("evonas-genetic", "evonas-random"):
+        if not any(method in found[d] for d in main):
             continue
         parts = []
         for peer in REFERENCE_PEERS:
