@@ -940,11 +940,20 @@ def main(argv: list[str] | None = None) -> int:
         help="with --report-only: also read results from DIR; a method DIR has for a table replaces that"
         " method's results read before (repeatable, later wins)",
     )
-    parser.add_argument("--report-dir", type=Path, default=ROOT / "docs" / "benchmarks")
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=None,
+        help="where the tables and pictures go (default: docs/benchmarks for the default --results,"
+        " else DIR/report beside the results they show)",
+    )
     parser.add_argument(
         "--report-only", action="store_true", help="rebuild the tables and pictures from --results"
     )
     args = parser.parse_args(argv)
+    if args.report_dir is None:  # the pages docs/ shows belong to the default results only
+        default = args.results.resolve() == (ROOT / "benchmarks" / "results").resolve()
+        args.report_dir = ROOT / "docs" / "benchmarks" if default else args.results / "report"
     try:
         args.set = parse_sets(args.set)
     except ValueError as exc:
