@@ -32,6 +32,7 @@ from search_quality import run_evonas  # noqa: E402
 from evolve.ensemble import member_paths, read_members  # noqa: E402
 from evolve.rundir import RunDir  # noqa: E402
 from fitness import TrainSettings, evaluate_genome, score_test  # noqa: E402
+from fitness.evaluate import train_and_val  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = run.config()
     members = read_members(run)
     genes = {r["id"]: r["genes"] for r in run.individuals()}
-    x = np.concatenate([data.x_train, data.x_val])
-    y = np.concatenate([data.y_train, data.y_val])
+    both = train_and_val(data)  # the rows a refit trains on
+    x, y = both.x_train, both.y_train
     order = np.random.default_rng(12345).permutation(len(x))
     fold_of = np.empty(len(x), dtype=int)
     fold_of[order] = np.arange(len(x)) % args.folds
