@@ -1,7 +1,8 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   creates .venv, installs evonas, runs the Ames demo search
 #   make test   same environment, runs the whole test suite (what CI runs)
-#   make test-fast  the fast tier (no end-to-end, Dask or benchmark tests), for the edit loop
+#   make test-fast  the fast tier (tests of 2 s or less; not those marked slow), for the edit loop
+#   make test-durations  the fast tier, listing its slowest tests (a creeping test shows)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast test-durations lint clean
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/evonas run
 
-# two pytest processes, one test file at a time each (tests/conftest.py gives the groups)
+# two pytest processes, one test file at a time each (tests/conftest.py gives the groups and the tiers)
 PYTEST := $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test: $(STAMP)
@@ -30,6 +31,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow"
+
+test-durations: $(STAMP)
+	$(PYTEST) -m "not slow" --durations=25 --durations-min=0.5
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

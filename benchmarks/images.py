@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--population", type=int, help="override the example's population (smoke runs)")
     parser.add_argument("--generations", type=int, help="override the example's generations")
     parser.add_argument("--max-epochs", type=int, help="override the example's epoch cap")
+    parser.add_argument("--engine", choices=["loky", "serial"], help="evonas' engine (smoke runs: serial)")
     parser.add_argument("--report-only", action="store_true", help="print the tables of the saved results")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -255,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             extra += [flag, str(value)]
     if args.max_epochs:
         extra += ["--max-epochs", str(args.max_epochs)]
+    if args.engine:
+        extra += ["--engine", args.engine]
     if not args.report_only:
         for dataset in datasets:
             for seed in seeds:

@@ -66,6 +66,8 @@ def run_one(
     if mode == "front":
         search["objectives"] = "val,params"
     search["selection"] = "tournament" if random else method  # random: generation 0 only
+    if args.engine:
+        search["engine"] = args.engine
     training = {"max_epochs": args.max_epochs} if args.max_epochs else {}
     cfg = RunConfig().with_overrides(data={"dataset": table}, search=search, training=training)
     run = RunDir.create(work / f"{mode}-{table}-{method}-{seed}", cfg)
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=60, help="trainings per search")
     parser.add_argument("--population", type=int, default=10, help="of the genetic searches (the default)")
     parser.add_argument("--max-epochs", type=int, default=None, help="epoch cap (smoke tests; default 30)")
+    parser.add_argument("--engine", choices=["loky", "serial"], help="evonas' engine (smoke tests: serial)")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "selection")
     args = parser.parse_args(argv)
     if args.report_only:

@@ -765,7 +765,7 @@ def part_transpose(repeats: int = 3) -> None:
     print("  * the cases where the trainer uses (kernel @ dz^T)^T")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="evonas trainer vs keras fit")
     parts = [
         "speed",
@@ -800,8 +800,9 @@ def main() -> None:
         "--rounds", type=int, default=2, help="trainings per genome and trainer, shortest kept (speed part)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print("command:", " ".join([".venv/bin/python", *sys.argv]))
+    args = parser.parse_args(argv)
+    command = sys.argv if argv is None else ["benchmarks/train_speed.py", *argv]
+    print("command:", " ".join([".venv/bin/python", *command]))
     configure_tensorflow(1)
     data = load_dataset("ames")
     space = SearchSpace()

@@ -114,7 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="selection strategy (default: nsga2 with two objectives, else tournament)",
     )
     run.add_argument("--workers", type=_whole_number, help="parallel trainings (default: one per core)")
-    run.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
+    where.add_argument(
+        "--engine",
+        choices=["loky", "serial"],
+        help="loky: worker processes (default); serial: one candidate at a time in this process, no worker "
+        "to start (tiny searches, debugging)",
+    )
     run.add_argument("--seed", type=_whole_number, help="random seed of the search")
     run.add_argument("--max-epochs", dest="max_epochs", type=_whole_number, help="epoch cap per candidate")
     run.add_argument("--patience", type=_whole_number, help="early-stopping patience in epochs")
@@ -137,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     where = resume.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="resume on this Dask scheduler (tcp://host:8786); same results")
     where.add_argument("--local", action="store_true", help="resume on local workers, whatever the run used")
+    where.add_argument(
+        "--engine", choices=["loky", "serial"], help="resume on this local engine, whatever the run used"
+    )
     resume.add_argument("--quiet", action="store_true", help="no progress bars")
 
     show = sub.add_parser("show", help="summarise a run directory")
@@ -187,7 +197,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
             "workers": args.workers,
             "seed": args.seed,
             "scheduler": args.scheduler,
-            "engine": "dask" if args.scheduler else None,
+            "engine": "dask" if args.scheduler else args.engine,
             "refit": args.refit,
             "time_budget": args.time_budget,
             "ensemble": args.ensemble,
@@ -233,6 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         + (f", objectives {','.join(s.objectives)}" if len(s.objectives) > 1 else "")
         + (f", {s.strategy} selection" if s.strategy != "tournament" else "")
         + (f", on the Dask cluster at {s.scheduler}" if s.engine == "dask" else "")
+        + (", one candidate at a time in this process" if s.engine == "serial" else "")
     )
     with _interruptible(out):
         result = run_search(config, out, data=data, progress=not args.quiet)
@@ -263,7 +274,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             run.path,
             generations=args.generations,
             workers=args.workers,
-            engine="dask" if args.scheduler else "loky" if args.local else None,
+            engine="dask" if args.scheduler else "loky" if args.local else args.engine,
             scheduler=args.scheduler,
             time_budget=args.time_budget,
             progress=not args.quiet,

@@ -162,7 +162,7 @@ def default_ensemble(population: int, generations: int) -> int:
     return DEFAULT_ENSEMBLE if population * (generations + 1) >= ENSEMBLE_FROM_CANDIDATES else 1
 
 
-ENGINES = ("loky", "dask")
+ENGINES = ("loky", "serial", "dask")
 CROSSOVERS = ("unit_blocks", "two_point")
 
 
@@ -173,6 +173,10 @@ class SearchConfig:
     ``generations`` counts the generations bred after the initial population
     (generation 0), as in DEAP's ``eaSimple``: a run evaluates
     ``generations + 1`` populations. Without ``workers``, one worker per CPU core.
+    ``engine``: ``loky`` (worker processes on this machine, the default), ``serial``
+    (one candidate at a time in the search process: nothing to start, for tiny
+    searches and debugging; the same results) or ``dask`` (with ``scheduler``;
+    :mod:`evolve.engine`).
     ``refit``: after the search, train the selected architecture again on the
     train and validation rows, for the epochs early stopping chose, and score
     both models on the test split (``predict`` then uses the refitted one). On by

@@ -11,7 +11,14 @@ the default is one worker per GPU, and each worker sees one GPU only: workers
 claim slots 0, 1, 2... as they start and take GPU ``slot % n_gpus``, so
 ``workers = 2 x n_gpus`` puts two workers on every GPU.
 
-Both engines follow the :class:`Engine` protocol; what runs inside a worker
+The ``serial`` engine trains the candidates one after the other in the search
+process itself: no worker process starts, so a tiny search (a test, a first try,
+a debugger session) pays no second TensorFlow import, but a candidate that kills
+the process kills the search (the journal keeps what finished; ``evonas resume``
+continues). Its results are those of the ``loky`` engine (same seeds, same
+threads).
+
+The engines follow the :class:`Engine` protocol; what runs inside a worker
 process (its set-up, the task of one candidate, its data) is in
 :mod:`evolve.worker`. Candidates train in the workers, never in the search
 process (which trains only to rebuild the best model after a resume, and loads
@@ -48,7 +55,8 @@ warnings.filterwarnings("ignore", message="A worker stopped while some jobs", ca
 
 
 class Engine(Protocol):
-    """Where a generation's candidates train: :class:`LocalEngine` or ``evolve.dask_engine.DaskEngine``."""
+    """Where a generation's candidates train: :class:`LocalEngine`, :class:`SerialEngine` or
+    ``evolve.dask_engine.DaskEngine``."""
 
     name: str
 
@@ -174,8 +182,31 @@ class LocalEngine:
                 yield task.index, failed_record(space, task.genes, data, run_seed, reason)
 
 
+class SerialEngine:
+    """The candidates train one after the other in this process (``search.engine = "serial"``)."""
+
+    name = "serial"
+    workers = 1
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def evaluate(
+        self,
+        tasks: Sequence[EvalTask],
+        space: SearchSpace,
+        data: Dataset,
+        settings: TrainSettings,
+        run_seed: int,
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield ``(task.index, record)`` for every task, in the order given."""
+        for task in tasks:
+            yield run_task(task, space, settings, run_seed, data=data)
+
+
 def make_engine(search: SearchConfig) -> Engine:
-    """The engine ``search.engine`` names: ``LocalEngine``, or ``DaskEngine`` (connected to its scheduler).
+    """The engine ``search.engine`` names: ``LocalEngine``, ``SerialEngine``, or ``DaskEngine``
+    (connected to its scheduler).
 
     Dask is an optional extra (``pip install 'evonas[dask]'``), imported only here (``dask_engine``
     does not import this module).
@@ -190,6 +221,8 @@ def make_engine(search: SearchConfig) -> Engine:
                 "search.engine = 'dask' needs the distributed package: pip install 'evonas[dask]'"
             ) from None
         return DaskEngine(search.scheduler)
+    if search.engine == "serial":
+        return SerialEngine()
     gpus = local_gpus()
     workers = search.workers or (len(gpus) if gpus else resolve_workers(search))
     return LocalEngine(workers, gpus)

@@ -80,6 +80,7 @@ class _EvonasEstimator(BaseEstimator):
         max_epochs: int = 30,
         patience: int = 4,
         workers: int | None = None,
+        engine: str = "loky",
         random_state: int | None = 0,
         run_dir: str | os.PathLike[str] | None = None,
         space: Mapping[str, Any] | None = None,
@@ -91,6 +92,7 @@ class _EvonasEstimator(BaseEstimator):
         self.max_epochs = max_epochs
         self.patience = patience
         self.workers = workers
+        self.engine = engine
         self.random_state = random_state
         self.run_dir = run_dir
         self.space = space
@@ -129,7 +131,7 @@ class _EvonasEstimator(BaseEstimator):
                 "split": list(self._split()),
                 "keep_columns": columns,  # X's columns are the features: none is dropped as a leak
             },
-            search={**search, "workers": self.workers},
+            search={**search, "workers": self.workers, "engine": self.engine},
             training={"max_epochs": self.max_epochs, "patience": self.patience},
             space=dict(self.space or {}),
         )
@@ -244,6 +246,8 @@ class EvonasRegressor(RegressorMixin, _EvonasEstimator):
         max_epochs: epoch cap per candidate.
         patience: epochs without improvement of the validation loss before a candidate stops.
         workers: trainings at once (default: one per CPU core).
+        engine: ``"loky"`` (worker processes) or ``"serial"`` (one training at a time in this
+            process: no worker to start, the same results).
         random_state: the search's seed (an integer >= 0; None means 0).
         run_dir: where the run is written; must be new or empty at each fit.
         space: overrides of :class:`genome.SearchSpace`, e.g. ``{"max_levels": 2}``.

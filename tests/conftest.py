@@ -12,6 +12,7 @@ tests read) runs once; the e2e files that read the same session-scoped runs of
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -20,29 +21,61 @@ import pytest
 
 from genome import SearchSpace
 
+# TensorFlow in a test process runs one thread per op, as evonas' workers do (training.tf_threads): two
+# pytest processes share two cores, and a search run in the test's process (the serial engine) gives the
+# numbers of one run on workers, whichever test initialised TensorFlow first (it reads these at start).
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
 HERE = Path(__file__).parent
-SLOW_FOLDERS = ("e2e", "benchmarks")
-# the e2e files that read the session-scoped runs (ames_run, digits_full, ...) of tests/e2e/conftest.py
-SHARED_RUNS = {
-    "test_cli_budget.py",
-    "test_cli_failing_runs.py",
-    "test_cli_lineage.py",
-    "test_cli_predict.py",
-    "test_cli_resume.py",
-    "test_cli_run.py",
-    "test_cli_signals.py",
-}
+FAST_LIMIT_S = 2.0  # a test that takes longer is marked slow (make test-durations lists the fast tier's)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests of the slow folders ``slow``; give each test its xdist group (its file)."""
+    """Give each test its xdist group: its file (a module-scoped fixture then runs once)."""
     for item in items:
-        path = Path(item.path)
-        if path.parent.name in SLOW_FOLDERS:
-            item.add_marker(pytest.mark.slow)
-        group = "e2e-shared-runs" if path.name in SHARED_RUNS else str(path.relative_to(HERE))
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(str(Path(item.path).relative_to(HERE))))
+
+
+_FAST_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up each fast-tier test's set-up, call and tear-down time (in the controller, under xdist)."""
+    if "slow" not in report.keywords:
+        _FAST_SECONDS[report.nodeid] = _FAST_SECONDS.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Name the tests of the fast tier that took longer than :data:`FAST_LIMIT_S`: a creeping test shows."""
+    over = sorted(((s, n) for n, s in _FAST_SECONDS.items() if s > FAST_LIMIT_S), reverse=True)
+    if not over:
+        return
+    terminalreporter.write_sep("-", f"{len(over)} fast-tier tests over {FAST_LIMIT_S:g} s: mark them slow")
+    for seconds, nodeid in over:
+        terminalreporter.write_line(f"{seconds:7.2f}s {nodeid}")
+
+
+# Float32 outputs of two code paths (Keras' predict and evonas' forward, a merged ensemble and its members,
+# a gradient tape and the written-out gradients) agree to the last bits only: TensorFlow sums in another
+# order on a machine with AVX-512 (oneDNN kernels) than on one without (Eigen). One ulp of a log price near
+# 12.5 is 9.5e-7, 1.05e-6 relative on the price after exp - 1: seen on an AVX-512 machine (issue 30).
+FLOAT32_ULPS = 8
+
+
+def assert_float32_close(got, want, *, log: bool = False, ulps: int = FLOAT32_ULPS) -> None:
+    """``got`` equals ``want`` to ``ulps`` units in the last place of float32 at the largest ``want``.
+
+    ``log``: the values are a model's outputs after ``exp - 1`` (a log target): they are
+    compared as ``log1p``, where the model computed them, so the tolerance is that of
+    float32 there (a relative one on the values themselves).
+    """
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if log:
+        got, want = np.log1p(got), np.log1p(want)
+    tolerance = ulps * float(np.spacing(np.float32(np.max(np.abs(want)))))
+    np.testing.assert_allclose(got, want, rtol=0, atol=tolerance)
 
 
 Slot = tuple[int, int]

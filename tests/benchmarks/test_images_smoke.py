@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "images.py"
+import pytest
+
+from tests.benchmarks.conftest import run_benchmark
+
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 TINY = ["--datasets", "digits", "--seeds", "0", "--population", "3", "--generations", "1"]
-TINY += ["--max-epochs", "1"]
+TINY += ["--max-epochs", "1", "--engine", "serial"]
 
 
 def run(*args: str) -> str:
-    done = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    return run_benchmark("images", *args)
 
 
 def test_the_image_benchmark_measures_and_reports(tmp_path):

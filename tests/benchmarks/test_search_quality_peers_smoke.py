@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "search_quality.py"
+import pytest
+
+from tests.benchmarks.conftest import run_benchmark
+
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 PEERS = {"realmlp-td": "pytabkit", "realmlp-hpo": "pytabkit", "catboost-default": "catboost",
          "lightgbm-default": "lightgbm"}  # fmt: skip
 MINUTES = 0.2
@@ -25,14 +26,11 @@ def test_peers_time_budget_and_suite_table(tmp_path):
     results, report = tmp_path / "results", tmp_path / "report"
     methods = ["evonas-genetic", "linear", *PEERS]
     common = ["--results", str(results), "--report-dir", str(report)]
-    cmd = [
-        sys.executable, str(SCRIPT), "--dataset", "sacramento", "--minutes", str(MINUTES), "--seeds", "1",
+    out = run_benchmark(
+        "search_quality", "--dataset", "sacramento", "--minutes", str(MINUTES), "--seeds", "1",
         "--max-epochs", "2", "--patience", "1", "--realmlp-epochs", "4", "--methods", ",".join(methods),
-        *common,
-    ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+        *common, cwd=tmp_path,
+    )  # fmt: skip
     assert "target among the features: no" in out and "identifier columns dropped: ['rownames']" in out
     installed = [m for m, module in PEERS.items() if importlib.util.find_spec(module) is not None]
     for method, module in PEERS.items():
@@ -59,9 +57,7 @@ def test_peers_time_budget_and_suite_table(tmp_path):
     for method in found:
         assert f"| {method} |" in table
 
-    suite = [sys.executable, str(SCRIPT), "--suite", "--report-only", *common]
-    done = subprocess.run(suite, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_benchmark("search_quality", "--suite", "--report-only", *common, cwd=tmp_path)
     lines = (report / "suite.md").read_text().splitlines()
     assert "| method | sacramento RMSE |" in lines
     rows = [line for line in lines if line.startswith("| linear |")]

@@ -4,11 +4,12 @@ real training, one seed (the pytabkit, CatBoost and LightGBM peers: test_search_
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.benchmarks.conftest import run_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = [
@@ -22,18 +23,16 @@ METHODS = [
 ]
 
 
+@pytest.mark.slow
 def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path):
     results, report = tmp_path / "results", tmp_path / "report"
-    cmd = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "search_quality.py"),
+    out = run_benchmark(
+        "search_quality",
         "--dataset", "digits", "--budget", "3", "--seeds", "1", "--max-epochs", "2", "--patience", "1",
         "--methods", ",".join(METHODS), "--results", str(results), "--report-dir", str(report),
-        "--set", "search.ensemble=2",
-    ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+        "--set", "search.ensemble=2", "--set", 'search.engine="serial"',
+        cwd=tmp_path,
+    )  # fmt: skip
     assert "target among the features: no" in out
     assert "identical feature rows across splits" in out and "split sizes: train" in out
 
@@ -56,7 +55,7 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
             assert {"skip", "lateral", "input", "output", "batchnorm"} <= set(c)
     for method in ("evonas-genetic", "evonas-random"):  # --set search.ensemble=2: the delivered ensemble
         r = found[method]
-        assert r["overrides"] == {"search": {"ensemble": 2}} and r["ensemble"] == 2
+        assert r["overrides"] == {"search": {"ensemble": 2, "engine": "serial"}} and r["ensemble"] == 2
         curve = r["ensemble_curve"]
         assert [row["k"] for row in curve] == [1, 2]
         assert r["test"] == curve[-1]["refit"]  # the refitted ensemble of both members is what is delivered

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "selection.py"
+import pytest
+
+from tests.benchmarks.conftest import run_benchmark
+
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 TINY = ["--tables", "digits", "--seeds", "1", "--budget", "2", "--population", "2", "--max-epochs", "1"]
+TINY += ["--engine", "serial"]
 
 
 def run(*args: str, cwd: Path) -> str:
-    done = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600,
-                          cwd=cwd)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    return run_benchmark("selection", *args, cwd=cwd)
 
 
 def test_the_front_and_the_strategies_are_measured_and_reported(tmp_path):

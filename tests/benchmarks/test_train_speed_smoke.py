@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from fitness.plain import turns_input_gradient
+from tests.benchmarks.conftest import run_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # real trainings (more than 2 s a test)
 
 
 def run(*args: str) -> str:
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    return run_benchmark("train_speed", *args)
 
 
 def rows(out: str) -> list[list[str]]:

@@ -14,6 +14,8 @@ so a copy resumes as the original would.
 
 from __future__ import annotations
 
+import fcntl
+import io
 import json
 import os
 import shutil
@@ -21,8 +23,9 @@ import signal
 import socket
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +35,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # a search of 4 candidates, 1 generation after the first, 2 epochs: the command-line flags
 TINY = ["--population", "4", "--generations", "1", "--max-epochs", "2", "--patience", "1", "--quiet"]
-# the digits search that is resumed, interrupted and stopped (add --generations)
-DIGITS = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "7"]
-DIGITS += ["--workers", "2", "--quiet"]
+# the digits search that is resumed, interrupted and stopped (add --generations and an engine)
+DIGITS_SEARCH = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1"]
+DIGITS_SEARCH += ["--seed", "7", "--quiet"]
+# ... in the test's process, one candidate at a time: no worker process to start (the same results as on
+# loky's workers: test_cli_run.py and test_cli_signals.py compare the two)
+DIGITS = [*DIGITS_SEARCH, "--engine", "serial"]
 # the same budget as a configuration file, on a smaller space (prepend a [data] table)
 TINY_CONFIG = """
 [search]
 population = 4
 generations = 1
 seed = 3
-workers = 2
+engine = "serial"
 [training]
 max_epochs = 2
 patience = 1
@@ -76,7 +82,31 @@ embeddings = ["none"]  # ple inputs would put most networks over max_params: ref
 """
 
 
-def evonas(
+def evonas(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``evonas ARGS`` run in this process (:func:`evolve.cli.main`), its exit status and output captured.
+
+    What the command prints through Python (``print``, ``sys.stdout``/``sys.stderr``,
+    warnings) is captured as text; ``env`` replaces ``os.environ`` and ``cwd`` the
+    working directory while it runs. An exception that escapes ``main`` becomes exit
+    status 1 with its traceback on stderr, as in a process. What only a process shows
+    (the console script, output written by native code, signals, a dying search
+    process) is tested with :func:`evonas_process`.
+    """
+    from evolve.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with _environment(env), _working_directory(cwd), redirect_stdout(out), redirect_stderr(err):
+        try:
+            status = main(list(args))
+        except SystemExit as exc:  # --help, --version
+            status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        except Exception:
+            traceback.print_exc()
+            status = 1
+    return subprocess.CompletedProcess(["evonas", *args], status, out.getvalue(), err.getvalue())
+
+
+def evonas_process(
     *args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:
     """``python -m evolve.cli ARGS`` in a subprocess, its output captured as text."""
@@ -88,6 +118,35 @@ def evonas(
         env=env,
         timeout=timeout,
     )
+
+
+@contextmanager
+def _environment(env: dict | None) -> Iterator[None]:
+    """``os.environ`` is ``env`` inside the block (unchanged when ``env`` is None)."""
+    if env is None:
+        yield
+        return
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def _working_directory(cwd: Path | None) -> Iterator[None]:
+    if cwd is None:
+        yield
+        return
+    saved = Path.cwd()
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved)
 
 
 def jsonl(path: Path) -> list[dict]:
@@ -110,20 +169,48 @@ def free_port() -> int:
 # -- shared tiny searches (read only: copy_run before changing one) ----------------------------
 
 
+def shared_root(factory: pytest.TempPathFactory) -> Path:
+    """The folder of the runs shared by the whole session: one for all pytest-xdist processes."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    base = factory.getbasetemp()
+    return base if run_id is None else base.parent / f"shared-{run_id}"
+
+
+def shared(factory: pytest.TempPathFactory, name: str, make) -> tuple[subprocess.CompletedProcess, Path]:
+    """``make(out)`` (an :func:`evonas` call that writes the run ``out``) done once for the whole session.
+
+    Whichever pytest process asks first makes the run, the others wait for it (a file lock)
+    and read the same run and the same captured output: the files that read a shared run
+    need not run in one process.
+    """
+    root = shared_root(factory) / name
+    root.mkdir(parents=True, exist_ok=True)
+    out, saved = root / "run", root / "result.json"
+    with open(root / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not saved.exists():
+                res = make(out)
+                saved.write_text(json.dumps([list(res.args), res.returncode, res.stdout, res.stderr]))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return subprocess.CompletedProcess(*json.loads(saved.read_text())), out
+
+
 @pytest.fixture(scope="session")
 def ames_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """Ames, ``TINY`` on the command line, seed 3, two loky workers."""
-    out = tmp_path_factory.mktemp("ames") / "run"
-    res = evonas("run", "--dataset", "ames", *TINY, "--seed", "3", "--workers", "2", "--out", str(out))
+    """Ames, ``TINY`` on the command line, seed 3, two loky workers (the shared run that uses them)."""
+    args = ["run", "--dataset", "ames", *TINY, "--seed", "3", "--workers", "2"]
+    res, out = shared(tmp_path_factory, "ames", lambda out: evonas(*args, "--out", str(out)))
     assert res.returncode == 0, res.stderr
     return res, out
 
 
 @pytest.fixture(scope="session")
 def mnist_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """mnist5k (10 classes), ``TINY`` on the command line, two loky workers."""
-    out = tmp_path_factory.mktemp("mnist") / "run"
-    res = evonas("run", "--dataset", "mnist5k", *TINY, "--workers", "2", "--out", str(out))
+    """mnist5k (10 classes), ``TINY`` on the command line, in this process."""
+    args = ["run", "--dataset", "mnist5k", *TINY, "--engine", "serial"]
+    res, out = shared(tmp_path_factory, "mnist", lambda out: evonas(*args, "--out", str(out)))
     assert res.returncode == 0, res.stderr
     return res, out
 
@@ -131,17 +218,17 @@ def mnist_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
 @pytest.fixture(scope="session")
 def digits_full(tmp_path_factory) -> Path:
     """The ``DIGITS`` search run uninterrupted to generation 2: what every resumed copy must end as."""
-    out = tmp_path_factory.mktemp("digits-full") / "run"
-    res = evonas("run", *DIGITS, "--generations", "2", "--out", str(out))
+    args = ["run", *DIGITS, "--generations", "2"]
+    res, out = shared(tmp_path_factory, "digits-full", lambda out: evonas(*args, "--out", str(out)))
     assert res.returncode == 0, res.stderr
     return out
 
 
 @pytest.fixture(scope="session")
 def digits_gen1(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """The ``DIGITS`` search stopped after generation 1 (its own process ended there)."""
-    out = tmp_path_factory.mktemp("digits-gen1") / "run"
-    res = evonas("run", *DIGITS, "--generations", "1", "--out", str(out))
+    """The ``DIGITS`` search stopped after generation 1 (its own command ended there)."""
+    args = ["run", *DIGITS, "--generations", "1"]
+    res, out = shared(tmp_path_factory, "digits-gen1", lambda out: evonas(*args, "--out", str(out)))
     assert res.returncode == 0, res.stderr
     return res, out
 
@@ -150,8 +237,12 @@ def digits_gen1(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
 def digits_resumed(digits_gen1, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """A copy of ``digits_gen1`` taken on to generation 2 by ``evonas resume`` (generations 0-1, then 2)."""
     _, first = digits_gen1
-    run = copy_run(first, tmp_path_factory.mktemp("digits-resumed") / "run")
-    res = evonas("resume", str(run), "--generations", "2", "--quiet")
+
+    def make(out: Path) -> subprocess.CompletedProcess:
+        copy_run(first, out)
+        return evonas("resume", str(out), "--generations", "2", "--quiet")
+
+    res, run = shared(tmp_path_factory, "digits-resumed", make)
     assert res.returncode == 0, res.stderr
     return res, run
 
@@ -159,11 +250,13 @@ def digits_resumed(digits_gen1, tmp_path_factory) -> tuple[subprocess.CompletedP
 @pytest.fixture(scope="session")
 def all_failed_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """Digits on ``TINY_CONFIG`` where every candidate fails (``ALL_FAIL``): the command exits 3."""
-    tmp = tmp_path_factory.mktemp("all-failed")
-    config = tmp / "c.toml"
-    config.write_text('[data]\ndataset = "digits"\n' + TINY_CONFIG)
-    out = tmp / "run"
-    return evonas("run", str(config), "--out", str(out), "--quiet", env=ALL_FAIL), out
+
+    def make(out: Path) -> subprocess.CompletedProcess:
+        config = out.parent / "c.toml"
+        config.write_text('[data]\ndataset = "digits"\n' + TINY_CONFIG)
+        return evonas("run", str(config), "--out", str(out), "--quiet", env=ALL_FAIL)
+
+    return shared(tmp_path_factory, "all-failed", make)
 
 
 @pytest.fixture(scope="session")
@@ -175,9 +268,9 @@ def dask_config(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def dask_local_run(dask_config, tmp_path_factory) -> Path:
-    """The ``DASK_CONFIG`` search on local workers, uninterrupted: what every Dask run must end as."""
+    """The ``DASK_CONFIG`` search in this process, uninterrupted: what every Dask run must end as."""
     out = tmp_path_factory.mktemp("dask-local") / "local"
-    res = evonas("run", str(dask_config), "--out", str(out), "--quiet")
+    res = evonas("run", str(dask_config), "--engine", "serial", "--out", str(out), "--quiet")
     assert res.returncode == 0, res.stderr
     return out
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.e2e.conftest import DIGITS, evonas
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 TINY = DIGITS  # the search of the shared digits_full run (tests/e2e/conftest.py), there to generation 2
 
 

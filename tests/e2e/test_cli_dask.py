@@ -29,7 +29,7 @@ from tests.e2e.conftest import Cluster, dask_cluster, free_port
 from tests.e2e.conftest import evonas as _evonas
 from tests.e2e.conftest import jsonl as lines
 
-pytestmark = pytest.mark.dask
+pytestmark = [pytest.mark.slow, pytest.mark.dask]
 
 TIMING = ("seconds", "worker")  # the only fields of a record that depend on where and when it ran
 
@@ -173,8 +173,8 @@ def test_a_local_run_interrupted_mid_generation_resumes_on_dask_with_the_same_re
     cluster, config, local_run, tmp_path
 ):
     out = tmp_path / "split"
-    proc = subprocess.Popen(  # one local worker: generation 1 trains its candidates one after another
-        [sys.executable, "-m", "evolve.cli", "run", str(config), "--workers", "1", "--out", str(out)]
+    proc = subprocess.Popen(  # the serial engine: generation 1 trains its candidates one after another
+        [sys.executable, "-m", "evolve.cli", "run", str(config), "--engine", "serial", "--out", str(out)]
         + ["--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -30,7 +30,7 @@ import pytest
 from tests.e2e.conftest import Cluster, dask_cluster, evonas
 from tests.e2e.conftest import jsonl as lines
 
-pytestmark = pytest.mark.dask
+pytestmark = [pytest.mark.slow, pytest.mark.dask]
 
 # DASK_CONFIG with more candidates and one more generation: its generation 1 trains (with the
 # workers' 2 s sleep) long enough to lose the scheduler in the middle of it
@@ -72,9 +72,9 @@ def config(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_run(config, tmp_path_factory) -> Path:
-    """The same search, uninterrupted, on local workers."""
+    """The same search, uninterrupted, in this process (the serial engine: the same results)."""
     out = tmp_path_factory.mktemp("lost-local") / "local"
-    res = evonas("run", str(config), "--out", str(out), "--quiet")
+    res = evonas("run", str(config), "--engine", "serial", "--out", str(out), "--quiet")
     assert res.returncode == 0, res.stderr
     return out
 

@@ -152,7 +152,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     before = _snapshot(tmp_path)
     out = tmp_path / "run"
     command = [a.format(dir=tmp_path) for a in args]
-    res = evonas("run", *command, "--out", str(out), "--quiet", timeout=120)
+    res = evonas("run", *command, "--out", str(out), "--quiet")
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2, res.stderr
     assert len(lines) == 1, res.stderr

@@ -12,12 +12,14 @@ import pytest
 from fitness.data import read_frame, split_labels
 from tests.e2e.conftest import evonas
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 TINY = """
 [search]
 population = 4
 generations = 2
 seed = 3
-workers = 2
+engine = "serial"
 {extra}
 [training]
 max_epochs = 2

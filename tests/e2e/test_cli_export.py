@@ -12,6 +12,8 @@ import pytest
 
 from tests.e2e.conftest import ROOT, evonas
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 # Run in a fresh interpreter where evonas cannot be imported: plain Keras reads the file.
 SERVE = textwrap.dedent(
     """
@@ -58,7 +60,7 @@ def run(tmp_path_factory):
     config = root / "config.toml"
     config.write_text(
         f'[data]\ndataset = "{(root / "houses.csv").as_posix()}"\ntarget = "y"\n'
-        "[search]\npopulation = 4\ngenerations = 1\nseed = 0\nworkers = 1\n"
+        "[search]\npopulation = 4\ngenerations = 1\nseed = 0\nengine = \"serial\"\n"
         "[training]\nmax_epochs = 2\npatience = 1\n[space]\nmax_levels = 2\nmax_units = 2\n"
     )
     res = evonas("run", str(config), "--out", str(root / "run"), "--quiet")

@@ -15,6 +15,8 @@ from evolve.logbook import failure_reasons, most_common_failure, no_success_reas
 from tests.e2e.conftest import ALL_FAIL, evonas, jsonl
 from tests.e2e.conftest import TINY_CONFIG as TINY
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 REASON = "most often: RuntimeError: injected fault: <n> parameters > <n> (inject_faults)"
 
 

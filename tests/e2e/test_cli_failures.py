@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.e2e.conftest import evonas, jsonl
+
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 
 
 def test_dead_worker_build_error_and_oversized_network_are_recorded(tmp_path):

@@ -9,8 +9,10 @@ import pytest
 
 from tests.e2e.conftest import evonas
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 TINY = ["--dataset", "digits", "--population", "6", "--max-epochs", "5", "--patience", "2", "--seed", "3"]
-TINY += ["--workers", "2", "--quiet", "--multi-fidelity", "--no-refit"]
+TINY += ["--engine", "serial", "--quiet", "--multi-fidelity", "--no-refit"]
 
 
 def journal(run: Path) -> list[dict]:

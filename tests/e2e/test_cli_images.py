@@ -13,7 +13,9 @@ from PIL import Image
 
 from tests.e2e.conftest import evonas, jsonl
 
-SEARCH = ["--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "5", "--workers", "2"]
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
+SEARCH = ["--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "5", "--engine", "serial"]
 SEARCH += ["--multi-fidelity", "--quiet"]
 
 

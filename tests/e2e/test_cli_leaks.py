@@ -8,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.e2e.conftest import evonas
+
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 
 CONFIG = """
 [data]
@@ -21,7 +24,8 @@ id_columns = ["row"]
 population = 4
 generations = 1
 seed = 1
-workers = 2
+engine = "serial"
+refit = false
 [training]
 max_epochs = 15
 patience = 3

@@ -15,6 +15,8 @@ from evolve.lineage import Lineage
 from genome import decode, diff
 from tests.e2e.conftest import copy_run, evonas
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 
 @pytest.fixture(scope="module")
 def run(digits_resumed) -> Path:

@@ -13,6 +13,8 @@ import pytest
 from fitness.data import read_frame, split_labels
 from tests.e2e.conftest import evonas
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 
 def held_out_rows(name: str) -> tuple[pd.DataFrame, str]:
     """The raw rows that the hash split put in the test split, rebuilt from the original data."""

@@ -16,6 +16,8 @@ from tests.e2e.conftest import DIGITS as TINY
 from tests.e2e.conftest import evonas
 from tests.e2e.conftest import jsonl as lines
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 
 def final_state(run: Path) -> tuple[str, list, dict]:
     cp = json.loads((run / "checkpoint.json").read_text())

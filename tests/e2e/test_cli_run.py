@@ -8,13 +8,17 @@ import pytest
 
 from tests.e2e.conftest import TINY, evonas, jsonl
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 
 @pytest.fixture(scope="module")
 def ames_runs(ames_run, tmp_path_factory):
-    """The same seed twice: once on two loky workers (the shared ``ames_run``), once in-process."""
+    """The same seed twice: once on two loky workers (the shared ``ames_run``), once on the serial engine."""
     a, run_a = ames_run
     root = tmp_path_factory.mktemp("ames-in-process")
-    b = evonas("run", "--dataset", "ames", *TINY, "--seed", "3", "--workers", "1", "--out", str(root / "b"))
+    b = evonas(
+        "run", "--dataset", "ames", *TINY, "--seed", "3", "--engine", "serial", "--out", str(root / "b"),
+    )
     return run_a, root / "b", a, b
 
 
@@ -46,9 +50,10 @@ def test_ames_run_writes_the_run_directory_and_reports(ames_runs):
     assert best["objective"] == min(i["objective"] for i in ok)
 
 
-def test_same_seed_gives_identical_individuals_whatever_the_workers(ames_runs):
+def test_same_seed_gives_identical_individuals_whatever_the_engine(ames_runs):
     run_a, run_b, _, b = ames_runs
     assert b.returncode == 0, b.stderr
+    assert "one candidate at a time in this process" in b.stdout
     assert (run_a / "individuals.jsonl").read_text() == (run_b / "individuals.jsonl").read_text()
     assert json.loads((run_a / "test.json").read_text()) == json.loads((run_b / "test.json").read_text())
 

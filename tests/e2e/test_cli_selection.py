@@ -23,6 +23,8 @@ from evolve.selection import STRATEGIES
 from fitness.data import read_frame
 from tests.e2e.conftest import dask_cluster, evonas, jsonl
 
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
 CONFIG = """
 [data]
 dataset = "digits"

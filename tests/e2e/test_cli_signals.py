@@ -10,8 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import DIGITS as TINY
-from tests.e2e.conftest import copy_run, evonas
+import pytest
+
+from tests.e2e.conftest import DIGITS_SEARCH, copy_run, evonas
+
+pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
+
+# the shared digits search (its digits_full run is on the serial engine) on two loky workers: SIGTERM must
+# stop them too, and the resumed run must end as the uninterrupted one on the other engine
+TINY = [*DIGITS_SEARCH, "--workers", "2"]
 
 
 def journal_lines(path: Path) -> int:
@@ -103,6 +110,7 @@ def test_sigterm_stops_cleanly_and_resume_gives_the_uninterrupted_run(digits_ful
 
 
 def test_sigterm_during_resume_stops_it_the_same_way(digits_gen1, tmp_path):
+    """The resume trains in its own process here (the serial engine of ``digits_gen1``)."""
     run = copy_run(digits_gen1[1], tmp_path / "first")  # the search stopped after generation 1
     proc = subprocess.Popen(
         [sys.executable, "-m", "evolve.cli", "resume", str(run), "--generations", "3", "--quiet"],

@@ -1,8 +1,8 @@
 """The scikit-learn estimators (evolve/estimators.py): API rules, cross-validation, pipelines, grid search.
 
 Every fit runs a real (tiny) search: ``TINY`` is 2 individuals, 1 generation,
-1 epoch, networks of one unit of 4 neurons, 1 worker. A fit takes 5-10 s on
-CPU (mostly a fresh worker process importing TensorFlow), so every test that
+1 epoch, networks of one unit of 4 neurons, on the serial engine (in the test's
+process: no worker process importing TensorFlow at every fit). Every test that
 fits is marked ``slow``; the quick tier checks the parameters, ``clone``,
 ``get_params`` / ``set_params`` and the checks of scikit-learn that never fit.
 Run directories go to pytest's ``tmp_path`` (``run_dir``, or ``tempfile.tempdir``
@@ -86,7 +86,7 @@ TINY: dict[str, Any] = {
     "generations": 1,
     "max_epochs": 1,
     "patience": 1,
-    "workers": 1,
+    "engine": "serial",  # in this process: no worker process importing TensorFlow at every fit
     "space": {"max_levels": 1, "max_units": 1, "neuron_choices": [4]},
 }
 
@@ -120,11 +120,11 @@ def mixed_frame(n: int = 150, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
 @pytest.mark.parametrize("cls", [EvonasRegressor, EvonasClassifier])
 def test_constructor_stores_parameters_unchanged_and_clone_copies_them(cls):
     space = {"max_levels": 2}
-    model = cls(population=3, generations=4, max_epochs=5, patience=2, workers=1, random_state=7,
-                run_dir="somewhere", space=space, validation_fraction=0.2, quiet=False)
+    model = cls(population=3, generations=4, max_epochs=5, patience=2, workers=1, engine="serial",
+                random_state=7, run_dir="somewhere", space=space, validation_fraction=0.2, quiet=False)
     params = model.get_params()
     assert params == {
-        "population": 3, "generations": 4, "max_epochs": 5, "patience": 2, "workers": 1,
+        "population": 3, "generations": 4, "max_epochs": 5, "patience": 2, "workers": 1, "engine": "serial",
         "random_state": 7, "run_dir": "somewhere", "space": {"max_levels": 2},
         "validation_fraction": 0.2, "quiet": False,
     }
@@ -137,7 +137,7 @@ def test_constructor_stores_parameters_unchanged_and_clone_copies_them(cls):
 
 def test_defaults_and_bad_values_are_accepted_until_fit(temp_runs):
     assert EvonasRegressor().get_params() == {
-        "population": 8, "generations": 2, "max_epochs": 30, "patience": 4, "workers": None,
+        "population": 8, "generations": 2, "max_epochs": 30, "patience": 4, "workers": None, "engine": "loky",
         "random_state": 0, "run_dir": None, "space": None, "validation_fraction": 0.15, "quiet": True,
     }
     X, y = mixed_frame(40)
@@ -150,6 +150,8 @@ def test_defaults_and_bad_values_are_accepted_until_fit(temp_runs):
         EvonasRegressor(random_state="seven").fit(X, y)
     with pytest.raises(ConfigError, match="max_levels"):
         EvonasRegressor(space={"max_levels": 0}).fit(X, y)
+    with pytest.raises(ConfigError, match="search.engine must be one of loky, serial, dask"):
+        EvonasRegressor(engine="threads").fit(X, y)
     assert list(temp_runs.iterdir()) == []  # no run directory made
 
 

@@ -13,6 +13,7 @@ from fitness.plain import PlainNetwork, _activation, scale_features, times_trans
 from fitness.runtime import import_tensorflow
 from fitness.trainer import FlatBuffer, FlatTraining
 from genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
+from tests.conftest import assert_float32_close
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow's quiet import)
@@ -137,7 +138,7 @@ def _check_gradients(arch, data, task, rows=40, seed=(3, 4)):
     classify = task == "classification"
     loss, grads, _ = net.loss_and_gradients(w, s, x, y, seed, classify)
     expected_loss, expected = _tape_gradients(net, w, s, x, y, net.dropout_masks(rows, seed), classify)
-    np.testing.assert_allclose(loss.numpy(), expected_loss.numpy(), rtol=1e-6)
+    assert_float32_close(loss.numpy(), expected_loss.numpy())
     assert len(grads) == len(expected) == len(w)
     for k, (ours, ref) in enumerate(zip(grads, expected)):
         assert ours.shape == ref.shape, k

@@ -1,0 +1,38 @@
+"""Shared by the benchmark smoke tests: a benchmark script run in the test's process.
+
+A smoke test checks a script's wiring (its arguments, its result files, its tables)
+on tiny budgets; run in this process it pays no Python and TensorFlow start. The
+scripts' ``if __name__ == "__main__"`` lines only call ``main``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_benchmark(script: str, *args: str, cwd: Path | None = None) -> str:
+    """``benchmarks/SCRIPT.py ARGS`` through its ``main(argv)``, in ``cwd``; what it printed.
+
+    A non-zero exit status (returned, or raised as ``SystemExit``) fails the test.
+    """
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    main = __import__(script).main
+    printed, saved = io.StringIO(), Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        with redirect_stdout(printed):
+            status = main(list(args))
+    except SystemExit as exc:
+        status = exc.code
+    finally:
+        os.chdir(saved)
+    assert status in (0, None), f"{script} {' '.join(args)} exited {status}:\n{printed.getvalue()[-3000:]}"
+    return printed.getvalue()
