@@ -55,6 +55,7 @@ def table():
     return load_dataset(frame, "y")
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 @pytest.mark.parametrize("trainer", ["compiled", "keras"])
 def test_a_short_training_is_the_start_of_the_full_one(table, build, trainer):
     """The same first epochs: a short training that early stopping ended records what the full one does."""

@@ -59,6 +59,7 @@ def test_slots_are_claimed_once_each_across_processes(tmp_path):
     assert sorted(slots) == list(range(12))
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_each_worker_trains_on_its_own_gpu(fake_smi, monkeypatch):
     monkeypatch.setenv("EVONAS_FAULTS", "sleep=0.3")  # slow enough that both workers take candidates
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(120, 3)), columns=list("abc"))

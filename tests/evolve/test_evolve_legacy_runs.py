@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import tomli_w
 import tomllib
 
@@ -31,11 +32,12 @@ def _strip(path, drop: int) -> None:
     (path / "checkpoint.json").write_text(json.dumps(cp))
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_an_old_run_reads_with_its_old_space_and_resumes(tmp_path):
     legacy = {k: v for k, v in LEGACY_SPACE.items()}
     config = RunConfig().with_overrides(
         data={"dataset": "digits"},
-        search={"population": 3, "generations": 1, "workers": 1, "seed": 2, "refit": False},
+        search={"population": 3, "generations": 1, "engine": "serial", "seed": 2, "refit": False},
         training={"max_epochs": 2, "patience": 1},
         space={"max_levels": 2, "max_units": 2, **legacy},  # the space an old run searched
     )

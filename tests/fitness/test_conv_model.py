@@ -95,6 +95,7 @@ def test_a_conv_model_needs_the_image_shape(digits) -> None:
         )
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_image_genomes_train_with_keras_deterministically(digits) -> None:
     space = SPACE.for_data("classification", embeddable=False)
     genes = _genes()
@@ -114,6 +115,7 @@ def test_image_genomes_train_with_keras_deterministically(digits) -> None:
     )
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_parameter_counts_match_keras_on_odd_image_sizes_with_skips() -> None:
     """Halvings round up ("same" padding): a skip across two poolings still meets the level below it."""
     space = SearchSpace(

@@ -86,7 +86,7 @@ def test_a_ple_network_has_the_fixed_layers_and_counts_its_parameters(table, bui
     assert data.n_params(arch) > data.n_params(plain)
 
 
-@pytest.mark.parametrize("trainer", ["compiled", "keras"])
+@pytest.mark.parametrize("trainer", ["compiled", pytest.param("keras", marks=pytest.mark.slow)])
 def test_a_ple_network_trains_and_its_saved_model_scores_the_objective(table, build, tmp_path, trainer):
     import keras
 

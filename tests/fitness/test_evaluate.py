@@ -177,6 +177,7 @@ def test_swish_candidates_leave_no_gradient_functions_behind(regression_data, bu
     assert len(registry) == before
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_collections_between_candidates_skip_the_modules_objects(tmp_path):
     """After set-up, TensorFlow's and Keras' objects are frozen out of the garbage collector's walk.
 

@@ -61,6 +61,7 @@ def test_settings_name_the_trainer_and_reject_unknown_ones():
         TrainSettings.from_dict({"trainer": 3})
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_keras_records_are_deterministic_and_follow_the_seed(regression_data, genes):
     first = evaluate_genome(SPACE, genes, regression_data, KERAS, run_seed=1)
     assert first["status"] == "ok", first
@@ -72,6 +73,7 @@ def test_keras_records_are_deterministic_and_follow_the_seed(regression_data, ge
     assert other["objective"] != first["objective"]
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_keras_classification_record_saves_and_scores(digits, genes, tmp_path):
     path = tmp_path / "m.keras"
     rec = evaluate_genome(SPACE, genes, digits, KERAS, run_seed=0, model_path=str(path))
@@ -81,6 +83,7 @@ def test_keras_classification_record_saves_and_scores(digits, genes, tmp_path):
     assert 0.3 * rec["objective"] < score["test_loss"] < 3 * rec["objective"]
 
 
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_history_has_the_compiled_trainers_keys(digits, genes):
     arch = decode(SPACE, genes)
     _, compiled = _train(arch, digits, 5, 2, 3, trainer="compiled")

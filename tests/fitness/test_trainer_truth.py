@@ -231,7 +231,7 @@ def _validation_metric(model, data) -> float:
     return float(-np.mean(log_softmax(_logits(model, data.x_val))[np.arange(len(y)), y]))
 
 
-@pytest.mark.parametrize("trainer", ["compiled", "keras"])
+@pytest.mark.parametrize("trainer", ["compiled", pytest.param("keras", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("task", ["regression", "classification"])
 def test_saved_model_scores_the_records_objective_and_patience_is_honoured(
     regression_data, digits, build, tmp_path, trainer, task
