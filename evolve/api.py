@@ -149,7 +149,10 @@ def run_search(
         run.write_json(DATA, describe_data(data))
         run.write_json(ENCODER, data.encoder.to_dict())
         search = Search(run, config, data, progress=progress, log=log)
-        search.run_generations(config.search.generations, budget)
+        try:
+            search.run_generations(config.search.generations, budget)
+        finally:
+            search.engine.close()  # a Dask cluster's workers drop the run's data now, not at exit
         search.score_best_on_test()
     return RunResult(run.path)
 
@@ -202,7 +205,10 @@ def resume_search(
             run.write_json(ENCODER, data.encoder.to_dict())
         if generations is not None:
             write_atomic(run.path / CONFIG, config.dumps())
-        search.run_generations(config.search.generations, budget)
+        try:
+            search.run_generations(config.search.generations, budget)
+        finally:
+            search.engine.close()
         search.score_best_on_test()
     return RunResult(run.path)
 

@@ -20,10 +20,10 @@ threads).
 
 The engines follow the :class:`Engine` protocol; what runs inside a worker
 process (its set-up, the task of one candidate, its data) is in
-:mod:`evolve.worker`. Candidates train in the workers, never in the search
-process (which trains only to rebuild the best model after a resume, and loads
-it to score the test split): a candidate that kills its worker (out of memory,
-a crash in native code) breaks only that worker. The engine then runs the
+:mod:`evolve.worker`. With loky and Dask, candidates train in the workers, never
+in the search process (which trains only to refit the best and score the test
+split): a candidate that kills its worker (out of memory, a crash in native code)
+breaks only that worker. The local engine then runs the
 unfinished candidates one at a time to find the culprit, which is recorded as
 failed; the others are trained normally.
 """
@@ -96,7 +96,7 @@ def local_gpus() -> tuple[str, ...]:
     """The NVIDIA GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` entries (empty: none).
 
     ``CUDA_VISIBLE_DEVICES`` decides when it is set; otherwise ``nvidia-smi -L``
-    lists the GPUs. Nothing here imports TensorFlow (the search process never does).
+    lists the GPUs. Nothing here imports TensorFlow (the search process does so only to train).
     """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:

@@ -1,8 +1,9 @@
 """TensorFlow process set-up: import it quietly, then threads, op determinism, GPU memory growth.
 
 Every process that trains (a loky worker, a Dask worker, the search process when
-it retrains or scores the best) calls :func:`configure_tensorflow` once before
-building a model; further calls with the same thread count do nothing.
+it retrains or scores the best, or trains on the serial engine) calls
+:func:`configure_tensorflow` once before building a model; further calls with the
+same thread count do nothing.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
-"""Helpers shared by every test folder: build genomes from named blocks; the test tiers.
+"""Helpers shared by every test folder: build genomes from named blocks, compare float32 outputs; the tiers.
 
-Tiers: every test in ``tests/e2e`` (real command-line runs, the Dask cluster) and
-``tests/benchmarks`` (benchmark smoke runs) is marked ``slow``; ``make test-fast``
-runs the rest (``-m "not slow"``), ``make test`` and CI run everything.
+Tiers, by cost: a test (or a file, ``pytestmark``) that takes more than
+:data:`FAST_LIMIT_S` on a 2-core machine is marked ``slow``: real searches, the
+Dask cluster, benchmark smoke runs, Keras-reference trainings. ``make test-fast``
+runs the rest (``-m "not slow"``), ``make test`` and CI run everything. Every run
+ends with the fast-tier tests that went over the limit, if any (``make
+test-durations`` also lists the slowest): mark them slow or make them faster.
 
 Both make targets run on two pytest-xdist processes (``-n 2 --dist loadgroup``).
 Each test file is one group, so a module-scoped fixture (a tiny search several
-tests read) runs once; the e2e files that read the same session-scoped runs of
-``tests/e2e/conftest.py`` form one group, so those runs are not made twice.
+tests read) runs once; the searches several files read are made once per session
+for both processes (``shared`` in tests/e2e/conftest.py).
 """
 
 from __future__ import annotations

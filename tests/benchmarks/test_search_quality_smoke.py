@@ -30,7 +30,8 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
         "search_quality",
         "--dataset", "digits", "--budget", "3", "--seeds", "1", "--max-epochs", "2", "--patience", "1",
         "--methods", ",".join(METHODS), "--results", str(results), "--report-dir", str(report),
-        "--set", "search.ensemble=2", "--set", 'search.engine="serial"',
+        "--set", "search.ensemble=2", "--set", 'search.engine="serial"', "--set", "space.max_levels=2",
+        "--set", "space.max_units=2", "--set", "space.neuron_choices=[8, 16, 32]",
         cwd=tmp_path,
     )  # fmt: skip
     assert "target among the features: no" in out
@@ -55,7 +56,8 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
             assert {"skip", "lateral", "input", "output", "batchnorm"} <= set(c)
     for method in ("evonas-genetic", "evonas-random"):  # --set search.ensemble=2: the delivered ensemble
         r = found[method]
-        assert r["overrides"] == {"search": {"ensemble": 2, "engine": "serial"}} and r["ensemble"] == 2
+        assert r["overrides"]["search"] == {"ensemble": 2, "engine": "serial"} and r["ensemble"] == 2
+        assert r["overrides"]["space"] == {"max_levels": 2, "max_units": 2, "neuron_choices": [8, 16, 32]}
         curve = r["ensemble_curve"]
         assert [row["k"] for row in curve] == [1, 2]
         assert r["test"] == curve[-1]["refit"]  # the refitted ensemble of both members is what is delivered

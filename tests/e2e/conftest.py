@@ -1,15 +1,20 @@
-"""Shared by the end-to-end tests: the command line in a subprocess, the tiny searches, a Dask cluster.
+"""Shared by the end-to-end tests: the command line run in this process or in a real one, the tiny
+searches, a Dask cluster.
 
-One home for what the e2e files used to copy: the ``evonas`` subprocess helper,
-the JSON Lines reader, the tiny budgets and a Dask cluster started by hand.
+:func:`evonas` runs ``evonas ARGS`` through :func:`evolve.cli.main` in the test's
+process (no Python and TensorFlow start per command), and the tiny searches train
+on the serial engine (no worker process to start) unless workers are what a test
+is about. :func:`evonas_process` and the tests that start ``python -m evolve.cli``
+themselves keep what only a process shows: the console script, native output on
+the file descriptors, signals, a killed search, a dying worker's process.
 
-A tiny search that several tests only read is run once per session (the
-session-scoped fixtures below: each returns the finished run, some also the
-``CompletedProcess`` of the command that made it). Tests must not change these
-runs: one that resumes, interrupts or rewrites a run works on a copy
-(:func:`copy_run`), and the tests that compare a run with "the same search,
-uninterrupted" compare it with these. A run's directory holds no absolute path,
-so a copy resumes as the original would.
+A tiny search that several tests only read is run once per session, by whichever
+pytest process asks first (:func:`shared`; the session-scoped fixtures below: each
+returns the finished run, some also the ``CompletedProcess`` of the command that
+made it). Tests must not change these runs: one that resumes, interrupts or
+rewrites a run works on a copy (:func:`copy_run`), and the tests that compare a
+run with "the same search, uninterrupted" compare it with these. A run's directory
+holds no absolute path, so a copy resumes as the original would.
 """
 
 from __future__ import annotations
@@ -36,8 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # a search of 4 candidates, 1 generation after the first, 2 epochs: the command-line flags
 TINY = ["--population", "4", "--generations", "1", "--max-epochs", "2", "--patience", "1", "--quiet"]
 # the digits search that is resumed, interrupted and stopped (add --generations and an engine)
-DIGITS_SEARCH = ["--dataset", "digits", "--population", "4", "--max-epochs", "2", "--patience", "1"]
-DIGITS_SEARCH += ["--seed", "7", "--quiet"]
+DIGITS_SEARCH = [str(Path(__file__).with_name("digits-tiny.toml")), "--quiet"]
 # ... in the test's process, one candidate at a time: no worker process to start (the same results as on
 # loky's workers: test_cli_run.py and test_cli_signals.py compare the two)
 DIGITS = [*DIGITS_SEARCH, "--engine", "serial"]

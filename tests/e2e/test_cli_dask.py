@@ -211,7 +211,9 @@ def test_a_local_run_interrupted_mid_generation_resumes_on_dask_with_the_same_re
 def test_a_candidate_that_kills_every_worker_it_runs_on_is_recorded_as_failed(cluster, config, tmp_path):
     deadly = tmp_path / "deadly.toml"  # same search, but networks above DEADLY are allowed: they kill workers
     text = config.read_text().replace(f"max_params = {DEADLY}", "max_params = 2000000")
-    deadly.write_text(text.replace('embeddings = ["none"]', 'embeddings = ["none", "ple"]'))  # bigger ones
+    # wider units: two of the first generation's networks go above DEADLY (each death restarts a worker,
+    # about 10 s: more deadly candidates would only make the test longer)
+    deadly.write_text(text.replace("[8, 16, 32, 64]", "[8, 16, 32, 64, 128]"))  # neuron_choices
     out = tmp_path / "deadly"
     res = evonas("run", str(deadly), "--scheduler", cluster.address, "--out", str(out))
     assert res.returncode == 0, res.stderr + cluster.tail()

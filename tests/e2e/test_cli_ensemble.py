@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 TINY = """
 [search]
 population = 4
-generations = 2
+generations = 1
 seed = 3
 engine = "serial"
 {extra}

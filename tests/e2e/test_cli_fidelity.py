@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import evonas
+from tests.e2e.conftest import DIGITS_SEARCH, evonas
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 
-TINY = ["--dataset", "digits", "--population", "6", "--max-epochs", "5", "--patience", "2", "--seed", "3"]
-TINY += ["--engine", "serial", "--quiet", "--multi-fidelity", "--no-refit"]
+# the small digits space of the shared runs (tests/e2e/digits-tiny.toml), 6 candidates of 5 epochs
+TINY = [*DIGITS_SEARCH, "--population", "6", "--max-epochs", "5", "--patience", "2", "--seed", "3"]
+TINY += ["--engine", "serial", "--multi-fidelity", "--no-refit"]
 
 
 def journal(run: Path) -> list[dict]:

@@ -11,12 +11,37 @@ import pytest
 import tomllib
 from PIL import Image
 
+from genome import SearchSpace
 from tests.e2e.conftest import evonas, jsonl
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 
-SEARCH = ["--population", "4", "--max-epochs", "2", "--patience", "1", "--seed", "5", "--engine", "serial"]
-SEARCH += ["--multi-fidelity", "--quiet"]
+# a small conv space (the default, 4 conv levels of up to 128 filters, traces and trains several times
+# longer), on the serial engine; prepended as the configuration file of every search here
+CONFIG = """
+[search]
+population = 4
+seed = 5
+engine = "serial"
+multi_fidelity = true
+[training]
+max_epochs = 2
+patience = 1
+[space]
+max_conv_levels = 2
+filter_choices = [4, 8]
+max_levels = 1
+max_units = 2
+neuron_choices = [8, 16, 32]
+"""
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory) -> list[str]:
+    """``CONFIG`` as the leading arguments of ``evonas run``."""
+    path = tmp_path_factory.mktemp("images-config") / "images.toml"
+    path.write_text(CONFIG)
+    return [str(path), "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +58,9 @@ def folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def full(folder, tmp_path_factory) -> Path:
+def full(folder, search, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "full"
-    res = evonas("run", "--dataset", str(folder), *SEARCH, "--generations", "2", "--out", str(out))
+    res = evonas("run", *search, "--dataset", str(folder), "--generations", "2", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert "images 8x8x1" in res.stdout
     return out
@@ -43,19 +68,21 @@ def full(folder, tmp_path_factory) -> Path:
 
 def test_a_folder_search_finds_conv_genomes(full) -> None:
     config = tomllib.loads((full / "config.toml").read_text())
-    assert config["space"]["max_conv_levels"] == 4 and config["data"]["dataset"].endswith("digits")
+    assert config["space"]["max_conv_levels"] == 2 and config["data"]["dataset"].endswith("digits")
     assert json.loads((full / "data.json").read_text())["image_shape"] == [8, 8, 1]
     assert json.loads((full / "encoder.json").read_text())["image_shape"] == [8, 8, 1]
     done = [r for r in jsonl(full / "individuals.jsonl") if r["status"] == "ok"]
-    assert done and len(done[0]["genes"]) == 228 + 1 + 6 * 4 + 3 + 1
+    space = SearchSpace.from_dict(config["space"])
+    flat = SearchSpace.from_dict({**config["space"], "max_conv_levels": 0})
+    assert done and len(done[0]["genes"]) == space.layout.size >= flat.layout.size + 6 * 2  # 6 a conv level
     show = evonas("show", str(full))
     assert show.returncode == 0 and "conv " in show.stdout and "-> " in show.stdout
     assert "test accuracy" in show.stdout
 
 
-def test_stopped_then_resumed_is_the_uninterrupted_image_search(folder, full, tmp_path) -> None:
+def test_stopped_then_resumed_is_the_uninterrupted_image_search(folder, search, full, tmp_path) -> None:
     out = tmp_path / "stopped"
-    first = evonas("run", "--dataset", str(folder), *SEARCH, "--generations", "1", "--out", str(out))
+    first = evonas("run", *search, "--dataset", str(folder), "--generations", "1", "--out", str(out))
     assert first.returncode == 0, first.stderr
     again = evonas("resume", str(out), "--generations", "2", "--quiet")
     assert again.returncode == 0, again.stderr

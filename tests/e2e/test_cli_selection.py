@@ -2,10 +2,10 @@
 
 The conformance suite's end-to-end half (the pure half is
 ``tests/evolve/test_selection.py``), parametrised over the registry: a strategy's
-search is reproducible by seed (the stopped-and-resumed run repeats the
-uninterrupted one from a separate process), a resumed run writes the same
-``individuals.jsonl`` and ``front.csv`` as an uninterrupted one, and a run on a
-Dask cluster the same as a local one. Each run has two objectives (val and the
+search is reproducible by seed and engine: its first two generations on a Dask
+cluster are those of the uninterrupted local run (the serial engine), and resumed
+from there in this process it writes the same ``individuals.jsonl`` and
+``front.csv`` as the uninterrupted one. Each run has two objectives (val and the
 parameter count, both functions of the genome), so every strategy keeps a front.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from evolve.objectives import dominates
 from evolve.selection import STRATEGIES
 from fitness.data import read_frame
-from tests.e2e.conftest import dask_cluster, evonas, jsonl
+from tests.e2e.conftest import copy_run, dask_cluster, evonas, jsonl
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 
@@ -32,7 +32,7 @@ dataset = "digits"
 population = 4
 generations = 2
 seed = 5
-workers = 1
+engine = "serial"
 refit = false
 objectives = "val,params"
 [training]
@@ -56,7 +56,7 @@ def config(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def uninterrupted(config, tmp_path_factory) -> dict[str, Path]:
-    """Each strategy's search, uninterrupted, on local workers."""
+    """Each strategy's search, uninterrupted, in this process (the serial engine)."""
     runs = {}
     for name in NAMES:
         out = tmp_path_factory.mktemp(f"full-{name}") / "run"
@@ -67,17 +67,22 @@ def uninterrupted(config, tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def on_dask(config, tmp_path_factory) -> dict[str, Path]:
-    """Each strategy's search on one Dask cluster (a scheduler and two workers on 127.0.0.1)."""
+def stopped_on_dask(config, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """Each strategy's search stopped after generation 1 on a Dask cluster (a scheduler and two
+    workers on 127.0.0.1), then resumed to generation 2 in this process: (a copy of the stopped
+    run, the resumed run)."""
     tmp = tmp_path_factory.mktemp("dask-selection")
     runs = {}
     with dask_cluster(tmp / "logs", dict(os.environ), {}) as cluster:
         for name in NAMES:
             out = tmp / name
-            args = ["run", str(config), "--selection", name, "--scheduler", cluster.address]
-            res = evonas(*args, "--out", str(out), "--quiet")
+            args = ["run", str(config), "--selection", name, "--generations", "1"]
+            res = evonas(*args, "--scheduler", cluster.address, "--out", str(out), "--quiet")
             assert res.returncode == 0, res.stderr + cluster.tail()
-            runs[name] = out
+            runs[name] = (copy_run(out, tmp / f"{name}-stopped"), out)
+    for name in NAMES:  # another engine for this resume only: the serial one
+        done = evonas("resume", str(runs[name][1]), "--generations", "2", "--engine", "serial", "--quiet")
+        assert done.returncode == 0, done.stderr
     return runs
 
 
@@ -90,22 +95,35 @@ def same_run(a: Path, b: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_stopped_then_resumed_is_the_uninterrupted_run(config, uninterrupted, tmp_path, name):
-    out = tmp_path / "run"
-    args = ["--selection", name, "--generations", "1", "--out", str(out), "--quiet"]
-    first = evonas("run", str(config), *args)
-    assert first.returncode == 0, first.stderr
-    assert json.loads((out / "checkpoint.json").read_text())["generation"] == 1
-    done = evonas("resume", str(out), "--generations", "2", "--quiet")
-    assert done.returncode == 0, done.stderr
-    same_run(out, uninterrupted[name])
+def without_timing(records: list[dict]) -> list[dict]:
+    """Journal records without where and when they trained, in key order."""
+    return sorted(({k: v for k, v in r.items() if k not in ("seconds", "worker")} for r in records),
+                  key=lambda r: r["key"])  # fmt: skip
 
 
 @pytest.mark.dask
 @pytest.mark.parametrize("name", NAMES)
-def test_a_dask_run_is_the_local_run(uninterrupted, on_dask, name):
-    same_run(on_dask[name], uninterrupted[name])
+def test_stopped_then_resumed_is_the_uninterrupted_run(uninterrupted, stopped_on_dask, name):
+    """Stopped after generation 1 (on Dask), resumed in this process: the uninterrupted local run."""
+    _, resumed = stopped_on_dask[name]
+    assert json.loads((resumed / "checkpoint.json").read_text())["generation"] == 2
+    same_run(resumed, uninterrupted[name])
+    assert 'engine = "dask"' in (resumed / "config.toml").read_text()  # the run's own engine is kept
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("name", NAMES)
+def test_a_dask_run_is_the_local_run(uninterrupted, stopped_on_dask, name):
+    """Generations 0 and 1 on the cluster are those of the local run, individuals and trainings."""
+    stopped, _ = stopped_on_dask[name]
+    assert json.loads((stopped / "checkpoint.json").read_text())["generation"] == 1
+    local = [r for r in jsonl(uninterrupted[name] / "individuals.jsonl") if r["generation"] <= 1]
+    assert jsonl(stopped / "individuals.jsonl") == local
+    trained = jsonl(stopped / "evaluations.jsonl")
+    assert all(str(r["worker"]).startswith("tcp://") for r in trained)  # on the cluster
+    keys = {r["key"] for r in trained}
+    here = [r for r in jsonl(uninterrupted[name] / "evaluations.jsonl") if r["key"] in keys]
+    assert without_timing(trained) == without_timing(here)
 
 
 @pytest.mark.parametrize("name", NAMES)
