@@ -800,12 +800,19 @@ def main(argv: list[str] | None = None) -> None:
         "--rounds", type=int, default=2, help="trainings per genome and trainer, shortest kept (speed part)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--small-space",
+        action="store_true",
+        help="genomes of a small space (2 levels of 2 units, 8-32 neurons): for smoke tests, not figures",
+    )
     args = parser.parse_args(argv)
     command = sys.argv if argv is None else ["benchmarks/train_speed.py", *argv]
     print("command:", " ".join([".venv/bin/python", *command]))
     configure_tensorflow(1)
     data = load_dataset("ames")
     space = SearchSpace()
+    if args.small_space:
+        space = SearchSpace(max_levels=2, max_units=2, neuron_choices=(8, 16, 32))
     print(f"Ames: {len(data.x_train)} training rows, {data.n_features} features; TensorFlow threads: 1")
     print(f"device: {describe_device()}")
     if args.part in ("speed", "all"):

@@ -29,6 +29,10 @@ from genome import SearchSpace
 # numbers of one run on workers, whichever test initialised TensorFlow first (it reads these at start).
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+# ... and so do OpenMP and BLAS (scikit-learn's gradient boosting in the benchmark smoke tests, numpy):
+# threads of their own on a busy machine spin and wait on each other
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 HERE = Path(__file__).parent
 FAST_LIMIT_S = 2.0  # a test that takes longer is marked slow (make test-durations lists the fast tier's)

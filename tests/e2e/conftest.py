@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # a search of 4 candidates, 1 generation after the first, 2 epochs: the command-line flags
 TINY = ["--population", "4", "--generations", "1", "--max-epochs", "2", "--patience", "1", "--quiet"]
 # the digits search that is resumed, interrupted and stopped (add --generations and an engine)
-DIGITS_SEARCH = [str(Path(__file__).with_name("digits-tiny.toml")), "--quiet"]
+DIGITS_SEARCH = [str(Path(__file__).with_name("tiny.toml")), "--quiet"]
 # ... in the test's process, one candidate at a time: no worker process to start (the same results as on
 # loky's workers: test_cli_run.py and test_cli_signals.py compare the two)
 DIGITS = [*DIGITS_SEARCH, "--engine", "serial"]
@@ -212,8 +212,8 @@ def ames_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
 
 @pytest.fixture(scope="session")
 def mnist_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """mnist5k (10 classes), ``TINY`` on the command line, in this process."""
-    args = ["run", "--dataset", "mnist5k", *TINY, "--engine", "serial"]
+    """mnist5k (10 classes), the small search of ``DIGITS`` to generation 1, in this process."""
+    args = ["run", *DIGITS, "--dataset", "mnist5k", "--generations", "1"]
     res, out = shared(tmp_path_factory, "mnist", lambda out: evonas(*args, "--out", str(out)))
     assert res.returncode == 0, res.stderr
     return res, out

@@ -11,7 +11,7 @@ from tests.e2e.conftest import DIGITS_SEARCH, evonas
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 
-# the small digits space of the shared runs (tests/e2e/digits-tiny.toml), 6 candidates of 5 epochs
+# the small digits space of the shared runs (tests/e2e/tiny.toml), 6 candidates of 5 epochs
 TINY = [*DIGITS_SEARCH, "--population", "6", "--max-epochs", "5", "--patience", "2", "--seed", "3"]
 TINY += ["--engine", "serial", "--multi-fidelity", "--no-refit"]
 
