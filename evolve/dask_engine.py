@@ -52,6 +52,7 @@ from typing import Any
 
 import distributed
 from distributed import Client, KilledWorker, WorkerPlugin
+from distributed.comm.core import CommClosedError
 
 from evolve.config import ConfigError
 from evolve.worker import EvalTask, drop_data, init_worker, run_task, setup_counts
@@ -287,6 +288,8 @@ class DaskEngine:
                 return exc
             except CancelledError:  # the client cancels every future when its scheduler connection closes
                 self._give_up("its connection closed during a generation")
+            except CommClosedError:  # the scheduler went away while this result was being gathered
+                self._give_up("its connection closed while a result was gathered")
             except TimeoutError:
                 if future.status == "error":  # the task's own TimeoutError
                     raise

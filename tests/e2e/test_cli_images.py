@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 # longer), on the serial engine; prepended as the configuration file of every search here
 CONFIG = """
 [search]
-population = 4
+population = 3
 seed = 5
 engine = "serial"
 multi_fidelity = true
@@ -60,7 +60,7 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def full(folder, search, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "full"
-    res = evonas("run", *search, "--dataset", str(folder), "--generations", "2", "--out", str(out))
+    res = evonas("run", *search, "--dataset", str(folder), "--generations", "1", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert "images 8x8x1" in res.stdout
     return out
@@ -81,10 +81,13 @@ def test_a_folder_search_finds_conv_genomes(full) -> None:
 
 
 def test_stopped_then_resumed_is_the_uninterrupted_image_search(folder, search, full, tmp_path) -> None:
+    """Stopped by a budget after generation 0 (a conv generation takes longer than 1 s), then resumed."""
     out = tmp_path / "stopped"
-    first = evonas("run", *search, "--dataset", str(folder), "--generations", "1", "--out", str(out))
+    args = ["--dataset", str(folder), "--generations", "1", "--time-budget", "1s", "--out", str(out)]
+    first = evonas("run", *search, *args)
     assert first.returncode == 0, first.stderr
-    again = evonas("resume", str(out), "--generations", "2", "--quiet")
+    assert json.loads((out / "checkpoint.json").read_text())["generation"] == 0
+    again = evonas("resume", str(out), "--quiet")
     assert again.returncode == 0, again.stderr
     assert (out / "individuals.jsonl").read_text() == (full / "individuals.jsonl").read_text()
     assert json.loads((out / "test.json").read_text()) == json.loads((full / "test.json").read_text())
