@@ -33,8 +33,7 @@ def test_longest_first_hands_out_every_task_once_longest_estimate_first():
     assert costs == sorted(costs, reverse=True)
     assert len(set(costs)) > 5  # random genomes of this space differ: the order is not the given one by luck
     assert [t.index for t in ordered if t.index in (3, 12)] == [3, 12]
-
-
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_the_serial_engine_trains_each_task_here_in_the_order_given_as_a_worker_would():
     """``search.engine = "serial"``: every task's record, in order, from this process; the records are
     those a worker's ``run_task`` gives (the same seeds, the same TensorFlow threads)."""

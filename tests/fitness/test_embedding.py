@@ -48,8 +48,7 @@ def test_encoding_is_below_inside_above_each_bin():
     out = encode(np.array([[-1.0, 5.0], [0.5, 5.0], [2.0, 5.0], [9.0, 5.0]]), bins)
     np.testing.assert_allclose(out[:, 2:], [[0, 0], [0.5, 0], [1, 0.5], [1, 1]])
     np.testing.assert_allclose(out[:, :2], [[-1, 5], [0.5, 5], [2, 5], [9, 5]])
-
-
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_image_data_has_no_bins_and_its_search_space_no_ple():
     data = load_dataset("digits")  # 64 pixel columns: encoded; mnist5k's 784 are not
     assert data.ple_bins and SPACE.for_data(data.task, bool(data.ple_bins)) is SPACE

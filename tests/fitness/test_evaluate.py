@@ -133,8 +133,7 @@ def test_settings_reject_bad_values_and_unknown_keys():
     with pytest.raises(ValueError, match="unknown key 'training.epochs'"):
         TrainSettings.from_dict({"epochs": 3})
     assert math.isfinite(TrainSettings().patience)
-
-
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_other_threads_drawing_global_random_numbers_change_nothing(regression_data, genes):
     import random
     import threading

@@ -90,8 +90,7 @@ def test_history_has_the_compiled_trainers_keys(digits, genes):
     _, fitted = _train(arch, digits, 5, 2, 3, trainer="keras")
     assert set(fitted) == set(compiled) == {"loss", "val_loss", "val_accuracy"}
     assert all(len(v) == 2 and all(isinstance(x, float) for x in v) for v in fitted.values())
-
-
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_keras_refit_trains_the_given_epochs(regression_data, genes, tmp_path):
     path = tmp_path / "refit.keras"
     rec = refit_genome(SPACE, genes, regression_data, KERAS, 0, epochs=3, model_path=str(path))
@@ -104,8 +103,7 @@ def test_compiled_trainer_supports_every_activation_a_space_may_name(genes):
     assert compiled_supports(decode(SPACE, genes)) is None
     assert trainer_for(decode(SPACE, genes), "compiled") == "compiled"
     assert trainer_for(decode(SPACE, genes), "keras") == "keras"
-
-
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_an_activation_without_a_written_out_form_trains_with_keras(regression_data, genes):
     """An architecture built outside a search space, with a Keras activation plain.py does not write out."""
     arch = decode(SPACE, genes)

@@ -237,8 +237,7 @@ def test_with_target_scale_log_is_exp_of_the_rescaled_output_minus_one():
     got = wrapped.predict(x, verbose=0).reshape(-1)
     np.testing.assert_allclose(got, np.expm1(raw * 0.5 + 11.0), rtol=1e-6)
     assert {type(layer).__name__ for layer in wrapped.layers} >= {"Rescaling", "Activation"}
-
-
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_a_log_objective_is_the_rmse_of_the_saved_models_val_predictions(tmp_path):
     import keras
 
