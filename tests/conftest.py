@@ -16,7 +16,8 @@ for both processes (``shared`` in tests/e2e/conftest.py).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,20 @@ def assert_float32_close(got, want, *, log: bool = False, ulps: int = FLOAT32_UL
         got, want = np.log1p(got), np.log1p(want)
     tolerance = ulps * float(np.spacing(np.float32(np.max(np.abs(want)))))
     np.testing.assert_allclose(got, want, rtol=0, atol=tolerance)
+
+
+@contextmanager
+def working_directory(cwd: Path | None) -> Iterator[None]:
+    """The working directory is ``cwd`` inside the block (unchanged when ``cwd`` is None)."""
+    if cwd is None:
+        yield
+        return
+    saved = Path.cwd()
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved)
 
 
 Slot = tuple[int, int]

@@ -8,10 +8,11 @@ scripts' ``if __name__ == "__main__"`` lines only call ``main``.
 from __future__ import annotations
 
 import io
-import os
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
+
+from tests.conftest import working_directory
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -24,15 +25,11 @@ def run_benchmark(script: str, *args: str, cwd: Path | None = None) -> str:
     if str(BENCHMARKS) not in sys.path:
         sys.path.insert(0, str(BENCHMARKS))
     main = __import__(script).main
-    printed, saved = io.StringIO(), Path.cwd()
-    if cwd is not None:
-        os.chdir(cwd)
+    printed = io.StringIO()
     try:
-        with redirect_stdout(printed):
+        with working_directory(cwd), redirect_stdout(printed):
             status = main(list(args))
     except SystemExit as exc:
         status = exc.code
-    finally:
-        os.chdir(saved)
     assert status in (0, None), f"{script} {' '.join(args)} exited {status}:\n{printed.getvalue()[-3000:]}"
     return printed.getvalue()

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import working_directory
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # a search of 4 candidates, 1 generation after the first, 2 epochs: the command-line flags
@@ -99,7 +101,7 @@ def evonas(*args: str, env: dict | None = None, cwd: Path | None = None) -> subp
     from evolve.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with _environment(env), _working_directory(cwd), redirect_stdout(out), redirect_stderr(err):
+    with _environment(env), working_directory(cwd), redirect_stdout(out), redirect_stderr(err):
         try:
             status = main(list(args))
         except SystemExit as exc:  # --help, --version
@@ -140,17 +142,6 @@ def _environment(env: dict | None) -> Iterator[None]:
         os.environ.update(saved)
 
 
-@contextmanager
-def _working_directory(cwd: Path | None) -> Iterator[None]:
-    if cwd is None:
-        yield
-        return
-    saved = Path.cwd()
-    os.chdir(cwd)
-    try:
-        yield
-    finally:
-        os.chdir(saved)
 
 
 def jsonl(path: Path) -> list[dict]:
