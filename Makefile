@@ -23,8 +23,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/evonas run
 
-# two pytest processes, one test file at a time each (tests/conftest.py gives the groups and the tiers)
-PYTEST := $(BIN)/python -m pytest -n 2 --dist loadgroup
+# two pytest processes, each test file whole in one of them (tests/conftest.py gives the tiers)
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile
 
 test: $(STAMP)
 	$(PYTEST)

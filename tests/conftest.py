@@ -7,9 +7,12 @@ runs the rest (``-m "not slow"``), ``make test`` and CI run everything. A fast-t
 run ends with the tests that went over the limit, if any (``make
 test-durations`` also lists the slowest): mark them slow or make them faster.
 
-Both make targets run on two pytest-xdist processes (``-n 2 --dist loadgroup``).
-Each test file is one group, so a module-scoped fixture (a tiny search several
-tests read) runs once; the searches several files read are made once per session
+Both make targets run on two pytest-xdist processes (``-n 2 --dist loadfile``):
+each test file runs whole in one process, so a module-scoped fixture (a tiny search
+several tests read) runs once (``--dist loadgroup`` with a group per file did not:
+pytest-xdist 3.8 marks a test's group on ``item._nodeid``, which pytest 9.2 no longer
+reads, so the tests of a file were spread over both processes, each making the
+file's runs again); the searches several files read are made once per session
 for both processes (``shared`` in tests/e2e/conftest.py).
 """
 
@@ -37,13 +40,6 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 HERE = Path(__file__).parent
 FAST_LIMIT_S = 2.0  # a test that takes longer is marked slow (make test-durations lists the fast tier's)
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give each test its xdist group: its file (a module-scoped fixture then runs once)."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(str(Path(item.path).relative_to(HERE))))
 
 
 _FAST_SECONDS: dict[str, float] = {}
