@@ -5,14 +5,24 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from evolve.api import RunResult, load_data, resume_search, run_search
-from evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig
-from evolve.rundir import RunDir, RunDirError
-from evolve.search import Search
-
-# Lineage and report pull in networkx and matplotlib, the estimators scikit-learn's machinery,
-# the predictor Keras: loaded on first use, so that `evonas run` and its input checks start fast.
+# Everything is loaded on first use: the loop (evolve.loop) imports neither TensorFlow nor the run
+# directory, so a user driving GeneticLoop with a training of their own pays for neither; lineage and
+# report pull in networkx and matplotlib, the estimators scikit-learn's machinery, the predictor Keras.
 _LAZY = {
+    "run_search": "evolve.api",
+    "resume_search": "evolve.api",
+    "load_data": "evolve.api",
+    "RunResult": "evolve.api",
+    "ConfigError": "evolve.config",
+    "DataConfig": "evolve.config",
+    "RunConfig": "evolve.config",
+    "SearchConfig": "evolve.config",
+    "RunDir": "evolve.rundir",
+    "RunDirError": "evolve.rundir",
+    "Search": "evolve.search",
+    "GeneticLoop": "evolve.loop",
+    "Candidate": "evolve.loop",
+    "Judged": "evolve.loop",
     "Lineage": "evolve.lineage",
     "ancestry": "evolve.lineage",
     "genealogy": "evolve.lineage",
@@ -34,7 +44,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ConfigError",
     "DataConfig",
+    "Candidate",
     "EvonasClassifier",
+    "GeneticLoop",
+    "Judged",
     "EvonasRegressor",
     "Lineage",
     "RunConfig",

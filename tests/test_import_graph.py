@@ -63,3 +63,17 @@ def test_imports_flow_evolve_to_fitness_to_genome():
     graph = import_graph()
     upward = [(a, b) for a, b in graph.edges if LAYER[b.split(".")[0]] > LAYER[a.split(".")[0]]]
     assert upward == [], upward
+
+
+def test_the_genetic_loop_reaches_neither_the_fitness_nor_the_run_directory():
+    """``evolve.loop`` is the pure ask/tell core: no training, no files, no engine (and no TensorFlow,
+    checked at run time in tests/evolve/test_loop.py)."""
+    graph = import_graph()
+    reached = nx.descendants(graph, "evolve.loop")
+    assert "evolve.selection" in reached and "genome.operators" in reached
+    banned = [
+        m
+        for m in reached
+        if m.startswith("fitness") or m in ("evolve.rundir", "evolve.engine", "evolve.search")
+    ]
+    assert banned == [], banned
