@@ -23,8 +23,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/evonas run
 
-# two pytest processes, each test file whole in one of them (tests/conftest.py gives the tiers)
-PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile
+# two pytest processes, each test file whole in one of them, the files with slow tests first
+# (tests/conftest.py gives the order and the tiers)
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test: $(STAMP)
 	$(PYTEST)

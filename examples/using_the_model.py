@@ -42,7 +42,9 @@ def main(work: Path) -> None:
     houses(800, seed=0).to_csv(table, index=False)
     config = RunConfig().with_overrides(
         data={"dataset": str(table), "target": "price", "id_columns": ["id"]},
-        search={"population": 4, "generations": 1, "seed": 0},
+        # a tiny search: one candidate at a time in this process (no worker processes to start);
+        # leave the engine out for a real search, which trains on one worker per core
+        search={"population": 4, "generations": 1, "seed": 0, "engine": "serial"},
         training={"max_epochs": 20},
         space={"max_levels": 2, "max_units": 2},
     )
@@ -76,7 +78,9 @@ def main(work: Path) -> None:
     from sklearn.model_selection import cross_val_score
 
     frame = houses(600, seed=1)
-    estimator = EvonasRegressor(population=3, generations=1, max_epochs=15, space={"max_levels": 1})
+    estimator = EvonasRegressor(
+        population=3, generations=1, max_epochs=15, space={"max_levels": 1}, engine="serial"
+    )
     scores = cross_val_score(estimator, frame.drop(columns=["id", "price"]), frame["price"], cv=3)
     print("cross-validated R^2:", scores.round(3))
 

@@ -7,8 +7,9 @@ runs the rest (``-m "not slow"``), ``make test`` and CI run everything. A fast-t
 run ends with the tests that went over the limit, if any (``make
 test-durations`` also lists the slowest): mark them slow or make them faster.
 
-Both make targets run on two pytest-xdist processes (``-n 2 --dist loadfile``):
-each test file runs whole in one process, so a module-scoped fixture (a tiny search
+Both make targets run on two pytest-xdist processes (``-n 2 --dist loadfile
+--no-loadscope-reorder``): each test file runs whole in one process, the files with
+slow tests first, so a module-scoped fixture (a tiny search
 several tests read) runs once (``--dist loadgroup`` with a group per file did not:
 pytest-xdist 3.8 marks a test's group on ``item._nodeid``, which pytest 9.2 no longer
 reads, so the tests of a file were spread over both processes, each making the
@@ -40,6 +41,15 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 HERE = Path(__file__).parent
 FAST_LIMIT_S = 2.0  # a test that takes longer is marked slow (make test-durations lists the fast tier's)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with slow tests first (in their order), then the others: pytest-xdist hands out
+    whole files in this order (``--no-loadscope-reorder``), so the long searches start at once
+    and the short tests fill the end of both processes (sorted by test count, as pytest-xdist
+    does by default, the few-test Dask and benchmark files came last, one process busy alone)."""
+    slow = {item.path for item in items if "slow" in item.keywords}
+    items.sort(key=lambda item: item.path not in slow)  # stable: each file keeps its order
 
 
 _FAST_SECONDS: dict[str, float] = {}

@@ -135,7 +135,8 @@ def test_the_using_the_model_example_runs(tmp_path, monkeypatch):
     """examples/using_the_model.py (linked from the README) runs and its three paths agree.
 
     Run as ``__main__`` in this process (runpy: the script whole, top to bottom), which spares
-    a Python and TensorFlow start; its searches start their own loky workers as a user's would.
+    a Python and TensorFlow start; its tiny searches train on the serial engine, as the example
+    says (loky workers: the Ames shared run, tests/e2e/test_cli_failures.py).
     """
     script = ROOT / "examples" / "using_the_model.py"
     monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path)])
