@@ -16,8 +16,11 @@ configuration, which is the loop's key (:func:`config_of`).
 
 Strategies, each an evaluation budget of trainings (replicates count):
 
-- ``evonas``: :class:`evolve.GeneticLoop` with the default settings (racing included);
-  ``evonas-R1``.. variants with other ``replicates`` (``--variants``);
+- ``evonas``: :class:`evolve.GeneticLoop` with its default settings (population 6, mutation
+  probability 0.8, 2 replicates: racing);
+- ``evonas-R1-M3-P10``: the loop as ``evonas run`` breeds today (one replicate, mutation
+  probability 0.3, population 10); other variants by name (:func:`variant`: ``evonas-R3-M6``
+  is 3 replicates and mutation probability 0.6);
 - ``random``: random genomes, the incumbent the best single draw;
 - ``regularized``: regularised evolution (Real et al. 2019): population 50, sample 10,
   one mutated child per step, the oldest removed; the same loop with ``selection =
@@ -29,7 +32,7 @@ true score minus the table's best true score) after 50, 100, 200 and 400 evaluat
 and the median gap between the incumbent's observed score (what the strategy believes)
 and its true score::
 
-    python benchmarks/strategies.py --seeds 30            # results/strategies.json, the table, the PNG
+    python benchmarks/strategies.py            # 30 seeds: results/strategies.json, the table, the PNG
 
 Writes ``docs/benchmarks/strategies.md`` and ``docs/img/strategies.png``
 (``--report-dir``, ``--image``).
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pickle
 import sys
@@ -57,7 +61,8 @@ from genome import SearchSpace, mutate_effective, random_genome  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("naval_propulsion", "parkinsons_telemonitoring", "protein_structure", "slice_localization")
 CHECKPOINTS = (50, 100, 200, 400)
-STRATEGIES = ("evonas", "random", "regularized", "local")
+TODAY = "evonas-R1-M3-P10"  # the loop as evonas run breeds today: one replicate, its config.toml defaults
+STRATEGIES = ("evonas", TODAY, "random", "regularized", "local")
 
 # FC-Net's nine choices, in the order of its configuration ids
 UNITS = (16, 32, 64, 128, 256, 512)
@@ -124,8 +129,9 @@ class Table:
         return float(self.losses[config].mean())
 
 
-# A strategy runs `budget` evaluations and returns, after each, (incumbent config, its observed score).
-Trace = list[tuple[str, float]]
+# A strategy runs `budget` evaluations and returns, after each, (incumbent config, its observed score);
+# (None, nan) while it has no incumbent yet (a loop judges at the end of its first batch)
+Trace = list[tuple[str | None, float]]
 
 
 def run_loop(table: Table, loop: GeneticLoop, budget: int, rng: np.random.Generator) -> Trace:
@@ -143,10 +149,8 @@ def run_loop(table: Table, loop: GeneticLoop, budget: int, rng: np.random.Genera
         before = loop.best
         loop.tell(results)
         after = loop.best
-        for _ in todo[:-1]:
-            trace.append(
-                (before.key, before.objective) if before is not None else (after.key, after.objective)
-            )
+        for _ in todo[:-1]:  # no incumbent before the first batch ends (regularised evolution: 50)
+            trace.append((before.key, before.objective) if before is not None else (None, math.nan))
         trace.append((after.key, after.objective))
     return trace[:budget]
 
@@ -167,6 +171,7 @@ def regularized(table: Table, seed: int, budget: int) -> Trace:
         selection="aging",
         crossover_probability=0.0,
         mutation_probability=1.0,
+        replicates=1,  # as published: each network evaluated once
     )
     return run_loop(table, loop, budget, np.random.default_rng([seed, 1]))
 
@@ -201,6 +206,25 @@ def local_search(table: Table, seed: int, budget: int) -> Trace:
     return trace
 
 
+VARIANT_KEYS = {  # evonas-R3-P20-M5: replicates 3, population 20, mutation probability 0.5
+    "R": ("replicates", 1),
+    "P": ("population", 1),
+    "E": ("elites", 1),
+    "T": ("tournament_size", 1),
+    "M": ("mutation_probability", 10),
+    "X": ("crossover_probability", 10),
+}
+
+
+def variant(name: str) -> dict:
+    """The loop settings a variant's name gives (``evonas-R3-M5``: replicates 3, mutation 0.5)."""
+    settings = {}
+    for part in name.split("-")[1:]:
+        key, scale = VARIANT_KEYS[part[0]]
+        settings[key] = int(part[1:]) / scale if scale != 1 else int(part[1:])
+    return settings
+
+
 def strategy_fn(name: str) -> Callable[[Table, int, int], Trace]:
     if name == "random":
         return random_search
@@ -210,11 +234,8 @@ def strategy_fn(name: str) -> Callable[[Table, int, int], Trace]:
         return regularized
     if name == "evonas":
         return evonas
-    if name.startswith("evonas-"):  # evonas-R3 (replicates), evonas-R3-P20 (and population)
-        settings = {}
-        for part in name.split("-")[1:]:
-            settings[{"R": "replicates", "P": "population", "E": "elites"}[part[0]]] = int(part[1:])
-        return lambda table, seed, budget: evonas(table, seed, budget, **settings)
+    if name.startswith("evonas-"):  # evonas-R3 (replicates), evonas-R3-P20 (and population), ...
+        return lambda table, seed, budget: evonas(table, seed, budget, **variant(name))
     raise ValueError(f"unknown strategy {name!r}")
 
 
@@ -226,7 +247,7 @@ def measure(table: Table, name: str, seeds: int, budget: int) -> dict:
     curves = []
     for seed in range(seeds):
         trace = fn(table, seed, budget)
-        curves.append([table.true(c) - table.best for c, _ in trace])
+        curves.append([math.nan if c is None else table.true(c) - table.best for c, _ in trace])
         for n in regret:
             config, observed = trace[n - 1]
             regret[n].append(table.true(config) - table.best)
@@ -237,7 +258,8 @@ def measure(table: Table, name: str, seeds: int, budget: int) -> dict:
         "seeds": seeds,
         "regret": {str(n): v for n, v in regret.items()},
         "gap": {str(n): v for n, v in gap.items()},
-        "median_curve": np.median(np.asarray(curves), axis=0).tolist(),
+        # NaN until a strategy has an incumbent (JSON: null)
+        "median_curve": [None if math.isnan(v) else v for v in np.median(np.asarray(curves), axis=0)],
     }
 
 
@@ -249,7 +271,7 @@ def _job(args: tuple[str, str, int, int]) -> dict:
 def report(results: list[dict], strategies: Sequence[str], command: str) -> str:
     """The markdown table: median regret per checkpoint, and who the default beats."""
     by = {(r["table"], r["strategy"]): r for r in results}
-    tables = sorted({r["table"] for r in results}, key=TABLES.index)
+    tables = list(dict.fromkeys(r["table"] for r in results))  # in the order measured
     lines = [
         "# Search strategies on HPOLib FC-Net (issue 31)",
         "",
@@ -293,6 +315,17 @@ def report(results: list[dict], strategies: Sequence[str], command: str) -> str:
                 cells.append(f"{wins} of {len(tables)}")
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         lines.append("")
+    if default in strategies and TODAY in strategies:
+        lines += [f"## The incumbent's gap, the default's over that of {TODAY} (the loop before racing)", ""]
+        lines += ["| table | " + " | ".join(f"{n} evals" for n in checkpoints) + " |"]
+        lines += ["|---|" + "---|" * len(checkpoints)]
+        for t in tables:
+            ratios = [
+                np.median(by[(t, default)]["gap"][str(n)]) / np.median(by[(t, TODAY)]["gap"][str(n)])
+                for n in checkpoints
+            ]
+            lines.append(f"| {t} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -302,12 +335,12 @@ def plot(results: list[dict], strategies: Sequence[str], image: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tables = sorted({r["table"] for r in results}, key=TABLES.index)
+    tables = list(dict.fromkeys(r["table"] for r in results))  # in the order measured
     fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.6), squeeze=False)
     by = {(r["table"], r["strategy"]): r for r in results}
     for ax, t in zip(axes[0], tables):
         for s in strategies:
-            curve = np.asarray(by[(t, s)]["median_curve"])
+            curve = np.asarray([np.nan if v is None else v for v in by[(t, s)]["median_curve"]], dtype=float)
             ax.plot(
                 np.arange(1, len(curve) + 1), np.maximum(curve, 1e-9), label=s, lw=2 if s == "evonas" else 1
             )

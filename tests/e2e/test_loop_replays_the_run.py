@@ -27,7 +27,7 @@ def test_the_loop_told_a_runs_trainings_breeds_the_runs_individuals(digits_full:
     data = load_data(config.data)
     space = config.space.for_data(data.task, embeddable=bool(data.ple_bins))
     settings = {k: v for k, v in dataclasses.asdict(config.search).items() if v is not None}
-    loop = GeneticLoop.from_settings(space, settings)
+    loop = GeneticLoop.from_settings(space, settings, replicates=1)  # evonas run: one replicate
     trained = {r["key"]: r for r in run.evaluations()}
     expected = jsonl(digits_full / "individuals.jsonl")
     generations = max(r["generation"] for r in expected) + 1
