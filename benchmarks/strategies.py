@@ -281,6 +281,15 @@ def report(results: list[dict], strategies: Sequence[str], command: str) -> str:
         command,
         "```",
         "",
+        "An evaluation draws one of the four stored trainings of a configuration at random; a "
+        "configuration's true score is the mean of its four. The genome: two levels of one unit "
+        "(level 0 is FC-Net's first layer, level 1 its second; a one-level genome is the network of "
+        "two alike layers), FC-Net's widths, activations and dropouts per unit, its learning rates, "
+        "batch sizes and schedules, Adam only; its other genes (batch normalisation, connection bits) "
+        "do not change the configuration, which is the loop's key. `evonas` is GeneticLoop's "
+        f"defaults, `{TODAY}` the loop as `evonas run` breeds today (one replicate, population 10, "
+        "mutation probability 0.3).",
+        "",
         "Median regret of the incumbent's true mean (its four-training mean minus the table's "
         "best), over the seeds; lower is better. The gap is the incumbent's true mean minus "
         "its observed score (what the strategy believes), median: how much it fooled itself.",
@@ -366,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--strategies", default=",".join(STRATEGIES), help="also evonas-R2, evonas-R3-P20, ..."
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--report-only", action="store_true", help="the table and picture from --results")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "strategies.json")
     parser.add_argument("--report-dir", type=Path, default=ROOT / "docs" / "benchmarks")
     parser.add_argument("--image", type=Path, default=ROOT / "docs" / "img" / "strategies.png")
@@ -380,6 +390,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             strategy_fn(s)
         except (ValueError, KeyError):
             parser.error(f"--strategies: {s!r} is not a strategy")
+    if args.report_only:
+        saved = json.loads(args.results.read_text())
+        results = saved["results"]
+        strategies = list(dict.fromkeys(r["strategy"] for r in results))
+        text = report(results, strategies, saved.get("command", "python benchmarks/strategies.py"))
+        (args.report_dir / "strategies.md").write_text(text + "\n")
+        plot(results, strategies, args.image)
+        print(text)
+        return 0
     jobs = [(t, s, args.seeds, args.budget) for t in tables for s in strategies]
     start = time.perf_counter()
     if args.jobs > 1:
@@ -390,8 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = [_job(j) for j in jobs]
     seconds = time.perf_counter() - start
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps({"seconds": seconds, "results": results}) + "\n")
     command = "python benchmarks/strategies.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    saved = {"seconds": seconds, "command": command.strip(), "results": results}
+    args.results.write_text(json.dumps(saved) + "\n")
     text = report(results, strategies, command.strip())
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / "strategies.md").write_text(text + "\n")
