@@ -55,6 +55,7 @@ def test_a_genome_is_one_fcnet_configuration_and_one_level_is_two_alike_layers()
     assert all(strategies.config_of(strategies.random_genome(SPACE, rng)) in table.losses for _ in range(200))
 
 
+@pytest.mark.slow  # 2.3 s in the fresh-clone fast tier (2026-12-07)
 def test_every_strategy_runs_and_the_report_and_picture_are_written(tmp_path):
     table = made_up_table()
     names = [*strategies.STRATEGIES, "evonas-R3-M6"]

@@ -78,6 +78,7 @@ def test_the_model_has_the_conv_levels_and_the_skip(digits) -> None:
     assert "C2_from_C0" not in layer_feeds(plain) and layer_feeds(plain)["C2_conv"] == {"C1_pool"}
 
 
+@pytest.mark.slow  # 3.2 s in the fresh-clone fast tier (2026-12-07)
 def test_parameter_counts_match_keras_for_random_image_genomes(digits) -> None:
     rng = np.random.default_rng(11)
     for _ in range(25):

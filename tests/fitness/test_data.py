@@ -115,7 +115,10 @@ def test_ames_load_is_deterministic(ames: Dataset) -> None:
 # ---------------------------------------------------------------- image built-ins
 
 
-@pytest.mark.parametrize(("name", "rows", "width"), [("digits", 1797, 64), ("mnist5k", 5000, 784)])
+@pytest.mark.parametrize(
+    ("name", "rows", "width"),
+    [("digits", 1797, 64), pytest.param("mnist5k", 5000, 784, marks=pytest.mark.slow)],  # mnist5k: 2.3 s
+)
 def test_image_builtins_are_ten_class_classification(name: str, rows: int, width: int) -> None:
     data = load_dataset(name)
     assert data.task == "classification" and data.target == "digit"
