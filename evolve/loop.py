@@ -251,8 +251,10 @@ class GeneticLoop:
 
     @classmethod
     def from_settings(cls, space: SearchSpace, settings: Mapping[str, Any], **extra: Any) -> GeneticLoop:
-        """A loop from a mapping of ``search`` settings; keys the loop does not read are ignored."""
-        return cls(space, **{k: v for k, v in settings.items() if k in LOOP_KEYS and v is not None}, **extra)
+        """A loop from a mapping of ``search`` settings (keys the loop does not read are ignored);
+        ``extra`` keyword arguments take precedence (``replicates=1``, ``key=...``)."""
+        picked = {k: v for k, v in settings.items() if k in LOOP_KEYS and v is not None}
+        return cls(space, **{**picked, **extra})
 
     # -- ask and tell ------------------------------------------------------
     def ask(self) -> list[Candidate]:
@@ -314,7 +316,8 @@ class GeneticLoop:
         return [None if v is None else (v[0] if len(v) == 1 else v) for v in told]
 
     def closed_generations(self) -> list[list[Individual]]:
-        """The generations closed since the last call, their individuals with their judgement then."""
+        """The generations closed since the last call, their individuals with their judgement then
+        (a notice to the caller, not part of :meth:`state`: read it after each ``tell``)."""
         closed, self._closed = self._closed, []
         return closed
 

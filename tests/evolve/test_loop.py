@@ -192,6 +192,8 @@ def test_bad_settings_and_tells_are_refused():
         SPACE, {"population": 4, "generations": 9, "engine": "serial", "seed": 2}
     )
     assert loop.settings["population"] == 4 and loop.settings["seed"] == 2
+    loop = GeneticLoop.from_settings(SPACE, {"population": 4, "replicates": 3}, replicates=1)
+    assert loop.settings["replicates"] == 1  # the keyword argument wins
 
 
 def test_the_loop_imports_neither_tensorflow_nor_the_run_directory():
