@@ -136,6 +136,47 @@ class Judged:
     replicates: int
 
 
+def breed_children(
+    parents: Sequence[Individual],
+    seen: set[str],
+    toolbox: Any,
+    rng: np.random.Generator,
+    crossover_probability: float,
+    mutation_probability: float,
+    key_of: Callable[[np.ndarray], str],
+    new: Callable[[np.ndarray, tuple[int, ...], str], Individual],
+) -> list[Individual]:
+    """One child per parent: pairs crossed with ``crossover_probability``, children mutated with
+    ``mutation_probability`` (a child neither changed is always mutated), and mutated again, at most
+    :data:`NOVELTY_RETRIES` times, while its key is in ``seen`` (which takes each child's key).
+
+    ``new(genes, parent ids, operator)`` makes the individual. The one breeding of evonas: the loop's
+    and, until its runner asks the loop, :class:`evolve.search.Search`'s.
+    """
+    children: list[Individual] = []
+    for i in range(0, len(parents), 2):
+        pair = parents[i : i + 2]
+        if len(pair) == 2 and rng.random() < crossover_probability:
+            a, b = toolbox.mate(pair[0].genes, pair[1].genes, rng)
+            made = [(a, (pair[0].id, pair[1].id), "crossover"), (b, (pair[1].id, pair[0].id), "crossover")]
+        else:
+            made = [(p.genes, (p.id,), None) for p in pair]
+        for genes, ids, op in made:
+            if op is None or rng.random() < mutation_probability:
+                genes = toolbox.mutate(genes, rng)
+                op = "mutation" if op is None else "crossover+mutation"
+            for _ in range(NOVELTY_RETRIES):  # spend trainings on new networks, not cached repeats
+                if key_of(genes) not in seen:
+                    break
+                genes = toolbox.mutate(genes, rng)
+                if "mutation" not in op:
+                    op = f"{op}+mutation"
+            child = new(genes, ids, op)
+            seen.add(child.key)
+            children.append(child)
+    return children
+
+
 class _Key:
     """What the loop knows of one architecture key: its genes, first individual and told replicates."""
 
@@ -376,36 +417,17 @@ class GeneticLoop:
         self._refresh(self._pool)
         parents = self.strategy.select_parents(self._pool, n_children, self.rng, self.selection)
         seen = set(self._keys) | {e.key for e in elites}
-        children: list[Individual] = []
-        for i in range(0, len(parents), 2):
-            pair = parents[i : i + 2]
-            if len(pair) == 2 and self.rng.random() < s["crossover_probability"]:
-                a, b = self.toolbox.mate(pair[0].genes, pair[1].genes, self.rng)
-                made = [
-                    (a, (pair[0].id, pair[1].id), "crossover"),
-                    (b, (pair[1].id, pair[0].id), "crossover"),
-                ]
-            else:
-                made = [(p.genes, (p.id,), None) for p in pair]
-            for genes, ids, op in made:
-                if op is None or self.rng.random() < s["mutation_probability"]:
-                    genes = self.toolbox.mutate(genes, self.rng)
-                    op = "mutation" if op is None else "crossover+mutation"
-                genes, op = self._novel(genes, op, seen)
-                child = self._new(genes, ids, op)
-                seen.add(child.key)
-                children.append(child)
+        children = breed_children(
+            parents,
+            seen,
+            self.toolbox,
+            self.rng,
+            s["crossover_probability"],
+            s["mutation_probability"],
+            self.key_of,
+            self._new,
+        )
         return elites + children
-
-    def _novel(self, genes: np.ndarray, op: str, seen: set[str]) -> tuple[np.ndarray, str]:
-        """Mutate again (a bounded number of times) while the child is an architecture already seen."""
-        for _ in range(NOVELTY_RETRIES):
-            if self.key_of(genes) not in seen:
-                break
-            genes = self.toolbox.mutate(genes, self.rng)
-            if "mutation" not in op:
-                op = f"{op}+mutation"
-        return genes, op
 
     def _ask(self, ind: Individual, known: _Key, operator: str) -> None:
         replicate = len(known.told) + sum(c.key == ind.key for c in self._queued)
@@ -546,4 +568,4 @@ class GeneticLoop:
         return loop
 
 
-__all__ = ["LOOP_KEYS", "Candidate", "GeneticLoop", "Judged"]
+__all__ = ["LOOP_KEYS", "Candidate", "GeneticLoop", "Judged", "breed_children"]

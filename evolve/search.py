@@ -43,6 +43,7 @@ from evolve.ensemble import Ranking, keep_member_models, read_members, refit_mem
 from evolve.fidelity import is_short, promoted, rung_epochs
 from evolve.formats import format_number, objective_label
 from evolve.logbook import GenerationSummary
+from evolve.loop import breed_children
 from evolve.objectives import FRONT, front_csv, front_rows
 from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
 from evolve.selection import STRATEGIES, SelectionSettings
@@ -52,7 +53,6 @@ from fitness import Dataset, evaluate_genome, refit_genome, score_test
 from genome import decode, textbook_genome
 
 CHECKPOINT_FORMAT = 1
-NOVELTY_RETRIES = 5
 
 
 class Search:
@@ -127,43 +127,21 @@ class Search:
         elites = [self._new(e.genes, (e.id,), "elite") for e in best]
         n_children = s.population - (len(elites) if self.strategy.ELITES else s.elites)
         parents = self.strategy.select_parents(self.population, n_children, self.rng, self.selection)
-        children: list[Individual] = []
         # keys evaluated in earlier generations (not the journal's whole content: after a
         # resume it may hold evaluations of this very generation, made before the stop)
         seen = {k for k, r in self.cache.items() if r["generation"] < self.generation}
         seen |= {e.key for e in elites}
-        for i in range(0, len(parents), 2):
-            pair = parents[i : i + 2]
-            if len(pair) == 2 and self.rng.random() < s.crossover_probability:
-                a, b = self.toolbox.mate(pair[0].genes, pair[1].genes, self.rng)
-                made = [
-                    (a, (pair[0].id, pair[1].id), "crossover"),
-                    (b, (pair[1].id, pair[0].id), "crossover"),
-                ]
-            else:
-                made = [(p.genes, (p.id,), None) for p in pair]
-            for genes, ids, op in made:
-                if op is None or self.rng.random() < s.mutation_probability:
-                    genes = self.toolbox.mutate(genes, self.rng)
-                    op = "mutation" if op is None else "crossover+mutation"
-                genes, op = self._novel(genes, op, seen)
-                seen.add(decode(self.space, genes).key)
-                children.append(self._new(genes, ids, op))
+        children = breed_children(
+            parents,
+            seen,
+            self.toolbox,
+            self.rng,
+            s.crossover_probability,
+            s.mutation_probability,
+            lambda genes: decode(self.space, genes).key,
+            self._new,
+        )
         return elites + children
-
-    def _novel(self, genes: np.ndarray, op: str, seen: set[str]) -> tuple[np.ndarray, str]:
-        """Mutate again (a bounded number of times) while the child is an architecture already seen.
-
-        Spends the training budget on new networks instead of cached repeats;
-        a child that stays a repeat after the retries is kept (it costs nothing).
-        """
-        for _ in range(NOVELTY_RETRIES):
-            if decode(self.space, genes).key not in seen:
-                break
-            genes = self.toolbox.mutate(genes, self.rng)
-            if "mutation" not in op:
-                op = f"{op}+mutation"
-        return genes, op
 
     # -- evaluation -------------------------------------------------------
     def _evaluate(self, individuals: list[Individual]) -> None:
