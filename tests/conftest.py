@@ -39,7 +39,6 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-HERE = Path(__file__).parent
 FAST_LIMIT_S = 2.0  # a test that takes longer is marked slow (make test-durations lists the fast tier's)
 
 
