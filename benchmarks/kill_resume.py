@@ -37,7 +37,7 @@ def evonas(*args: str, **kw) -> subprocess.CompletedProcess:
 def outcome(run: Path) -> tuple[str, list, dict]:
     cp = json.loads((run / "checkpoint.json").read_text())
     best = json.loads((run / "best/model.json").read_text())
-    return (run / "individuals.jsonl").read_text(), cp["population"], best
+    return (run / "individuals.jsonl").read_text(), cp["loop"]["pool"], best
 
 
 def journal_keys(run: Path) -> list[str]:

@@ -208,6 +208,11 @@ class SearchConfig:
     ``textbook``: generation 0 starts with the textbook network of the space
     (:func:`genome.textbook_genome`) and ``population - 1`` random genomes; unset,
     on for image data and off for a table (:meth:`RunConfig.for_data`).
+    ``replicates``: the most evaluations of one architecture (a new seed each,
+    :func:`fitness.evaluation_seed`); with more than 1 the best are raced
+    (:mod:`evolve.loop`): the incumbent gets one more replicate per generation and a
+    challenger as good is evaluated again, and a network is judged by the mean of its
+    replicates, not by one lucky training. 1 (the default) trains each network once.
     """
 
     population: int = 10
@@ -228,6 +233,7 @@ class SearchConfig:
     objectives: tuple[str, ...] = ("val",)
     selection: str | None = None
     textbook: bool | None = None
+    replicates: int = 1
 
     def __post_init__(self) -> None:
         try:
@@ -241,7 +247,7 @@ class SearchConfig:
         if STRATEGIES[self.strategy].MULTI_OBJECTIVE and len(self.objectives) < 2:
             raise ConfigError(
                 f"search.selection = {self.strategy!r} needs two objectives "
-                "(search.objectives = \"val,params\" or \"val,latency\")"
+                '(search.objectives = "val,params" or "val,latency")'
             )
         if self.time_budget is not None:
             parse_duration(self.time_budget)
@@ -253,6 +259,7 @@ class SearchConfig:
         if self.workers is not None:
             _int_at_least("search", "workers", self.workers, 1)
         _int_at_least("search", "tournament_size", self.tournament_size, 1)
+        _int_at_least("search", "replicates", self.replicates, 1)
         _int_at_least("search", "elites", self.elites, 0)
         if self.elites >= self.population:
             raise ConfigError(f"search.elites must be < population ({self.population}), got {self.elites}")

@@ -236,7 +236,10 @@ class DaskEngine:
                             f"worker process died while training, {outcome.allowed_failures + 1} times "
                             "with this candidate alone (KilledWorker); out of memory?"
                         )
-                        yield task.index, failed_record(space, task.genes, data, run_seed, reason)
+                        yield (
+                            task.index,
+                            failed_record(space, task.genes, data, run_seed, reason, task.replicate),
+                        )
                     else:
                         yield outcome
         except BaseException:  # Ctrl-C, an error, or the consumer stopped: nothing keeps queued work

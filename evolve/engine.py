@@ -179,7 +179,7 @@ class LocalEngine:
                 yield alone.submit(run_task, task, space, settings, run_seed).result()
             except BrokenProcessPool as exc:
                 reason = f"worker process died while training ({type(exc).__name__}); out of memory?"
-                yield task.index, failed_record(space, task.genes, data, run_seed, reason)
+                yield task.index, failed_record(space, task.genes, data, run_seed, reason, task.replicate)
 
 
 class SerialEngine:

@@ -36,20 +36,26 @@ from fitness import Dataset, score_test
 
 
 class Ranking:
-    """The best objective and first id of every distinct key that trained successfully, with its genes."""
+    """The latest objective and first id of every distinct key that trained successfully, with its genes.
+
+    A key's objective is the latest row's: with replicates (:mod:`evolve.loop`) the mean of its
+    replicates so far, which changes as more are told; with one replicate it never changes. A key
+    whose latest row failed (a replicate failed) leaves the ranking.
+    """
 
     def __init__(self) -> None:
         self._by_key: dict[str, tuple[float, int, list[int]]] = {}
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Take ``individuals.jsonl`` rows (or ``Individual.to_record()`` rows)."""
+        """Take ``individuals.jsonl`` rows (or ``Individual.to_record()`` rows), in their order."""
         for r in rows:
-            if r.get("status") != "ok" or r.get("objective") is None:
-                continue
-            entry = (float(r["objective"]), int(r["id"]), list(r["genes"]))
             old = self._by_key.get(r["key"])
-            if old is None or entry[:2] < old[:2]:
-                self._by_key[r["key"]] = entry
+            if r.get("status") != "ok" or r.get("objective") is None:
+                if old is not None and r.get("status") == "failed":
+                    del self._by_key[r["key"]]
+                continue
+            first = int(r["id"]) if old is None else min(old[1], int(r["id"]))
+            self._by_key[r["key"]] = (float(r["objective"]), first, list(r["genes"]))
 
     def top(self, k: int) -> list[dict[str, Any]]:
         """The ``k`` best distinct keys, best first: ``{"id", "key", "objective", "genes"}``."""

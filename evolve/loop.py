@@ -372,8 +372,9 @@ class GeneticLoop:
         values = mean if mean is not None else (math.inf,) * len(self.settings["objectives"])
         return Judged(k.first, key, k.genes.copy(), values[0], values, len(k.told))
 
-    def _record(self, key: str) -> dict[str, Any]:
-        """An individual's view of its key's judgement (the fields :class:`Individual` reads)."""
+    def record_of(self, key: str) -> dict[str, Any]:
+        """An individual's view of its key's judgement now: ``status``, ``objective`` (the mean of its
+        replicates) and a second objective's mean (``params`` or ``latency_ms``)."""
         mean = self._keys[key].mean()
         if mean is None:
             return {"status": "failed", "objective": None}
@@ -457,6 +458,10 @@ class GeneticLoop:
         """A challenger with as many replicates as the incumbent and a lower mean over them replaces it."""
         contenders = dict.fromkeys(ind.key for ind in self._individuals)
         inc = self._keys.get(self._incumbent) if self._incumbent else None
+        if inc is not None and inc.failed:  # the incumbent failed a replicate: the best that did not
+            ok = [k for k, known in self._keys.items() if known.told and not known.failed]
+            self._incumbent = min(ok, key=self._order) if ok else None
+            inc = self._keys[self._incumbent] if self._incumbent else None
         for key in contenders:
             k = self._keys[key]
             if key == self._incumbent or not k.told or k.failed:
@@ -497,7 +502,7 @@ class GeneticLoop:
     def _refresh(self, individuals: Iterable[Individual]) -> None:
         """Give each individual its key's judgement now (the mean of its replicates so far)."""
         for ind in individuals:
-            ind.assign(self._record(ind.key), ind.cached)
+            ind.assign(self.record_of(ind.key), ind.cached)
 
     def _close(self) -> None:
         individuals = self._individuals

@@ -251,9 +251,12 @@ class RunDir:
         if cp is not None and not isinstance(cp, dict):
             raise RunDirError(f"{self.path / CHECKPOINT} is corrupt (not a JSON object)")
         if cp is not None:
-            for name in ("population", "hall_of_fame"):
-                if isinstance(cp.get(name), list):
-                    self._current_genes([r for r in cp[name] if isinstance(r, dict)])
+            loop = cp.get("loop") if isinstance(cp.get("loop"), dict) else {}
+            rows = [cp.get("population"), cp.get("hall_of_fame"), loop.get("pool"), loop.get("individuals")]
+            rows += [loop.get("queued"), list((loop.get("keys") or {}).values())]
+            for named in rows:
+                if isinstance(named, list):
+                    self._current_genes([r for r in named if isinstance(r, dict)])
         return cp
 
     @contextmanager

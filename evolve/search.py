@@ -1,25 +1,24 @@
-"""The generational loop (DEAP ``eaSimple`` with elitism and an evaluation cache).
+"""The runner of a search: it asks :class:`evolve.loop.GeneticLoop`, trains, tells, and keeps the run.
 
-Pseudocode, one generation after the initial population::
+The genetic loop itself (breeding, selection, racing of replicates) is the ask/tell
+state machine of :mod:`evolve.loop`; this module is everything around it that
+touches the run directory and the engines. One generation, as the runner runs it::
 
-    elites    = best `elites` of the hall of fame (copied, not trained again; tournament only)
-    parents   = strategy.select_parents(pool, population_size - elites)
-    offspring = pairs crossed with probability cxpb, children mutated with
-                probability mutpb (a child left unchanged is always mutated, and a
-                child whose architecture was already seen is mutated again, a few times at most)
-    evaluate(offspring)   # an architecture key seen before is not trained again
-    generation = elites + offspring
-    pool = strategy.select_pool(pool, generation); hall_of_fame.update(generation)
+    while the loop's generation is open:
+        todo = loop.ask()                       # new networks (replicate 0), or race rounds
+        train todo on the engine                # a key's replicate found in the journal is not trained again
+        journal each record (evaluations.jsonl); loop.tell(objectives)
+    individuals.jsonl, best/model.keras (the incumbent's), best/ensemble/, checkpoint.json, front.csv
 
-The strategy is ``search.selection`` (:mod:`evolve.selection`: tournament, aging,
-nsga2); with two ``search.objectives`` the Pareto front of every individual so
-far is rewritten to ``front.csv`` after each generation (:mod:`evolve.objectives`).
-
-Individuals are written to ``individuals.jsonl`` at the end of their
-generation; finished evaluations go to ``evaluations.jsonl`` as they arrive.
-Under a time budget the loop stops at the generation boundary where the next
-generation would not fit (:mod:`evolve.budget`); with ``search.ensemble`` > 1 the
-models of the K best distinct architectures are kept (:mod:`evolve.ensemble`).
+With ``search.multi_fidelity`` a generation's new networks first train a fifth of the
+epochs and the best quarter of those still improving train in full (:mod:`evolve.fidelity`)
+before the loop is told. With ``search.replicates`` > 1 a replicate trains with another
+seed (:func:`fitness.evaluation_seed`) and its record carries ``replicate``; the saved
+model of a network is its first replicate's. Stop rules are arguments of
+:meth:`Search.run_generations`: the last generation, a time budget (:mod:`evolve.budget`:
+stop at the generation boundary where the next would not fit) and a number of trainings.
+With two ``search.objectives`` the Pareto front of every individual so far is rewritten
+to ``front.csv`` after each generation (:mod:`evolve.objectives`).
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -43,20 +43,21 @@ from evolve.ensemble import Ranking, keep_member_models, read_members, refit_mem
 from evolve.fidelity import is_short, promoted, rung_epochs
 from evolve.formats import format_number, objective_label
 from evolve.logbook import GenerationSummary
-from evolve.loop import breed_children
-from evolve.objectives import FRONT, front_csv, front_rows
+from evolve.loop import STATE_FORMAT, Candidate, GeneticLoop, Judged
+from evolve.objectives import FRONT, front_csv, front_rows, values_of
 from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
-from evolve.selection import STRATEGIES, SelectionSettings
-from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
+from evolve.toolbox import Individual
 from evolve.worker import EvalTask
 from fitness import Dataset, evaluate_genome, refit_genome, score_test
-from genome import decode, textbook_genome
 
-CHECKPOINT_FORMAT = 1
+# 1: the generational loop's own state (before the runner asked GeneticLoop; still read, see
+# Search._legacy_state); 2: {"loop": GeneticLoop.state(), ...}
+CHECKPOINT_FORMAT = 2
+Slot = tuple[str, int]  # (architecture key, replicate): one evaluation
 
 
 class Search:
-    """A generational search over one run directory.
+    """A search over one run directory: the runner of :class:`evolve.loop.GeneticLoop`.
 
     Args:
         run: the run directory (its ``config.toml`` is the configuration).
@@ -83,110 +84,99 @@ class Search:
         self.progress = progress
         self.log = log
         s = config.search
-        self.toolbox = make_toolbox(self.space, s.crossover)
-        self.strategy = STRATEGIES[s.strategy]
-        self.selection = SelectionSettings(s.population, s.tournament_size, s.elites, s.objectives)
-        self.rng = np.random.default_rng(s.seed)
-        self.hof = make_hall_of_fame(max(5, s.elites))
-        self.population: list[Individual] = []  # the pool parents are drawn from (the strategy's)
+        settings = {**asdict(s), "selection": s.strategy}
+        self.loop = GeneticLoop.from_settings(self.space, settings, replicates=s.replicates)
         self.last_generation: list[Individual] = []  # the individuals of the latest generation
         self.front_candidates: dict[str, dict[str, Any]] = {}  # two objectives: first success per key
-        self.generation = -1
-        self.next_id = 0
-        # the journal's last record of a key is its result (multi-fidelity: the full after the short)
-        self.cache: dict[str, dict[str, Any]] = {r["key"]: r for r in run.evaluations()}
-        self.short: dict[str, dict[str, Any]] = {r["key"]: r for r in run.evaluations() if is_short(r)}
+        # the journal's last record of each evaluation (multi-fidelity: the full after the short)
+        self.records: dict[Slot, dict[str, Any]] = {}
+        self.short: dict[Slot, dict[str, Any]] = {}
+        for r in run.evaluations():
+            slot = (r["key"], int(r.get("replicate", 0)))
+            self.records[slot] = r
+            if is_short(r):
+                self.short[slot] = r
         self.logbook: list[GenerationSummary] = []
         self.engine = make_engine(s)
         self.best_key: str | None = None
         self.ranking = Ranking()  # every distinct key that trained successfully (the ensemble's pool)
         self.last_wall: float | None = None  # wall time of the last generation this process ran
         self.budget_stop: dict[str, Any] | None = None  # set when the time budget stopped the loop
+        self.trainings = 0  # trainings this process ran (the journal's are not counted)
 
-    # -- breeding ---------------------------------------------------------
-    def _new(self, genes: np.ndarray, parents: tuple[int, ...], operator: str) -> Individual:
-        ind = Individual(
-            self.next_id, self.generation, genes, decode(self.space, genes).key, parents, operator
-        )
-        self.next_id += 1
-        return ind
+    @property
+    def generation(self) -> int:
+        """The last generation evaluated (-1 before generation 0)."""
+        return self.loop.generation
 
-    def _initial(self) -> list[Individual]:
-        """Generation 0: random genomes, the first the textbook network with ``search.textbook``."""
-        textbook = self.config.search.textbook
-        first = [self._new(textbook_genome(self.space), (), "textbook")] if textbook else []
-        return first + [
-            self._new(self.toolbox.random_genome(self.rng), (), "init")
-            for _ in range(self.config.search.population - len(first))
-        ]
+    @property
+    def cache(self) -> dict[str, dict[str, Any]]:
+        """Each key's first evaluation (replicate 0), its last record: what its saved model is."""
+        return {key: r for (key, rep), r in self.records.items() if rep == 0}
 
-    def _breed(self) -> list[Individual]:
-        s = self.config.search
-        best = [e for e in self.hof if not math.isinf(e.objective)][: s.elites]
-        best = best if self.strategy.ELITES else []
-        elites = [self._new(e.genes, (e.id,), "elite") for e in best]
-        n_children = s.population - (len(elites) if self.strategy.ELITES else s.elites)
-        parents = self.strategy.select_parents(self.population, n_children, self.rng, self.selection)
-        # keys evaluated in earlier generations (not the journal's whole content: after a
-        # resume it may hold evaluations of this very generation, made before the stop)
-        seen = {k for k, r in self.cache.items() if r["generation"] < self.generation}
-        seen |= {e.key for e in elites}
-        children = breed_children(
-            parents,
-            seen,
-            self.toolbox,
-            self.rng,
-            s.crossover_probability,
-            s.mutation_probability,
-            lambda genes: decode(self.space, genes).key,
-            self._new,
-        )
-        return elites + children
+    @property
+    def best(self) -> Judged | None:
+        """The network the search would deliver now (the loop's incumbent), None before any success."""
+        best = self.loop.best
+        return None if best is None or math.isinf(best.objective) else best
 
     # -- evaluation -------------------------------------------------------
-    def _evaluate(self, individuals: list[Individual]) -> None:
-        """Train each key not in the journal yet (once), then assign every individual its record.
-
-        An individual is ``cached`` when its key's evaluation belongs to another
-        individual (an earlier one, or an elite's original): this depends only on
-        the run, not on whether it was interrupted and resumed.
-        """
-        pending: dict[str, Individual] = {}
-        for ind in individuals:
-            if ind.key not in self.cache and ind.key not in pending:
-                pending[ind.key] = ind
-        threshold = self.hof[0].objective if len(self.hof) else math.inf
+    def _threshold(self) -> float:
+        """The objective a new model must beat to be kept (the best's, or the ensemble's last)."""
         if self.config.search.ensemble > 1:  # keep a model that may join the K best
-            threshold = self.ranking.threshold(self.config.search.ensemble)
+            return self.ranking.threshold(self.config.search.ensemble)
+        best = self.best
+        return best.objective if best is not None else math.inf
+
+    def _evaluate(self, todo: list[Candidate]) -> dict[int, Any]:
+        """Train each evaluation of ``todo`` not in the journal yet; return what to tell the loop.
+
+        A first evaluation (replicate 0) may be short (multi-fidelity) and then continue in
+        full; a further replicate trains as its key's first evaluation did (the same cap).
+        """
+        threshold = self._threshold()
         self.run.models_dir.mkdir(exist_ok=True)
         training = self.config.training
         cap = rung_epochs(training.max_epochs) if self.config.search.multi_fidelity else None
         if cap is not None and cap >= training.max_epochs:
             cap = None
-        self._train(list(pending.values()), threshold, cap, len(individuals), f"gen {self.generation}")
-        if cap is not None:  # the second stage: the best short trainings that still improved, in full
-            keys = dict.fromkeys(ind.key for ind in individuals)
-            mine = [self.short[k] for k in keys if k in self.short]
-            short = [r for r in mine if r["generation"] == self.generation]
-            by_id = {ind.id: ind for ind in individuals}
-            again = [
-                by_id[self.short[k]["individual"]]
-                for k in promoted(short, training.patience)
-                if is_short(self.cache[k])
-            ]
-            self._train(again, threshold, None, len(again), f"gen {self.generation} full")
-        for ind in individuals:
-            record = self.cache[ind.key]
-            ind.assign(record, cached=record.get("individual") != ind.id)
+        label = f"gen {self.generation + 1}"
+        jobs = []
+        for c in todo:
+            if (c.key, c.replicate) not in self.records:
+                first = c.replicate == 0
+                jobs.append((c, cap if first else self.records[(c.key, 0)].get("epoch_cap")))
+        self._train(jobs, threshold, len(todo), label if todo[0].replicate == 0 else f"{label} race")
+        first = [c for c in todo if c.replicate == 0]
+        if cap is not None and first:  # the second stage: the best short trainings that still improved
+            short = [self.short[(c.key, 0)] for c in first if (c.key, 0) in self.short]
+            keys = set(promoted(short, training.patience))
+            again = [(c, None) for c in first if c.key in keys and is_short(self.records[(c.key, 0)])]
+            self._train(again, threshold, len(again), f"{label} full")
+        objectives = self.config.search.objectives
+        told: dict[int, Any] = {}
+        for c in todo:
+            record = self.records[(c.key, c.replicate)]
+            told[c.id] = values_of(record, objectives) if record.get("status") == "ok" else None
+        return told
 
     def _train(
-        self, todo: list[Individual], threshold: float, cap: int | None, total: int, label: str
+        self, jobs: list[tuple[Candidate, int | None]], threshold: float, total: int, label: str
     ) -> None:
-        """Train ``todo`` (``cap``: at most that many epochs each), journal and cache each record."""
+        """Train each candidate (with its epoch cap), journal and keep each record."""
         latency = "latency" in self.config.search.objectives
+        models = self.run.models_dir
         tasks = [
-            EvalTask(i, ind.genes, model_path_for(self.run.models_dir, ind.key), threshold, cap, latency)
-            for i, ind in enumerate(todo)
+            EvalTask(
+                i,
+                c.genes,
+                model_path_for(models, c.key) if c.replicate == 0 else None,
+                threshold,
+                cap,
+                latency,
+                c.replicate,
+            )
+            for i, (c, cap) in enumerate(jobs)
         ]
         tasks = longest_first(tasks, self.space, self.data, self.config.training)
         bar = tqdm(
@@ -203,47 +193,57 @@ class Search:
         for index, record in self.engine.evaluate(
             tasks, self.space, self.data, self.config.training, self.config.search.seed
         ):
-            record["generation"] = self.generation
-            record["individual"] = todo[index].id
-            self.cache[record["key"]] = record
+            c = jobs[index][0]
+            record["generation"] = c.generation
+            record["individual"] = c.individual
+            if c.replicate or self.config.search.replicates > 1:
+                record["replicate"] = c.replicate
+            slot = (record["key"], c.replicate)
+            self.records[slot] = record
             if is_short(record):
-                self.short[record["key"]] = record
+                self.short[slot] = record
             self.run.append_evaluation(record)
+            self.trainings += 1
             if record["objective"] is not None:
                 best = min(best, record["objective"])
             bar.set_postfix_str(f"best {format_number(best)}")
             bar.update(1)
         bar.close()
 
+    def _judgement(self, key: str) -> dict[str, Any]:
+        """An individual's record of ``key``: its first evaluation's, with the loop's judgement."""
+        first = self.records.get((key, 0), {})
+        record = {**first, **self.loop.record_of(key)}
+        record["params"] = first.get("params")
+        if record["status"] != "ok" and first.get("status") == "ok":  # a later replicate failed
+            failed = [r for (k, _), r in self.records.items() if k == key and r.get("status") != "ok"]
+            record["error"] = failed[0].get("error") if failed else None
+        return record
+
     def _keep_best_model(self) -> None:
         """Move the best candidate's saved model to ``best/model.keras``; drop the others."""
-        best = self.hof[0] if len(self.hof) else None
-        if best is not None and not math.isinf(best.objective) and best.key != self.best_key:
+        best = self.best
+        if best is not None and best.key != self.best_key:
             src = model_path_for(self.run.models_dir, best.key)
             if not os.path.exists(src):  # e.g. evaluated before a resume: train it again (deterministic)
-                evaluate_genome(
-                    self.space,
-                    best.genes,
-                    self.data,
-                    self.config.training,
-                    self.config.search.seed,
-                    model_path=src,
-                    epoch_cap=self.cache[best.key].get("epoch_cap"),  # a short training's record: short
-                )
+                self._retrain(best.genes.tolist(), src)
             self.run.best_model_path.parent.mkdir(exist_ok=True)
             os.replace(src, self.run.best_model_path)
-            self.run.write_json(
-                "best/model.json", {"id": best.id, "key": best.key, "objective": best.objective}
-            )
             self.best_key = best.key
+        if best is not None:
+            model = {"id": best.individual, "key": best.key, "objective": best.objective}
+            if self.config.search.replicates > 1:
+                model["replicates"] = best.replicates
+            if self.run.read_json("best/model.json") != model:
+                self.run.write_json("best/model.json", model)
         if self.config.search.ensemble > 1:
             self._keep_ensemble()
         shutil.rmtree(self.run.models_dir, ignore_errors=True)
 
     def _retrain(self, genes: list[int], path: str) -> None:
-        """Train a candidate again (deterministic) to save its model at ``path``."""
+        """Train a candidate's first evaluation again (deterministic) to save its model at ``path``."""
         genes = np.asarray(genes, dtype=np.int64)
-        record = self.cache.get(decode(self.space, genes).key, {})
+        record = self.records.get((self.loop.key_of(genes), 0), {})
         evaluate_genome(
             self.space,
             genes,
@@ -251,7 +251,7 @@ class Search:
             self.config.training,
             self.config.search.seed,
             model_path=path,
-            epoch_cap=record.get("epoch_cap"),
+            epoch_cap=record.get("epoch_cap"),  # a short training's record: short
         )
 
     def _keep_ensemble(self) -> None:
@@ -266,11 +266,8 @@ class Search:
         """The state after the last complete generation, as plain JSON data."""
         return {
             "format": CHECKPOINT_FORMAT,
-            "generation": self.generation,
-            "next_id": self.next_id,
-            "population": [ind.to_record() for ind in self.population],
-            "hall_of_fame": [ind.to_record() for ind in self.hof],
-            "rng": self.rng.bit_generator.state,
+            "generation": self.generation,  # the last complete generation (the loop's, for readers)
+            "loop": self.loop.state(),
             "best_key": self.best_key,
             "data_fingerprint": self.data.fingerprint,
         }
@@ -278,9 +275,9 @@ class Search:
     def restore(self, cp: dict[str, Any]) -> None:
         """Continue from a checkpoint: the next generation is bred exactly as it would have been."""
         where = self.run.path / CHECKPOINT
-        if cp.get("format") != CHECKPOINT_FORMAT:
+        if cp.get("format") not in (1, CHECKPOINT_FORMAT):
             raise RunDirError(
-                f"{where} has format {cp.get('format')!r}; this evonas reads {CHECKPOINT_FORMAT}"
+                f"{where} has format {cp.get('format')!r}; this evonas reads {CHECKPOINT_FORMAT} (and 1)"
             )
         if cp.get("data_fingerprint") != self.data.fingerprint:
             raise RunDirError(
@@ -289,44 +286,76 @@ class Search:
                 "restore the original data"
             )
         try:
-            population = [Individual.from_record(r) for r in cp["population"]]
-            hof = [Individual.from_record(r) for r in cp["hall_of_fame"]]
-            self.rng.bit_generator.state = cp["rng"]
-            self.generation, self.next_id = int(cp["generation"]), int(cp["next_id"])
+            state = self._legacy_state(cp) if cp["format"] == 1 else cp["loop"]
+            # the run's space (an older run's: its genomes read with the later genes, rundir.legacy_genes)
+            self.loop = GeneticLoop.restore({**state, "space": self.space.to_dict()})
             self.best_key = cp["best_key"]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise RunDirError(f"{where} is corrupt ({type(exc).__name__}: {exc})") from None
-        self.population = population
-        self.ranking.add(r for r in self.run.individuals() if r["generation"] <= self.generation)
+        generation = self.generation
+        self.ranking.add(r for r in self.run.individuals() if r["generation"] <= generation)
         self.last_generation = [
-            Individual.from_record(r) for r in self.run.individuals() if r["generation"] == self.generation
+            Individual.from_record(r) for r in self.run.individuals() if r["generation"] == generation
         ]
-        # DEAP's HallOfFame keeps items best first and their fitnesses in ascending order of key.
-        self.hof.items = hof
-        self.hof.keys = [ind.fitness for ind in reversed(hof)]
         # individuals of a generation that was running when the process stopped are bred again
-        kept = [r for r in self.run.individuals() if r["generation"] <= self.generation]
+        kept = [r for r in self.run.individuals() if r["generation"] <= generation]
         self.run.rewrite_individuals(kept)
         self._write_front(kept)
 
+    def _legacy_state(self, cp: dict[str, Any]) -> dict[str, Any]:
+        """The loop state equivalent to a format-1 checkpoint (written before the runner asked the
+        loop; one replicate): its keys and their objectives are read from ``individuals.jsonl``."""
+        generation = int(cp["generation"])
+        objectives = list(self.config.search.objectives)
+        keys: dict[str, dict[str, Any]] = {}
+        for r in self.run.individuals():
+            if r["generation"] <= generation and r["key"] not in keys:
+                told = list(values_of(r, objectives)) if r.get("status") == "ok" else None
+                keys[r["key"]] = {"genes": r["genes"], "first": r["id"], "told": [told]}
+        hof = cp["hall_of_fame"]
+        incumbent = hof[0]["key"] if hof and hof[0].get("objective") is not None else None
+        fresh = GeneticLoop.from_settings(
+            self.space, {**asdict(self.config.search), "selection": self.config.search.strategy}, replicates=1
+        ).state()
+        return {
+            **fresh,
+            "format": STATE_FORMAT,
+            "rng": cp["rng"],
+            "generation": generation,
+            "evaluations": len(keys),
+            "next_individual": int(cp["next_id"]),
+            "next_eval": len(keys),
+            "keys": keys,
+            "pool": cp["population"],
+            "incumbent": incumbent,
+        }
+
     # -- the loop ---------------------------------------------------------
     def step(self) -> GenerationSummary:
-        """Breed (or initialise), evaluate and record one generation."""
+        """Breed (or initialise), evaluate and record one generation: ask, train and tell until the
+        loop closes it."""
         start = time.perf_counter()
-        self.generation += 1
-        individuals = self._initial() if self.generation == 0 else self._breed()
-        self._evaluate(individuals)
-        self.population = self.strategy.select_pool(self.population, individuals, self.selection)
+        target = self.generation + 1
+        while self.generation < target:
+            todo = self.loop.ask()
+            if todo:
+                self.loop.tell(self._evaluate(todo))
+            elif self.generation < target:  # ask() closes a generation with nothing to train
+                raise RuntimeError("the loop asked nothing and closed no generation")
+        (closed,) = self.loop.closed_generations()
+        individuals = [Individual.from_record(ind.to_record()) for ind in closed]  # the loop's stay its own
+        for ind in individuals:
+            ind.assign(self._judgement(ind.key), ind.cached)
         self.last_generation = individuals
-        self.hof.update(individuals)
         records = [ind.to_record() for ind in individuals]
         self.ranking.add(records)
         self._keep_best_model()
         self.run.append_individuals(records)
         self.run.write_json(CHECKPOINT, self.checkpoint())
         self._write_front(records)
+        best = self.best
         summary = GenerationSummary.of(
-            self.generation, records, self.hof[0].objective, time.perf_counter() - start
+            self.generation, records, best.objective if best else math.inf, time.perf_counter() - start
         )
         self.logbook.append(summary)
         self.last_wall = summary.seconds
@@ -349,8 +378,10 @@ class Search:
         front = front_rows(list(self.front_candidates.values()), objectives)
         write_atomic(self.run.path / FRONT, front_csv(front, objectives, self.space))
 
-    def run_generations(self, last_generation: int, time_budget: float | None = None) -> bool:
-        """Run until ``last_generation`` (inclusive) has been evaluated, or the time budget stops it.
+    def run_generations(
+        self, last_generation: int, time_budget: float | None = None, trainings: int | None = None
+    ) -> bool:
+        """Run until ``last_generation`` (inclusive) has been evaluated, or a stop rule stops it.
 
         ``time_budget``: seconds from this call. Before breeding each generation
         (generation 0 always runs), the search stops when the next generation is
@@ -358,10 +389,14 @@ class Search:
         the last generation is then the run's state, as after any stop, and a
         resume continues exactly where an uninterrupted run would. Returns True
         when the budget stopped it (``budget_stop`` says when, and one line is logged).
+        ``trainings``: stop at the first generation boundary once this process has run
+        that many trainings (a benchmark's equal-budget comparison).
         """
         label = objective_label(self.data.task)
         start = time.perf_counter()
         while self.generation < last_generation:
+            if trainings is not None and self.trainings >= trainings:
+                return False
             if time_budget is not None and self.generation >= 0:
                 elapsed = time.perf_counter() - start
                 expected = self.next_generation_seconds()
@@ -384,13 +419,13 @@ class Search:
         The epochs are those early stopping chose for it in the search. Returns
         the refit record, or None when the run has no successful candidate.
         """
-        best = self.hof[0] if len(self.hof) else None
-        if best is None or math.isinf(best.objective):
+        best = self.best
+        if best is None:
             return None
         done = self.run.read_json(REFIT)
         if done is not None and done.get("key") == best.key and self.run.refit_model_path.exists():
             return done
-        record = self.cache[best.key]
+        record = self.records[(best.key, 0)]
         epochs = int(record.get("best_epoch") or record["epochs"])
         scratch = self.run.path / "best" / ".refit.keras"
         own = self.run.best_model_path
@@ -408,7 +443,7 @@ class Search:
             os.replace(scratch, self.run.refit_model_path)
         else:
             scratch.unlink(missing_ok=True)
-        result["id"] = best.id
+        result["id"] = best.individual
         self.run.write_json(REFIT, result)
         return result
 
@@ -427,7 +462,7 @@ class Search:
                 if self.run.refit_model_path.is_file():
                     shutil.copyfile(self.run.refit_model_path, path)
                     return {**best, "id": member["id"]}
-            record = self.cache[member["key"]]
+            record = self.records[(member["key"], 0)]
             epochs = int(record.get("best_epoch") or record["epochs"])
             genes = np.asarray(member["genes"], dtype=np.int64)
             s = self.config
@@ -458,15 +493,19 @@ class Search:
         With ``search.refit``, the refitted model is measured once too (``"refit"`` in
         ``test.json``). None when no candidate succeeded (there is no model to score).
         """
-        best = self.hof[0] if len(self.hof) else None
-        if best is None or math.isinf(best.objective):
+        best = self.best
+        if best is None:
             return None
         refit = self.refit_best() if self.config.search.refit else None
         done = self.run.read_json(TEST)
         if done is not None and done.get("key") == best.key and ("refit" in done) == (refit is not None):
             result = dict(done)
         else:
-            result = {"id": best.id, "key": best.key, **score_test(str(self.run.best_model_path), self.data)}
+            result = {
+                "id": best.individual,
+                "key": best.key,
+                **score_test(str(self.run.best_model_path), self.data),
+            }
             if refit is not None and refit["status"] == "ok":
                 scores = score_test(str(self.run.refit_model_path), self.data)
                 result["refit"] = {**scores, "epochs": refit["epochs"], "rows": refit["rows"]}

@@ -46,6 +46,7 @@ class EvalTask:
 
     ``epoch_cap``: the short first training of multi-fidelity (:mod:`evolve.fidelity`), or None.
     ``latency``: time the trained network's predictions (``search.objectives`` has ``latency``).
+    ``replicate``: the evaluation's replicate (0: the key's first; another seed for each).
     """
 
     index: int
@@ -54,6 +55,7 @@ class EvalTask:
     save_below: float = math.inf
     epoch_cap: int | None = None
     latency: bool = False
+    replicate: int = 0
 
 
 def claim_slot(slots_dir: str) -> int:
@@ -158,7 +160,8 @@ def run_task(
     try:
         inject_faults(space, task.genes, data)
     except RuntimeError as exc:
-        record = failed_record(space, task.genes, data, run_seed, f"RuntimeError: {exc} (inject_faults)")
+        reason = f"RuntimeError: {exc} (inject_faults)"
+        record = failed_record(space, task.genes, data, run_seed, reason, task.replicate)
     else:
         record = evaluate_genome(
             space,
@@ -170,6 +173,7 @@ def run_task(
             save_below=task.save_below,
             epoch_cap=task.epoch_cap,
             latency=task.latency,
+            replicate=task.replicate,
         )
     record["worker"] = os.getpid()
     if worker_gpu() is not None:

@@ -53,9 +53,14 @@ def forward(model: Any, x: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(model(x[i : i + PREDICT_BATCH], training=False)) for i in starts])
 
 
-def evaluation_seed(run_seed: int, key: str) -> int:
-    """The seed of one evaluation: a function of the run seed and the architecture key only."""
-    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
+def evaluation_seed(run_seed: int, key: str, replicate: int = 0) -> int:
+    """The seed of one evaluation: a function of the run seed, the architecture key and the replicate.
+
+    Replicate 0 (a key's first evaluation) has the seed evonas always gave it; replicate r > 0
+    (:mod:`evolve.loop`'s racing: the (r+1)-th evaluation of a key) a new one.
+    """
+    text = f"{run_seed}:{key}" if replicate == 0 else f"{run_seed}:{key}:{replicate}"
+    digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
@@ -65,7 +70,12 @@ def objective_name(task: str) -> str:
 
 
 def failed_record(
-    space: SearchSpace, genes: np.ndarray, data: Dataset, run_seed: int, error: str | None
+    space: SearchSpace,
+    genes: np.ndarray,
+    data: Dataset,
+    run_seed: int,
+    error: str | None,
+    replicate: int = 0,
 ) -> dict[str, Any]:
     """The record of a candidate that did not train (also the starting point of every record)."""
     arch = decode(space, genes)
@@ -77,7 +87,7 @@ def failed_record(
         "params": data.n_params(arch),
         "epochs": 0,
         "seconds": 0.0,
-        "seed": evaluation_seed(run_seed, arch.key),
+        "seed": evaluation_seed(run_seed, arch.key, replicate),
         "error": error,
     }
 
@@ -92,6 +102,7 @@ def evaluate_genome(
     save_below: float = math.inf,
     epoch_cap: int | None = None,
     latency: bool = False,
+    replicate: int = 0,
 ) -> dict[str, Any]:
     """Decode, build, train and score one genome; never raises for a bad candidate.
 
@@ -100,7 +111,8 @@ def evaluate_genome(
     ``settings.max_epochs``, so the epochs trained are exactly the first ones of
     the full training (the record then has ``epoch_cap``). ``latency``: time the
     trained network's predictions too (:mod:`fitness.latency`; ``latency_ms`` and
-    ``latency_spread_ms`` in the record of a success).
+    ``latency_spread_ms`` in the record of a success). ``replicate``: which evaluation of
+    this architecture it is (:func:`evaluation_seed`: another seed for each).
 
     Returns a plain record: ``key``, ``status`` ("ok" | "failed"), ``objective``
     (minimised: validation RMSE in the target's units for regression,
@@ -112,7 +124,7 @@ def evaluate_genome(
     """
     start = time.perf_counter()
     arch = decode(space, genes)
-    record = failed_record(space, genes, data, run_seed, None)
+    record = failed_record(space, genes, data, run_seed, None, replicate)
     if record["params"] > space.max_params:
         record["error"] = f"too many parameters: {record['params']:,} > max_params {space.max_params:,}"
         record["seconds"] = round(time.perf_counter() - start, 3)

@@ -88,7 +88,7 @@ def local_run(dask_local_run) -> Path:
 def final_state(run: Path) -> tuple[bytes, list, dict, dict]:
     return (
         (run / "individuals.jsonl").read_bytes(),
-        json.loads((run / "checkpoint.json").read_text())["population"],
+        json.loads((run / "checkpoint.json").read_text())["loop"]["pool"],
         json.loads((run / "best/model.json").read_text()),
         json.loads((run / "test.json").read_text()),
     )

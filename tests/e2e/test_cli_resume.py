@@ -23,7 +23,7 @@ def final_state(run: Path) -> tuple[str, list, dict]:
     cp = json.loads((run / "checkpoint.json").read_text())
     return (
         (run / "individuals.jsonl").read_text(),
-        cp["population"],
+        cp["loop"]["pool"],
         json.loads((run / "best/model.json").read_text()),
     )
 

@@ -88,8 +88,8 @@ def same_run(a: Path, b: Path) -> None:
     assert (a / "individuals.jsonl").read_text() == (b / "individuals.jsonl").read_text()
     assert (a / "front.csv").read_text() == (b / "front.csv").read_text()
     assert (
-        json.loads((a / "checkpoint.json").read_text())["population"]
-        == json.loads((b / "checkpoint.json").read_text())["population"]
+        json.loads((a / "checkpoint.json").read_text())["loop"]["pool"]
+        == json.loads((b / "checkpoint.json").read_text())["loop"]["pool"]
     )
 
 
@@ -122,7 +122,9 @@ def test_the_strategy_breeds_as_documented(uninterrupted, name):
     rows = jsonl(uninterrupted[name] / "individuals.jsonl")
     sizes = [len([r for r in rows if r["generation"] == g]) for g in (0, 1, 2)]
     elites = [r for r in rows if r["operator"] == "elite"]
-    pool = [p["id"] for p in json.loads((uninterrupted[name] / "checkpoint.json").read_text())["population"]]
+    pool = [
+        p["id"] for p in json.loads((uninterrupted[name] / "checkpoint.json").read_text())["loop"]["pool"]
+    ]
     if STRATEGIES[name].ELITES:  # tournament: 2 elites and 2 children a generation, the pool is the last one
         assert sizes == [4, 4, 4] and len(elites) == 4
         assert pool == [r["id"] for r in rows if r["generation"] == 2]

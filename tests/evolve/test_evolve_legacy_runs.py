@@ -16,8 +16,32 @@ from evolve.rundir import RunDir
 from genome import decode
 
 
+def _as_format_1(path) -> None:
+    """Rewrite a run's checkpoint as evonas wrote it before its runner asked ``GeneticLoop`` (format 1)."""
+    cp = json.loads((path / "checkpoint.json").read_text())
+    loop = cp["loop"]
+    rows = RunDir.open(path).individuals()
+    first: dict[str, dict] = {}
+    for r in rows:
+        if r["status"] == "ok":
+            first.setdefault(r["key"], r)
+    hall_of_fame = sorted(first.values(), key=lambda r: (r["objective"], r["id"]))[:5]
+    old = {
+        "format": 1,
+        "generation": loop["generation"],
+        "next_id": loop["next_individual"],
+        "population": loop["pool"],
+        "hall_of_fame": hall_of_fame,
+        "rng": loop["rng"],
+        "best_key": cp["best_key"],
+        "data_fingerprint": cp["data_fingerprint"],
+    }
+    (path / "checkpoint.json").write_text(json.dumps(old))
+
+
 def _strip(path, drop: int) -> None:
     """Rewrite a run as the older evonas wrote it: no new space keys, genomes ``drop`` genes shorter."""
+    _as_format_1(path)
     config = tomllib.loads((path / "config.toml").read_text())
     for key in LEGACY_SPACE:
         del config["space"][key]
@@ -61,3 +85,26 @@ def test_an_old_run_reads_with_its_old_space_and_resumes(tmp_path):
     resumed = RunDir.open(copy).individuals()
     assert max(r["generation"] for r in resumed) == 2
     assert all(len(r["genes"]) == space.layout.size for r in resumed)
+
+
+@pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
+def test_a_format_1_checkpoint_resumes_as_the_run_would_have(tmp_path):
+    """A run checkpointed by the generational loop before the runner asked GeneticLoop (format 1)
+    continues exactly as a run checkpointed today: the same individuals, the same best."""
+    config = RunConfig().with_overrides(
+        data={"dataset": "digits"},
+        search={"population": 4, "generations": 1, "engine": "serial", "seed": 5, "refit": False},
+        training={"max_epochs": 2, "patience": 1},
+        space={"max_levels": 2, "max_units": 2, "neuron_choices": [8, 16]},
+    )
+    run = tmp_path / "run"
+    run_search(config, run, progress=False, log=lambda line: None)
+    legacy = tmp_path / "legacy"
+    shutil.copytree(run, legacy)
+    _as_format_1(legacy)
+    assert json.loads((legacy / "checkpoint.json").read_text())["format"] == 1
+    for path in (run, legacy):
+        resume_search(path, generations=3, progress=False, log=lambda line: None)
+    assert (legacy / "individuals.jsonl").read_text() == (run / "individuals.jsonl").read_text()
+    assert (legacy / "best/model.json").read_text() == (run / "best/model.json").read_text()
+    assert json.loads((legacy / "checkpoint.json").read_text())["format"] == 2
