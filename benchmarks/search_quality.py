@@ -26,9 +26,10 @@ neural method:
 Budgets: ``--budget B`` trainings (the default), or ``--minutes M`` of wall time:
 evonas-genetic then runs generation after generation until M minutes are spent,
 stopping at a generation boundary when the next generation would end past M
-minutes by the last generation's wall time (implemented here, not by evonas'
-own ``search.time_budget``). evonas-random and the KerasTuner tuners get as many
-trainings as the genetic search used in either mode; realmlp-hpo gets M minutes
+minutes (evonas' own time budget, ``Search.run_generations``: the last generation's
+wall time or its trainings' makespan, whichever is longer). evonas-random and the
+KerasTuner tuners get as many trainings as the genetic search used in either mode;
+realmlp-hpo gets M minutes
 (without --minutes: the genetic search's wall time for that seed).
 
 Tables: ``--dataset NAME`` (ames, mnist5k, computers, sacramento, default, digits) or
@@ -181,9 +182,10 @@ def run_evonas(
     the ensemble when ``search.ensemble`` > 1, refitted with ``search.refit``.
 
     In the time mode the genetic search breeds generation after generation and stops at a
-    generation boundary once the next one would end past M minutes, estimated from the wall
-    time of the last generation (the clock starts before the workers do); generation 0 always
-    runs. The random search trains ``budget`` random genomes as one population in either mode.
+    generation boundary once the next one would end past M minutes (the runner's time budget,
+    :meth:`evolve.search.Search.run_generations`; the clock starts before the workers do);
+    generation 0 always runs. The random search trains ``budget`` random genomes as one population
+    in either mode.
     """
     # the default population (10); a smoke-test budget gets a smaller one
     population = (
@@ -211,15 +213,16 @@ def run_evonas(
         search = Search(
             run, cfg, data, progress=sys.stderr.isatty(), log=lambda line: print("   ", line, flush=True)
         )
-        last = 0.0  # wall time of the last generation
-        while search.generation < 0 or not (random_only or spent(budget, minutes, search, start, last)):
-            began = time.perf_counter()
-            print("   ", search.step().line("val"), flush=True)
-            last = time.perf_counter() - began
+        # the runner's stop rules: random search is generation 0 alone; genetic, the trainings or the minutes
+        search.run_generations(
+            0 if random_only else 10**9,
+            time_budget=None if minutes is None else minutes * 60,
+            trainings=budget if minutes is None else None,
+        )
         test = search.score_best_on_test()
     seconds = time.perf_counter() - start
     records = run.evaluations()
-    best = search.hof[0]
+    best = search.best
     genes_of = {row["key"]: row["genes"] for row in run.individuals()}
     objectives = [r["objective"] for r in records]
     metric = "test_rmse" if data.task == "regression" else "test_accuracy"
@@ -252,7 +255,7 @@ def run_evonas(
         result["ensemble_curve"] = ensemble_curve(run, data, metric)
     if data.task == "classification":
         result["test_loss"] = refit.get("test_loss", delivered["test_loss"])
-        by_key = {r["key"]: r for r in records}
+        by_key = {r["key"]: r for r in records if r.get("replicate", 0) == 0}
         result["val_accuracy"] = by_key[best.key]["metrics"]["val_accuracy"]
     return result
 
@@ -301,13 +304,6 @@ def load_image_table(name: str) -> Dataset:
     """An image table as ``evonas run --dataset NAME --images`` loads it (the same rows as ``load_table``)."""
     defaults = RunConfig().data
     return load_dataset(name, images=True, target_transform=defaults.target_transform)
-
-
-def spent(budget: int, minutes: float | None, search: Search, start: float, last: float) -> bool:
-    """Whether the genetic search stops before its next generation (see run_evonas)."""
-    if minutes is None:
-        return len(search.cache) >= budget
-    return time.perf_counter() - start + last > minutes * 60
 
 
 # -- KerasTuner -----------------------------------------------------------------

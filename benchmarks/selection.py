@@ -74,9 +74,8 @@ def run_one(
     start = time.perf_counter()
     with run.lock():
         run.write_json(DATA, describe_data(data))
-        s = Search(run, cfg, data, progress=False, log=lambda line: None)
-        while s.generation < 0 or not (random or len(s.cache) >= budget):
-            print("   ", s.step().line("val"), flush=True)
+        s = Search(run, cfg, data, progress=False, log=lambda line: print("   ", line, flush=True))
+        s.run_generations(0 if random else 10**9, trainings=budget)  # random: generation 0 alone
         test = s.score_best_on_test() if mode == "strategies" else None
     rows = run.individuals()
     result: dict[str, Any] = {
@@ -85,10 +84,10 @@ def run_one(
         "method": method,
         "seed": seed,
         "task": data.task,
-        "trainings": len(s.cache),
+        "trainings": s.trainings,
         "seconds": round(time.perf_counter() - start, 1),
         "max_params": cfg.space.max_params,
-        "val": s.hof[0].objective if math.isfinite(s.hof[0].objective) else None,
+        "val": s.best.objective if s.best is not None else None,
     }
     if mode == "front":
         result["points"] = [[r["objective"], r["params"]] for r in rows if r["status"] == "ok"]

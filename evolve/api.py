@@ -22,7 +22,7 @@ from evolve.formats import format_number, objective_label
 from evolve.logbook import by_generation, no_success_reason
 from evolve.rundir import CONFIG, DATA, ENCODER, TEST, RunDir, drop_partial_line, write_atomic
 from evolve.search import Search
-from fitness import Dataset, load_dataset, objective_name
+from fitness import Dataset, FoldError, check_folds, load_dataset, objective_name
 from genome import SearchSpace, decode
 
 
@@ -143,6 +143,10 @@ def run_search(
     budget = config.search.time_budget
     budget = None if budget is None else parse_duration(budget)
     check_space_fits(config.space, data)
+    try:
+        check_folds(data, config.search.folds)
+    except FoldError as exc:
+        raise ConfigError(str(exc)) from None
     check_engine(config.search)
     run = RunDir.create(out if out is not None else default_out(config), config)
     with run.lock():

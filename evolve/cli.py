@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate the best networks up to N times (new seeds) and judge them by the mean "
         "(search.replicates, default 1)",
     )
+    run.add_argument(
+        "--folds",
+        type=_whole_number,
+        help="judge each network on K cross-validation folds of the train and val rows, raced: a "
+        "network trains on the next fold only while it can still win (search.folds, default 1)",
+    )
     run.add_argument("--workers", type=_whole_number, help="parallel trainings (default: one per core)")
     where = run.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
@@ -211,6 +217,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
             "objectives": args.objectives,
             "selection": args.selection,
             "replicates": args.replicates,
+            "folds": args.folds,
         },
         "training": {"max_epochs": args.max_epochs, "patience": args.patience},
     }
@@ -247,7 +254,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         + (f", time budget {format_duration(parse_duration(s.time_budget))}" if s.time_budget else "")
         + (f", ensemble of the {s.ensemble} best" if s.ensemble > 1 else "")
         + (", multi-fidelity" if s.multi_fidelity else "")
-        + (f", up to {s.replicates} replicates of the best" if s.replicates > 1 else "")
+        + (f", up to {s.replicates} replicates of the best" if s.replicates > 1 and s.folds == 1 else "")
+        + (f", {s.folds}-fold cross-validated fitness (raced)" if s.folds > 1 else "")
         + (f", objectives {','.join(s.objectives)}" if len(s.objectives) > 1 else "")
         + (f", {s.strategy} selection" if s.strategy != "tournament" else "")
         + (f", on the Dask cluster at {s.scheduler}" if s.engine == "dask" else "")

@@ -213,6 +213,10 @@ class SearchConfig:
     (:mod:`evolve.loop`): the incumbent gets one more replicate per generation and a
     challenger as good is evaluated again, and a network is judged by the mean of its
     replicates, not by one lucky training. 1 (the default) trains each network once.
+    ``folds``: K > 1 pools the train and validation rows into K folds by row hash
+    (:mod:`fitness.folds`) and makes replicate r of a network its training on fold r,
+    early-stopped on that fold's rows: the race runs over folds (up to K per network)
+    and a network is judged by its mean fold score. 1 (the default): the one split.
     """
 
     population: int = 10
@@ -234,6 +238,7 @@ class SearchConfig:
     selection: str | None = None
     textbook: bool | None = None
     replicates: int = 1
+    folds: int = 1
 
     def __post_init__(self) -> None:
         try:
@@ -260,6 +265,12 @@ class SearchConfig:
             _int_at_least("search", "workers", self.workers, 1)
         _int_at_least("search", "tournament_size", self.tournament_size, 1)
         _int_at_least("search", "replicates", self.replicates, 1)
+        _int_at_least("search", "folds", self.folds, 1)
+        if self.folds > 1 and self.replicates not in (1, self.folds):
+            raise ConfigError(
+                f"search.replicates = {self.replicates} with search.folds = {self.folds}: with folds, "
+                "replicate r of a network is its training on fold r; leave search.replicates unset"
+            )
         _int_at_least("search", "elites", self.elites, 0)
         if self.elites >= self.population:
             raise ConfigError(f"search.elites must be < population ({self.population}), got {self.elites}")
@@ -282,6 +293,11 @@ class SearchConfig:
     def strategy(self) -> str:
         """The selection strategy that runs: ``selection``, or the default for the objectives."""
         return self.selection or default_selection(self.objectives)
+
+    @property
+    def replicate_limit(self) -> int:
+        """The most evaluations of one network: ``folds`` when cross-validated, else ``replicates``."""
+        return self.folds if self.folds > 1 else self.replicates
 
 
 @dataclass(frozen=True)

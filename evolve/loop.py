@@ -150,8 +150,7 @@ def breed_children(
     ``mutation_probability`` (a child neither changed is always mutated), and mutated again, at most
     :data:`NOVELTY_RETRIES` times, while its key is in ``seen`` (which takes each child's key).
 
-    ``new(genes, parent ids, operator)`` makes the individual. The one breeding of evonas: the loop's
-    and, until its runner asks the loop, :class:`evolve.search.Search`'s.
+    ``new(genes, parent ids, operator)`` makes the individual. The one breeding of evonas.
     """
     children: list[Individual] = []
     for i in range(0, len(parents), 2):
@@ -224,9 +223,9 @@ class GeneticLoop:
     The defaults (population 6, mutation probability 0.8, 2 replicates) were chosen on HPOLib
     FC-Net (``benchmarks/strategies.py``, docs/benchmarks/strategies.md): against random search,
     regularised evolution and local search they have the lowest median regret at 100 and 200
-    evaluations on 3 of 4 tables. ``evonas run`` still breeds with its ``config.toml`` defaults
-    (population 10, mutation probability 0.3) and one replicate, until its runner moves onto
-    this loop and the new defaults are measured on real trainings.
+    evaluations on 3 of 4 tables. ``evonas run`` (whose runner, :class:`evolve.search.Search`,
+    asks this loop) keeps its ``config.toml`` defaults, measured on real trainings
+    (population 10, mutation probability 0.3, one replicate).
         key: the architecture key of a genome (default: ``decode(space, genes).key``);
             two genomes with one key are one network, evaluated as one.
     """

@@ -30,7 +30,7 @@ from evolve.api import load_data
 from evolve.ensemble import member_paths, read_members
 from evolve.logbook import no_success_reason
 from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
-from fitness import DataError, evaluate_genome
+from fitness import DataError, evaluate_genome, fold_data
 from fitness.encoder import Encoded, Encoder
 from fitness.evaluate import forward
 from fitness.images import FILE, is_image_source, read_images
@@ -234,7 +234,8 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
     with tempfile.TemporaryDirectory(prefix="evonas-predict-") as tmp:
         path = os.path.join(tmp, "model.keras")
         genes = np.asarray(row["genes"], dtype=np.int64)
-        record = evaluate_genome(config.space, genes, data, config.training, config.search.seed, path)
+        rows = fold_data(data, 0, config.search.folds)  # as the search trained it (cross-validated: fold 0)
+        record = evaluate_genome(config.space, genes, rows, config.training, config.search.seed, path)
         if record["status"] != "ok" or not os.path.exists(path):
             raise RunDirError(f"individual #{chosen} could not be trained again: {record.get('error')}")
         model = keras.models.load_model(path)

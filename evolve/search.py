@@ -48,7 +48,7 @@ from evolve.objectives import FRONT, front_csv, front_rows, values_of
 from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
 from evolve.toolbox import Individual
 from evolve.worker import EvalTask
-from fitness import Dataset, evaluate_genome, refit_genome, score_test
+from fitness import Dataset, evaluate_genome, fold_data, refit_genome, score_test
 
 # 1: the generational loop's own state (before the runner asked GeneticLoop; still read, see
 # Search._legacy_state); 2: {"loop": GeneticLoop.state(), ...}
@@ -85,7 +85,7 @@ class Search:
         self.log = log
         s = config.search
         settings = {**asdict(s), "selection": s.strategy}
-        self.loop = GeneticLoop.from_settings(self.space, settings, replicates=s.replicates)
+        self.loop = GeneticLoop.from_settings(self.space, settings, replicates=s.replicate_limit)
         self.last_generation: list[Individual] = []  # the individuals of the latest generation
         self.front_candidates: dict[str, dict[str, Any]] = {}  # two objectives: first success per key
         # the journal's last record of each evaluation (multi-fidelity: the full after the short)
@@ -175,6 +175,7 @@ class Search:
                 cap,
                 latency,
                 c.replicate,
+                self.config.search.folds,
             )
             for i, (c, cap) in enumerate(jobs)
         ]
@@ -196,7 +197,7 @@ class Search:
             c = jobs[index][0]
             record["generation"] = c.generation
             record["individual"] = c.individual
-            if c.replicate or self.config.search.replicates > 1:
+            if c.replicate or self.config.search.replicate_limit > 1:
                 record["replicate"] = c.replicate
             slot = (record["key"], c.replicate)
             self.records[slot] = record
@@ -232,7 +233,7 @@ class Search:
             self.best_key = best.key
         if best is not None:
             model = {"id": best.individual, "key": best.key, "objective": best.objective}
-            if self.config.search.replicates > 1:
+            if self.config.search.replicate_limit > 1:
                 model["replicates"] = best.replicates
             if self.run.read_json("best/model.json") != model:
                 self.run.write_json("best/model.json", model)
@@ -247,7 +248,7 @@ class Search:
         evaluate_genome(
             self.space,
             genes,
-            self.data,
+            fold_data(self.data, 0, self.config.search.folds),  # replicate 0: fold 0 when cross-validated
             self.config.training,
             self.config.search.seed,
             model_path=path,
@@ -413,6 +414,16 @@ class Search:
             self.log(self.step().line(label))
         return False
 
+    def refit_epochs(self, key: str) -> int:
+        """The epochs of a refit of ``key``: those early stopping chose, the mean over its replicates
+        (rounded; each replicate's best epoch, or its epochs when it has none)."""
+        chosen = [
+            int(r.get("best_epoch") or r["epochs"])
+            for (k, _), r in self.records.items()
+            if k == key and r.get("status") == "ok"
+        ]
+        return max(1, round(sum(chosen) / len(chosen))) if chosen else 1
+
     def refit_best(self) -> dict[str, Any] | None:
         """With ``search.refit``: train the final best again on train+val rows, once (``best/refit.*``).
 
@@ -425,8 +436,7 @@ class Search:
         done = self.run.read_json(REFIT)
         if done is not None and done.get("key") == best.key and self.run.refit_model_path.exists():
             return done
-        record = self.records[(best.key, 0)]
-        epochs = int(record.get("best_epoch") or record["epochs"])
+        epochs = self.refit_epochs(best.key)
         scratch = self.run.path / "best" / ".refit.keras"
         own = self.run.best_model_path
         result = refit_genome(
@@ -462,8 +472,7 @@ class Search:
                 if self.run.refit_model_path.is_file():
                     shutil.copyfile(self.run.refit_model_path, path)
                     return {**best, "id": member["id"]}
-            record = self.records[(member["key"], 0)]
-            epochs = int(record.get("best_epoch") or record["epochs"])
+            epochs = self.refit_epochs(member["key"])
             genes = np.asarray(member["genes"], dtype=np.int64)
             s = self.config
             own = self.run.member_model_path(member["id"])

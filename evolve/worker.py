@@ -28,6 +28,7 @@ from fitness import (
     configure_tensorflow,
     evaluate_genome,
     failed_record,
+    fold_data,
 )
 from genome import SearchSpace, decode
 
@@ -38,6 +39,8 @@ LOCAL = "local"  # the name of the dataset of a loky worker
 _DATASETS: dict[str, Dataset] = {}
 _SETUPS: dict[str, int] = {}
 _GPU: dict[str, str] = {}
+# fold views of the datasets (search.folds): (id of the dataset, fold, k) -> (the dataset, its fold)
+_FOLD_VIEWS: dict[tuple[int, int, int], tuple[Dataset, Dataset]] = {}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class EvalTask:
     ``epoch_cap``: the short first training of multi-fidelity (:mod:`evolve.fidelity`), or None.
     ``latency``: time the trained network's predictions (``search.objectives`` has ``latency``).
     ``replicate``: the evaluation's replicate (0: the key's first; another seed for each).
+    ``folds``: with K > 1, replicate r trains on fold r of K (:func:`fitness.fold_data`).
     """
 
     index: int
@@ -56,6 +60,7 @@ class EvalTask:
     epoch_cap: int | None = None
     latency: bool = False
     replicate: int = 0
+    folds: int = 1
 
 
 def claim_slot(slots_dir: str) -> int:
@@ -78,6 +83,18 @@ def keep_data(name: str, data: Dataset) -> None:
 def drop_data(name: str) -> None:
     """Forget the dataset held under ``name`` (nothing happens if there is none)."""
     _DATASETS.pop(name, None)
+
+
+def fold_view(data: Dataset, fold: int, k: int) -> Dataset:
+    """Fold ``fold`` of ``k`` of ``data`` (``data`` itself for ``k`` = 1), made once per process."""
+    if k <= 1:
+        return data
+    key = (id(data), fold, k)
+    if key not in _FOLD_VIEWS:
+        if len(_FOLD_VIEWS) >= 64:  # a long-lived worker that served many runs
+            _FOLD_VIEWS.clear()
+        _FOLD_VIEWS[key] = (data, fold_data(data, fold, k))  # the dataset held: its id stays its own
+    return _FOLD_VIEWS[key][1]
 
 
 def worker_data(name: str = LOCAL) -> Dataset:
@@ -157,6 +174,7 @@ def run_task(
 ) -> tuple[int, dict[str, Any]]:
     """Worker entry point (module level, so it pickles); uses the worker's dataset ``name`` by default."""
     data = data if data is not None else worker_data(name)
+    data = fold_view(data, task.replicate, task.folds)
     try:
         inject_faults(space, task.genes, data)
     except RuntimeError as exc:
@@ -175,6 +193,8 @@ def run_task(
             latency=task.latency,
             replicate=task.replicate,
         )
+    if task.folds > 1:
+        record["fold"] = task.replicate
     record["worker"] = os.getpid()
     if worker_gpu() is not None:
         record["gpu"] = worker_gpu()

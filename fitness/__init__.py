@@ -17,6 +17,7 @@ from fitness.evaluate import (
     refit_genome,
     score_test,
 )
+from fitness.folds import FoldError, check_folds, fold_data
 from fitness.model import build_model, unit_layer_names
 from fitness.runtime import configure_tensorflow, import_tensorflow
 from fitness.settings import SettingsError, TrainSettings
@@ -25,14 +26,17 @@ __all__ = [
     "BUILTIN",
     "DataError",
     "Dataset",
+    "FoldError",
     "SettingsError",
     "TrainSettings",
     "build_model",
+    "check_folds",
     "configure_tensorflow",
     "estimated_seconds",
     "evaluate_genome",
     "evaluation_seed",
     "failed_record",
+    "fold_data",
     "import_tensorflow",
     "load_dataset",
     "objective_name",

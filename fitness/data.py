@@ -145,6 +145,9 @@ class Dataset:
     target_transform: str = "none"
     ple_bins: Bins = ()  # quantile bins of the numeric features for the ``ple`` embedding (train rows)
     image_shape: tuple[int, int, int] | None = None  # (height, width, channels) of image data
+    # the content hash of each train and val row (what decided its split; fitness.folds' folds)
+    hash_train: np.ndarray | None = None
+    hash_val: np.ndarray | None = None
 
     def n_params(self, arch: Architecture) -> int:
         """The parameter count of ``arch``'s network on this data (``ple`` columns, conv levels included)."""
@@ -561,4 +564,6 @@ def load_dataset(
         if image_shape
         else fit_bins(scale_features(x_train, mean, var.astype(np.float32)), range(len(encoder.numeric))),
         image_shape=image_shape,
+        hash_train=hashes[parts["train"]],
+        hash_val=hashes[parts["val"]],
     )

@@ -18,6 +18,8 @@ from tests.e2e.conftest import evonas
         (["--workers", "0x"], "expected a whole number"),
         (["--workers", "0"], "search.workers must be an integer >= 1"),
         (["--max-epochs", "0"], "training.max_epochs must be an integer >= 1"),
+        (["--replicates", "0"], "search.replicates must be an integer >= 1"),
+        (["--dataset", "digits", "--folds", "5000"], "search.folds = 5000 is more than the"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )

@@ -45,6 +45,7 @@ def test_toml_round_trip(tmp_path):
         ({"search": {"population": "8"}}, "search.population"),
         ({"data": {"images": "yes"}}, "data.images must be true or false"),
         ({"search": {"textbook": 1}}, "search.textbook must be true or false"),
+        ({"search": {"replicates": 0}}, "search.replicates must be an integer >= 1"),
         ({"space": {"max_conv_levels": -1}}, "space.max_conv_levels must be >= 0"),
     ],
 )
