@@ -154,7 +154,7 @@ def run_search(
         run.write_json(ENCODER, data.encoder.to_dict())
         search = Search(run, config, data, progress=progress, log=log)
         try:
-            search.run_generations(config.search.generations, budget)
+            search.run_generations(config.search.generation_limit(budget is not None), budget)
         finally:
             search.engine.close()  # a Dask cluster's workers drop the run's data now, not at exit
         search.score_best_on_test()
@@ -184,7 +184,7 @@ def resume_search(
     ``scheduler`` (e.g. ``engine="dask", scheduler="tcp://host:8786"``) change only
     where they run, for this resume (``config.toml`` keeps the run's own).
     ``time_budget`` (``"10m"`` or seconds) bounds this resume, counted from its own
-    start; without it the resume runs up to ``search.generations`` whatever budget
+    start; without it the resume runs up to ``search.generations`` (5 when unset) whatever budget
     the run was started with (a budget belongs to the command given it).
     """
     budget = None if time_budget is None else parse_duration(time_budget)
@@ -210,7 +210,7 @@ def resume_search(
         if generations is not None:
             write_atomic(run.path / CONFIG, config.dumps())
         try:
-            search.run_generations(config.search.generations, budget)
+            search.run_generations(config.search.generation_limit(budget is not None), budget)
         finally:
             search.engine.close()
         search.score_best_on_test()

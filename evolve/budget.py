@@ -29,8 +29,11 @@ time, since the stop is at a generation boundary (``docs/performance.md``).
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from evolve.config import DEFAULT_GENERATIONS
 
 
 def makespan(seconds: Iterable[float], workers: int) -> float:
@@ -80,15 +83,19 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
-def budget_stop_line(stop: Mapping[str, Any], run_path: Any, generations: int) -> str:
-    """The one line that says the budget stopped a search, and how to continue it."""
+def budget_stop_line(stop: Mapping[str, Any], run_path: Any, generations: float) -> str:
+    """The one line that says the budget stopped a search, and how to continue it (``generations``:
+    the search's last generation, ``inf`` when only the budget bounds it)."""
     left = f"{format_duration(stop['left'])} were left" if stop["left"] > 0 else "the budget was spent"
+    bounded = not math.isinf(generations)
+    after = f"{stop['generation']} of {int(generations)}" if bounded else f"{stop['generation']}"
+    without = f"search.generations = {int(generations)}" if bounded else f"generation {DEFAULT_GENERATIONS}"
     return (
         f"evonas: the time budget of {format_duration(stop['budget'])} stopped the search after generation "
-        f"{stop['generation']} of {generations}, {format_duration(stop['elapsed'])} in (the next generation "
+        f"{after}, {format_duration(stop['elapsed'])} in (the next generation "
         f"was expected to take {format_duration(stop['expected'])}, {left}); "
         f"continue with: evonas resume {run_path} --time-budget DURATION "
-        f"(without --time-budget, up to search.generations = {generations})"
+        f"(without --time-budget, up to {without})"
     )
 
 

@@ -250,7 +250,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"evonas: dropped {len(leaks)} column{plural} that leak the target: {shown}")
     s = config.search
     print(
-        f"evonas: population {s.population}, generations {s.generations} after the initial one, seed {s.seed}"
+        f"evonas: population {s.population}, generations "
+        f"{s.describe_generations(s.time_budget is not None)} after the initial one, seed {s.seed}"
         + (f", time budget {format_duration(parse_duration(s.time_budget))}" if s.time_budget else "")
         + (f", ensemble of the {s.ensemble} best" if s.ensemble > 1 else "")
         + (", multi-fidelity" if s.multi_fidelity else "")
@@ -415,7 +416,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     s = cfg.search
     print(
         f"Run {result.path}: dataset {cfg.data.dataset} ({result.task}), population {s.population}, "
-        f"generations {s.generations}, seed {s.seed}"
+        f"generations {s.describe_generations(s.time_budget is not None)}, seed {s.seed}"
     )
     gens = result.by_generation()
     if gens.empty:

@@ -147,11 +147,12 @@ LEGACY_SPACE = {
 }
 
 # search.ensemble unset: DEFAULT_ENSEMBLE members once a search trains this many candidates, else 1
+DEFAULT_GENERATIONS = 5  # search.generations when unset and no time budget bounds the search
 DEFAULT_ENSEMBLE = 5
 ENSEMBLE_FROM_CANDIDATES = 50
 
 
-def default_ensemble(population: int, generations: int) -> int:
+def default_ensemble(population: int, generations: int | None) -> int:
     """``search.ensemble`` when unset: :data:`DEFAULT_ENSEMBLE` for a search of at least
     :data:`ENSEMBLE_FROM_CANDIDATES` candidates (``population x (generations + 1)``), else 1.
 
@@ -159,6 +160,7 @@ def default_ensemble(population: int, generations: int) -> int:
         >>> default_ensemble(10, 5), default_ensemble(4, 2)
         (5, 1)
     """
+    generations = DEFAULT_GENERATIONS if generations is None else generations
     return DEFAULT_ENSEMBLE if population * (generations + 1) >= ENSEMBLE_FROM_CANDIDATES else 1
 
 
@@ -172,7 +174,9 @@ class SearchConfig:
 
     ``generations`` counts the generations bred after the initial population
     (generation 0), as in DEAP's ``eaSimple``: a run evaluates
-    ``generations + 1`` populations. Without ``workers``, one worker per CPU core.
+    ``generations + 1`` populations. Unset, the search runs until its time budget
+    stops it, or :data:`DEFAULT_GENERATIONS` (5) without one
+    (:meth:`generation_limit`). Without ``workers``, one worker per CPU core.
     ``engine``: ``loky`` (worker processes on this machine, the default), ``serial``
     (one candidate at a time in the search process: nothing to start, for tiny
     searches and debugging; the same results) or ``dask`` (with ``scheduler``;
@@ -187,10 +191,10 @@ class SearchConfig:
     ``time_budget``: a wall-clock limit on the generations (``"90s"``, ``"10m"``,
     ``"1h30m"`` or seconds; see :func:`parse_duration`); the search stops at the
     generation boundary where the next generation would not fit
-    (:meth:`evolve.search.Search.next_generation_seconds`), ``generations`` staying
-    the upper bound. It belongs to the command given it: ``evonas resume`` uses its
-    own ``--time-budget`` only. ``ensemble``: the K best distinct architectures
-    predict together (averaged predictions or class probabilities); 1 is the
+    (:meth:`evolve.search.Search.next_generation_seconds`); ``generations``, when
+    set, stays an upper bound (the first reached stops). It belongs to the command
+    given it: ``evonas resume`` uses its own ``--time-budget`` only. ``ensemble``: the
+    K best distinct architectures predict together (averaged predictions or class probabilities); 1 is the
     single best network. Unset, :meth:`RunConfig.for_data` makes it
     :data:`DEFAULT_ENSEMBLE` (5) for a search that trains at least
     :data:`ENSEMBLE_FROM_CANDIDATES` (50) candidates (``population x
@@ -220,7 +224,7 @@ class SearchConfig:
     """
 
     population: int = 10
-    generations: int = 5
+    generations: int | None = None
     seed: int = 0
     workers: int | None = None
     engine: str = "loky"
@@ -259,7 +263,8 @@ class SearchConfig:
         if self.ensemble is not None:
             _int_at_least("search", "ensemble", self.ensemble, 1)
         _int_at_least("search", "population", self.population, 2)
-        _int_at_least("search", "generations", self.generations, 1)
+        if self.generations is not None:
+            _int_at_least("search", "generations", self.generations, 1)
         _int_at_least("search", "seed", self.seed, 0)
         if self.workers is not None:
             _int_at_least("search", "workers", self.workers, 1)
@@ -293,6 +298,18 @@ class SearchConfig:
     def strategy(self) -> str:
         """The selection strategy that runs: ``selection``, or the default for the objectives."""
         return self.selection or default_selection(self.objectives)
+
+    def generation_limit(self, budgeted: bool) -> float:
+        """The last generation to run: ``generations`` when set; unset, unbounded under a time budget
+        (the budget stops the search) and :data:`DEFAULT_GENERATIONS` without one."""
+        if self.generations is not None:
+            return self.generations
+        return math.inf if budgeted else DEFAULT_GENERATIONS
+
+    def describe_generations(self, budgeted: bool) -> str:
+        """``"5"``, or ``"until the time budget"`` for an unbounded search."""
+        limit = self.generation_limit(budgeted)
+        return "until the time budget" if math.isinf(limit) else str(limit)
 
     @property
     def replicate_limit(self) -> int:

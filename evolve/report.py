@@ -293,7 +293,8 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
         "font-size:12px}td,th{padding:2px 10px;text-align:right}</style></head><body>",
         f"<h1>evonas report: {e(str(result.path))}</h1>",
         f"<p>Dataset <b>{e(cfg.data.dataset)}</b> ({e(result.task)}), population {cfg.search.population}, "
-        f"generations {cfg.search.generations} after the initial one, seed {cfg.search.seed}. "
+        f"generations {cfg.search.describe_generations(cfg.search.time_budget is not None)} after the "
+        f"initial one, seed {cfg.search.seed}. "
         f"Objective: {objective_label(result.task, long=True)} "
         "(minimised; the test split is not used by the search).</p>",
     ]

@@ -380,9 +380,10 @@ class Search:
         write_atomic(self.run.path / FRONT, front_csv(front, objectives, self.space))
 
     def run_generations(
-        self, last_generation: int, time_budget: float | None = None, trainings: int | None = None
+        self, last_generation: float, time_budget: float | None = None, trainings: int | None = None
     ) -> bool:
-        """Run until ``last_generation`` (inclusive) has been evaluated, or a stop rule stops it.
+        """Run until ``last_generation`` (inclusive; ``math.inf``: no bound) has been evaluated, or a stop
+        rule stops it.
 
         ``time_budget``: seconds from this call. Before breeding each generation
         (generation 0 always runs), the search stops when the next generation is

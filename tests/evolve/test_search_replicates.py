@@ -125,3 +125,21 @@ def test_a_cross_validated_search_trains_replicate_r_on_fold_r(tmp_path):
         replicate=2,
     )
     assert math.isclose(again["objective"], record["objective"], rel_tol=1e-4)
+
+
+def test_a_time_budget_without_generations_bounds_the_search_by_itself(tmp_path):
+    """Issue 35: with a budget and no ``generations`` the search runs until the budget stops it."""
+    config = RunConfig().with_overrides(
+        data={"dataset": "digits"},
+        search={"population": 2, "elites": 1, "engine": "serial", "refit": False, "time_budget": "25s"},
+        training={"max_epochs": 1, "patience": 1},
+        space={"max_levels": 1, "max_units": 2, "neuron_choices": [8, 16]},
+    )
+    assert config.search.generations is None and math.isinf(config.search.generation_limit(True))
+    lines: list[str] = []
+    run_search(config, tmp_path / "run", progress=False, log=lines.append)
+    last = json.loads((tmp_path / "run" / "checkpoint.json").read_text())["generation"]
+    assert last > 5  # past the 5 generations a search without a budget runs
+    stop = [line for line in lines if "stopped the search" in line]
+    assert len(stop) == 1 and f"stopped the search after generation {last}, " in stop[0]
+    assert "without --time-budget, up to generation 5" in stop[0]
