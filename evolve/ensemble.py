@@ -1,7 +1,8 @@
 """The ensemble of a run (``search.ensemble = K > 1``): the K best distinct architectures predict together.
 
-Members are the K best distinct architecture keys among the individuals that
-trained successfully, ranked by objective, ties by id; each key is represented
+Members are the K best distinct architecture keys that trained successfully, as
+the genetic loop ranks them (:meth:`evolve.loop.GeneticLoop.ranking`: the best
+first, then by the mean of their replicates, ties by id); each key is represented
 by its first individual (an elite copy or a cached repeat is the same network).
 Fewer than K succeeded: the ensemble has as many members as succeeded. The
 ensemble predicts the mean of its members' outputs (regression: predictions in
@@ -15,7 +16,7 @@ In the run directory (names in :mod:`evolve.rundir`)::
     best/ensemble/refit-<id>.keras   with search.refit: each member retrained on train+val rows
 
 During the search, workers save a candidate's model only when its objective is
-below that of the K-th member so far (:meth:`Ranking.threshold`); after each
+below that of the worst of the K members so far (:meth:`evolve.search.Search`); after each
 generation :func:`keep_member_models` moves the new members' models in and
 deletes those of the architectures that dropped out, so the folder never holds
 more than K models (2K with the refits). With K = 1 nothing here runs: the run
@@ -24,48 +25,14 @@ is exactly that of the single best network (``best/model.keras``).
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from evolve.rundir import ENSEMBLE, RunDir
 from fitness import Dataset, score_test
-
-
-class Ranking:
-    """The latest objective and first id of every distinct key that trained successfully, with its genes.
-
-    A key's objective is the latest row's: with replicates (:mod:`evolve.loop`) the mean of its
-    replicates so far, which changes as more are told; with one replicate it never changes. A key
-    whose latest row failed (a replicate failed) leaves the ranking.
-    """
-
-    def __init__(self) -> None:
-        self._by_key: dict[str, tuple[float, int, list[int]]] = {}
-
-    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Take ``individuals.jsonl`` rows (or ``Individual.to_record()`` rows), in their order."""
-        for r in rows:
-            old = self._by_key.get(r["key"])
-            if r.get("status") != "ok" or r.get("objective") is None:
-                if old is not None and r.get("status") == "failed":
-                    del self._by_key[r["key"]]
-                continue
-            first = int(r["id"]) if old is None else min(old[1], int(r["id"]))
-            self._by_key[r["key"]] = (float(r["objective"]), first, list(r["genes"]))
-
-    def top(self, k: int) -> list[dict[str, Any]]:
-        """The ``k`` best distinct keys, best first: ``{"id", "key", "objective", "genes"}``."""
-        ranked = sorted(self._by_key.items(), key=lambda item: item[1][:2])[:k]
-        return [{"id": i, "key": key, "objective": obj, "genes": genes} for key, (obj, i, genes) in ranked]
-
-    def threshold(self, k: int) -> float:
-        """The objective a new candidate must beat to join the ``k`` best (infinite while fewer are known)."""
-        top = self.top(k)
-        return top[-1]["objective"] if len(top) == k else math.inf
 
 
 def read_members(run: RunDir) -> list[dict[str, Any]]:
@@ -170,4 +137,4 @@ def score_members(run: RunDir, members: list[dict[str, Any]], data: Dataset, ref
     return result
 
 
-__all__ = ["Ranking", "keep_member_models", "member_paths", "read_members", "refit_members", "score_members"]
+__all__ = ["keep_member_models", "member_paths", "read_members", "refit_members", "score_members"]

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from evolve.budget import budget_stop_line, next_generation_seconds
 from evolve.config import RunConfig, resolve_workers
 from evolve.engine import longest_first, make_engine, model_path_for
-from evolve.ensemble import Ranking, keep_member_models, read_members, refit_members, score_members
+from evolve.ensemble import keep_member_models, read_members, refit_members, score_members
 from evolve.fidelity import is_short, promoted, rung_epochs
 from evolve.formats import format_number, objective_label
 from evolve.logbook import GenerationSummary
@@ -99,7 +99,6 @@ class Search:
         self.logbook: list[GenerationSummary] = []
         self.engine = make_engine(s)
         self.best_key: str | None = None
-        self.ranking = Ranking()  # every distinct key that trained successfully (the ensemble's pool)
         self.last_wall: float | None = None  # wall time of the last generation this process ran
         self.budget_stop: dict[str, Any] | None = None  # set when the time budget stopped the loop
         self.trainings = 0  # trainings this process ran (the journal's are not counted)
@@ -123,10 +122,22 @@ class Search:
     # -- evaluation -------------------------------------------------------
     def _threshold(self) -> float:
         """The objective a new model must beat to be kept (the best's, or the ensemble's last)."""
-        if self.config.search.ensemble > 1:  # keep a model that may join the K best
-            return self.ranking.threshold(self.config.search.ensemble)
+        k = self.config.search.ensemble
+        if k > 1:  # keep a model that may join the K best
+            top = self.top(k)
+            return max(m["objective"] for m in top) if len(top) == k else math.inf
         best = self.best
         return best.objective if best is not None else math.inf
+
+    def top(self, k: int) -> list[dict[str, Any]]:
+        """The ``k`` best distinct networks that trained successfully, as the loop ranks them (the best
+        first): ``{"id", "key", "objective", "genes"}``; the ensemble's members."""
+        ranked = self.loop.ranking(k)
+        return [
+            {"id": j.individual, "key": j.key, "objective": j.objective, "genes": j.genes.tolist()}
+            for j in ranked
+            if not math.isinf(j.objective)
+        ]
 
     def _evaluate(self, todo: list[Candidate]) -> dict[int, Any]:
         """Train each evaluation of ``todo`` not in the journal yet; return what to tell the loop.
@@ -260,7 +271,7 @@ class Search:
         k = self.config.search.ensemble
         scratch = functools.partial(model_path_for, self.run.models_dir)
         best = (self.best_key, self.run.best_model_path)
-        keep_member_models(self.run, k, self.ranking.top(k), scratch, best, self._retrain)
+        keep_member_models(self.run, k, self.top(k), scratch, best, self._retrain)
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
@@ -294,7 +305,6 @@ class Search:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise RunDirError(f"{where} is corrupt ({type(exc).__name__}: {exc})") from None
         generation = self.generation
-        self.ranking.add(r for r in self.run.individuals() if r["generation"] <= generation)
         self.last_generation = [
             Individual.from_record(r) for r in self.run.individuals() if r["generation"] == generation
         ]
@@ -349,7 +359,6 @@ class Search:
             ind.assign(self._judgement(ind.key), ind.cached)
         self.last_generation = individuals
         records = [ind.to_record() for ind in individuals]
-        self.ranking.add(records)
         self._keep_best_model()
         self.run.append_individuals(records)
         self.run.write_json(CHECKPOINT, self.checkpoint())
@@ -494,7 +503,7 @@ class Search:
 
     def _members(self) -> list[dict[str, Any]]:
         """The ensemble members of ``best/ensemble.json`` with their genes (from the ranking)."""
-        genes = {m["key"]: m["genes"] for m in self.ranking.top(self.config.search.ensemble)}
+        genes = {m["key"]: m["genes"] for m in self.top(self.config.search.ensemble)}
         return [{**m, "genes": genes[m["key"]]} for m in read_members(self.run) if m["key"] in genes]
 
     def score_best_on_test(self) -> dict[str, Any] | None:
