@@ -17,6 +17,14 @@ is the larger of two measured figures:
   seconds of the training they reused), handed longest first to the workers.
   This covers a generation made fast by cache hits, followed by one that is not.
 
+The budget covers the whole command: after the search come the refits (with
+``search.refit``: the best and each other ensemble member retrained on the train
+and validation rows, one after the other in the search's process) and the test
+score. Their seconds (:func:`end_seconds`) are reserved from the start of the
+next generation's check, each refit estimated from the training it repeats: its
+seconds, scaled to the refit's epochs and rows (:func:`refit_seconds`). A search
+stops when the next generation *and* that end would not fit.
+
 The cost model of :func:`fitness.estimated_seconds` is not used for the
 seconds: it assumes ``max_epochs`` for every candidate (early stopping makes
 most stop sooner) and its coefficients were fitted on one 2-core machine, so it
@@ -71,6 +79,30 @@ def next_generation_seconds(
     return max(makespan(trained, workers), last_wall or 0.0)
 
 
+def refit_seconds(records: Iterable[Mapping[str, Any]], rows_factor: float) -> float:
+    """The expected seconds of a refit of one network from its successful trainings (``records``, each
+    with ``seconds``, ``epochs`` and ``best_epoch``): the mean seconds per epoch, times the refit's
+    epochs (the mean best epoch, :meth:`evolve.search.Search.refit_epochs`), times ``rows_factor``
+    (train+val rows over the rows a training fitted). 0 without a successful training.
+
+    Example:
+        >>> refit_seconds([{"seconds": 10.0, "epochs": 10, "best_epoch": 6}], 1.2)
+        7.2
+    """
+    ok = [r for r in records if r.get("status", "ok") == "ok" and int(r.get("epochs") or 0) > 0]
+    if not ok:
+        return 0.0
+    per_epoch = sum(float(r.get("seconds") or 0.0) / int(r["epochs"]) for r in ok) / len(ok)
+    epochs = max(1, round(sum(int(r.get("best_epoch") or r["epochs"]) for r in ok) / len(ok)))
+    return per_epoch * epochs * rows_factor
+
+
+def end_seconds(refits: Iterable[float], scoring: float = 0.0) -> float:
+    """The seconds the command needs after its last generation: the refits, one after the other,
+    and the test scoring."""
+    return float(sum(refits)) + scoring
+
+
 def format_duration(seconds: float) -> str:
     """``"45 s"``, ``"12 min 5 s"``, ``"1 h 30 min"``: a budget or an estimate in one short phrase."""
     seconds = max(0.0, float(seconds))
@@ -93,10 +125,19 @@ def budget_stop_line(stop: Mapping[str, Any], run_path: Any, generations: float)
     return (
         f"evonas: the time budget of {format_duration(stop['budget'])} stopped the search after generation "
         f"{after}, {format_duration(stop['elapsed'])} in (the next generation "
-        f"was expected to take {format_duration(stop['expected'])}, {left}); "
+        f"was expected to take {format_duration(stop['expected'])}"
+        + (f" and the refits after it {format_duration(stop['end'])}" if stop.get("end") else "")
+        + f", {left}); "
         f"continue with: evonas resume {run_path} --time-budget DURATION "
         f"(without --time-budget, up to {without})"
     )
 
 
-__all__ = ["budget_stop_line", "format_duration", "makespan", "next_generation_seconds"]
+__all__ = [
+    "budget_stop_line",
+    "end_seconds",
+    "format_duration",
+    "makespan",
+    "next_generation_seconds",
+    "refit_seconds",
+]

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from evolve.budget import budget_stop_line, next_generation_seconds
+from evolve.budget import budget_stop_line, end_seconds, next_generation_seconds, refit_seconds
 from evolve.config import RunConfig, resolve_workers
 from evolve.engine import longest_first, make_engine, model_path_for
 from evolve.ensemble import keep_member_models, read_members, refit_members, score_members
@@ -376,6 +376,22 @@ class Search:
         workers = getattr(self.engine, "workers", None) or resolve_workers(self.config.search)
         return next_generation_seconds(self.last_generation, self.cache, workers, self.last_wall)
 
+    def end_seconds(self) -> float:
+        """The seconds the command is expected to need after the last generation (:mod:`evolve.budget`):
+        with ``search.refit``, the refit of the best and of each other ensemble member."""
+        if not self.config.search.refit or self.best is None:
+            return 0.0
+        keys = dict.fromkeys([self.best.key, *(m["key"] for m in self.top(self.config.search.ensemble))])
+        pooled = len(self.data.y_train) + len(self.data.y_val)
+        fitted = len(self.data.y_train)
+        if self.config.search.folds > 1:  # a fold trains on the other folds' rows
+            fitted = pooled * (self.config.search.folds - 1) / self.config.search.folds
+        factor = pooled / max(1.0, fitted)
+        records = self.records
+        return end_seconds(
+            refit_seconds([r for (k, _), r in records.items() if k == key], factor) for key in keys
+        )
+
     def _write_front(self, rows: list[dict[str, Any]]) -> None:
         """With two objectives: take ``rows`` (the individuals since the last call, in order) and
         rewrite ``front.csv``, the Pareto front of every individual so far (:func:`front_rows`)."""
@@ -395,8 +411,9 @@ class Search:
         rule stops it.
 
         ``time_budget``: seconds from this call. Before breeding each generation
-        (generation 0 always runs), the search stops when the next generation is
-        expected to end past the budget (:mod:`evolve.budget`); the checkpoint of
+        (generation 0 always runs), the search stops when the next generation and the
+        refits after the search (:meth:`end_seconds`) are expected to end past the
+        budget (:mod:`evolve.budget`); the checkpoint of
         the last generation is then the run's state, as after any stop, and a
         resume continues exactly where an uninterrupted run would. Returns True
         when the budget stopped it (``budget_stop`` says when, and one line is logged).
@@ -411,12 +428,14 @@ class Search:
             if time_budget is not None and self.generation >= 0:
                 elapsed = time.perf_counter() - start
                 expected = self.next_generation_seconds()
-                if elapsed + expected > time_budget:
+                end = self.end_seconds()
+                if elapsed + expected + end > time_budget:
                     self.budget_stop = {
                         "budget": time_budget,
                         "generation": self.generation,
                         "elapsed": elapsed,
                         "expected": expected,
+                        "end": end,
                         "left": time_budget - elapsed,
                     }
                     self.log(budget_stop_line(self.budget_stop, self.run.path, last_generation))

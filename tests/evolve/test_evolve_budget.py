@@ -6,7 +6,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from evolve.budget import budget_stop_line, format_duration, makespan, next_generation_seconds
+from evolve.budget import (
+    budget_stop_line,
+    end_seconds,
+    format_duration,
+    makespan,
+    next_generation_seconds,
+    refit_seconds,
+)
 from evolve.config import ConfigError, RunConfig, default_ensemble, parse_duration
 
 
@@ -78,3 +85,19 @@ def test_an_unset_ensemble_is_5_for_a_search_of_50_candidates_or_more_else_1(tmp
     assert RunConfig.load_saved(path).search.ensemble == 5
     path.write_text(cfg.dumps())
     assert RunConfig.load_saved(path).search.ensemble == 1
+
+
+def test_the_refits_after_the_search_are_reserved_from_the_trainings_they_repeat():
+    """Issue 35: a refit repeats a training for its best epochs on more rows; they run one after the other."""
+    stopped_early = {"status": "ok", "seconds": 20.0, "epochs": 10, "best_epoch": 6}  # 2 s an epoch
+    assert refit_seconds([stopped_early], 1.0) == pytest.approx(12.0)  # 6 epochs
+    assert refit_seconds([stopped_early], 85 / 70) == pytest.approx(12.0 * 85 / 70)  # train+val rows
+    folds = [stopped_early, {"status": "ok", "seconds": 40.0, "epochs": 10, "best_epoch": 10}]
+    assert refit_seconds(folds, 1.0) == pytest.approx(3.0 * 8)  # the mean epoch cost, the mean best epoch
+    assert refit_seconds([{"status": "failed", "seconds": 1.0, "epochs": 0}], 1.0) == 0.0
+    assert end_seconds([12.0, 5.0, 3.0], scoring=1.0) == 21.0
+    stop = {"budget": 300.0, "generation": 3, "elapsed": 200.0, "expected": 60.0, "end": 45.0, "left": 100.0}
+    line = budget_stop_line(stop, "runs/x", float("inf"))
+    assert "after generation 3, 3 min 20 s in" in line
+    assert "the next generation was expected to take 1 min and the refits after it 45 s" in line
+    assert "(without --time-budget, up to generation 5)" in line
