@@ -218,6 +218,7 @@ def run_evonas(
             0 if random_only else 10**9,
             time_budget=None if minutes is None else minutes * 60,
             trainings=budget if minutes is None else None,
+            reserve_end=False,  # M minutes of search, the refits after them (as the figures before)
         )
         test = search.score_best_on_test()
     seconds = time.perf_counter() - start

@@ -405,7 +405,11 @@ class Search:
         write_atomic(self.run.path / FRONT, front_csv(front, objectives, self.space))
 
     def run_generations(
-        self, last_generation: float, time_budget: float | None = None, trainings: int | None = None
+        self,
+        last_generation: float,
+        time_budget: float | None = None,
+        trainings: int | None = None,
+        reserve_end: bool = True,
     ) -> bool:
         """Run until ``last_generation`` (inclusive; ``math.inf``: no bound) has been evaluated, or a stop
         rule stops it.
@@ -418,7 +422,8 @@ class Search:
         resume continues exactly where an uninterrupted run would. Returns True
         when the budget stopped it (``budget_stop`` says when, and one line is logged).
         ``trainings``: stop at the first generation boundary once this process has run
-        that many trainings (a benchmark's equal-budget comparison).
+        that many trainings (a benchmark's equal-budget comparison). ``reserve_end``:
+        False leaves the refits out of the budget (a benchmark that times the search alone).
         """
         label = objective_label(self.data.task)
         start = time.perf_counter()
@@ -428,7 +433,7 @@ class Search:
             if time_budget is not None and self.generation >= 0:
                 elapsed = time.perf_counter() - start
                 expected = self.next_generation_seconds()
-                end = self.end_seconds()
+                end = self.end_seconds() if reserve_end else 0.0
                 if elapsed + expected + end > time_budget:
                     self.budget_stop = {
                         "budget": time_budget,
