@@ -170,7 +170,7 @@ CROSSOVERS = ("unit_blocks", "two_point")
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """The genetic loop (DEAP eaSimple-style, with elitism through a hall of fame).
+    """The genetic loop (DEAP eaSimple-style, with elitism: the best judged networks carried over).
 
     ``generations`` counts the generations bred after the initial population
     (generation 0), as in DEAP's ``eaSimple``: a run evaluates

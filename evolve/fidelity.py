@@ -20,7 +20,7 @@ so a run stopped during the second stage and resumed promotes the same
 candidates and ends as an uninterrupted one (a test). The cost: every new
 candidate's first fifth, plus the promoted quarter's full training, against
 every candidate's full training (the measured saving is in docs/benchmarks.md).
-Short records compete with full ones for selection and the hall of fame: a
+Short records compete with full ones for selection and the best: a
 candidate that was not promoted was among the worst three quarters after a
 fifth of its training, so its (pessimistic) short objective rarely matters.
 """

@@ -1,4 +1,4 @@
-"""DEAP plumbing: the individual, its fitness, the hall of fame and the Toolbox.
+"""DEAP plumbing: the individual, its fitness and the Toolbox.
 
 The selection strategies are in :mod:`evolve.selection`. Everything
 registered here is a module-level function and the classes are defined at
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from deap import base, tools
+from deap import base
 
 from evolve.objectives import values_of
 from genome import SearchSpace, crossover_two_point, crossover_unit_blocks, mutate_effective, random_genome
@@ -106,15 +106,6 @@ class Individual:
         )
         ind.assign(r, r.get("cached", False))
         return ind
-
-
-def same_key(a: Individual, b: Individual) -> bool:
-    """Hall-of-fame similarity: two individuals with the same key are the same network."""
-    return a.key == b.key
-
-
-def make_hall_of_fame(size: int) -> tools.HallOfFame:
-    return tools.HallOfFame(size, similar=same_key)
 
 
 def make_toolbox(space: SearchSpace, crossover: str) -> base.Toolbox:

@@ -5,7 +5,7 @@ the same five names, and one conformance suite (``tests/evolve/test_selection.py
 runs over the registry:
 
 - ``NAME``: its key in the registry;
-- ``ELITES``: True when each generation carries the hall of fame's best
+- ``ELITES``: True when each generation carries the loop's best-judged
   ``search.elites`` unchanged (copies, not trained again);
 - ``MULTI_OBJECTIVE``: True when it needs two objectives (``search.objectives``);
 - ``select_parents(pool, k, rng, settings)``: ``k`` parents from the pool, drawn
@@ -14,10 +14,10 @@ runs over the registry:
   parents come from, given the last pool and the generation just evaluated.
 
 Every generation after the first breeds ``search.population - search.elites``
-children, whatever the strategy (tournament: more while the hall of fame has
-fewer successes than ``elites``), so strategies compared at equal generations
+children, whatever the strategy (tournament: more while fewer than ``elites``
+networks succeeded), so strategies compared at equal generations
 are compared at about equal trainings. The pool is plain data in ``checkpoint.json``
-(its ``population``), so a resumed run selects as an uninterrupted one.
+(the loop state's ``pool``), so a resumed run selects as an uninterrupted one.
 
 Example:
     >>> sorted(STRATEGIES)

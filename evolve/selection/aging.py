@@ -7,7 +7,7 @@ generation's ``population - elites`` children join the pool and the oldest leave
 it (age is the order of birth: the id), so ``search.elites`` is here how many of
 the last pool survive, the youngest, not the best. No elitism: a network
 stays in the pool for about ``population / (population - elites)`` generations
-however good it is (the hall of fame still remembers it, and the best found is
+however good it is (the loop's judgement still remembers it, and the best found is
 what the run delivers). The paper's argument: a network must be re-found by its
 descendants to stay, which favours architectures that train well again and
 again over lucky ones.

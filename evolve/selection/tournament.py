@@ -1,9 +1,9 @@
-"""Tournament selection with elitism: evonas' default, DEAP ``eaSimple`` with a hall of fame.
+"""Tournament selection with elitism: evonas' default, DEAP ``eaSimple`` with elitism.
 
 Each parent is the best (lowest validation objective, ties: lowest id) of
 ``tournament_size`` individuals drawn at random, with replacement, from the
 last generation. The next generation is the ``search.elites`` best distinct
-architectures of the hall of fame, copied, and ``population - elites`` children:
+architectures as the loop judges them (:mod:`evolve.loop`), copied, and ``population - elites`` children:
 the pool is that generation, nothing older. Elitism: the best architecture found
 so far is in every generation. With two objectives the front is still kept
 (``front.csv``), but the parents are chosen on the validation objective only.

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 
 from evolve.selection.tournament import select_tournament
-from evolve.toolbox import Individual, make_hall_of_fame, make_toolbox
+from evolve.toolbox import Individual, make_toolbox
 from genome import SearchSpace, decode
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
@@ -49,17 +49,6 @@ def test_tournament_is_reproducible_and_prefers_the_better():
     mean_selected = np.mean([i.objective for i in a])
     assert mean_selected < np.mean([i.objective for i in pop])
     assert select_tournament(pop, 5, np.random.default_rng(0), tournsize=len(pop) * 10)[0].objective == 0
-
-
-def test_hall_of_fame_keeps_distinct_keys_best_first():
-    pop = _population(8)
-    twin = Individual(99, 1, pop[0].genes, pop[0].key, (0,), "elite")
-    twin.assign({"status": "ok", "objective": pop[0].objective}, cached=True)
-    hof = make_hall_of_fame(5)
-    hof.update(pop + [twin])
-    keys = [h.key for h in hof]
-    assert len(keys) == len(set(keys)) == 5
-    assert [h.objective for h in hof] == sorted(h.objective for h in hof)
 
 
 def test_toolbox_operators_respect_the_space():
