@@ -213,7 +213,6 @@ VARIANT_KEYS = {  # evonas-R3-P20-M5: replicates 3, population 20, mutation prob
     "T": ("tournament_size", 1),
     "M": ("mutation_probability", 10),
     "X": ("crossover_probability", 10),
-    "D": ("debias", 1),  # D1: a key with several replicates judged without its first
 }
 
 

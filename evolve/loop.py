@@ -190,21 +190,16 @@ class _Key:
     def failed(self) -> bool:
         return any(v is None for v in self.told)
 
-    def mean(self, debias: bool = False) -> tuple[float, ...] | None:
-        """Each objective's mean over the replicates; None when none was told or one failed.
-
-        ``debias``: with more than one replicate, the first is left out: it is the draw that
-        got the key noticed (raced because it looked good), so it is optimistic on average.
-        """
+    def mean(self) -> tuple[float, ...] | None:
+        """Each objective's mean over the replicates; None when none was told or one failed."""
         told = self.told
         if not told or any(v is None for v in told):
             return None
-        used = told[1:] if debias and len(told) > 1 else told
-        return tuple(math.fsum(column) / len(column) for column in zip(*used, strict=True))
+        return tuple(math.fsum(column) / len(column) for column in zip(*told, strict=True))
 
-    def score(self, debias: bool = False) -> float:
+    def score(self) -> float:
         """The first objective's mean; ``inf`` when failed or untold."""
-        mean = self.mean(debias)
+        mean = self.mean()
         return math.inf if mean is None else mean[0]
 
 
@@ -224,7 +219,6 @@ class GeneticLoop:
         objectives: what ``tell`` reports, minimised (``("val",)``, or two names).
         textbook: generation 0 starts with :func:`genome.textbook_genome`.
         replicates: most evaluations of one key (1: no racing).
-        debias: judge a key with several replicates without its first (:meth:`_Key.mean`).
 
     The defaults (population 6, mutation probability 0.8, 2 replicates) were chosen on HPOLib
     FC-Net (``benchmarks/strategies.py``, docs/benchmarks/strategies.md): against random search,
@@ -251,7 +245,6 @@ class GeneticLoop:
         objectives: Sequence[str] = ("val",),
         textbook: bool = False,
         replicates: int = 2,
-        debias: bool = False,
         key: Callable[[np.ndarray], str] | None = None,
     ) -> None:
         objectives = tuple(objectives)
@@ -277,7 +270,6 @@ class GeneticLoop:
             "objectives": list(objectives),
             "textbook": bool(textbook),
             "replicates": int(replicates),
-            "debias": bool(debias),
         }
         self.strategy = STRATEGIES[selection]
         self.selection = SelectionSettings(population, tournament_size, elites, objectives)
@@ -371,21 +363,18 @@ class GeneticLoop:
 
     def _order(self, key: str) -> tuple[int, float, int, int]:
         k = self._keys[key]
-        return (0 if key == self._incumbent else 1, self._score(k), -len(k.told), k.first)
-
-    def _score(self, k: _Key) -> float:
-        return k.score(self.settings["debias"])
+        return (0 if key == self._incumbent else 1, k.score(), -len(k.told), k.first)
 
     def _judged(self, key: str) -> Judged:
         k = self._keys[key]
-        mean = k.mean(self.settings["debias"])
+        mean = k.mean()
         values = mean if mean is not None else (math.inf,) * len(self.settings["objectives"])
         return Judged(k.first, key, k.genes.copy(), values[0], values, len(k.told))
 
     def record_of(self, key: str) -> dict[str, Any]:
         """An individual's view of its key's judgement now: ``status``, ``objective`` (the mean of its
         replicates) and a second objective's mean (``params`` or ``latency_ms``)."""
-        mean = self._keys[key].mean(self.settings["debias"])
+        mean = self._keys[key].mean()
         if mean is None:
             return {"status": "failed", "objective": None}
         record: dict[str, Any] = {"status": "ok", "objective": mean[0]}
@@ -479,9 +468,7 @@ class GeneticLoop:
             if inc is None or inc.failed:
                 self._incumbent, inc = key, k
                 continue
-            if len(k.told) >= min(len(inc.told), self.settings["replicates"]) and self._score(
-                k
-            ) < self._score(inc):
+            if len(k.told) >= min(len(inc.told), self.settings["replicates"]) and k.score() < inc.score():
                 self._incumbent, inc = key, k
 
     def _race(self) -> None:
@@ -500,7 +487,7 @@ class GeneticLoop:
             k = self._keys[key]
             if key == self._incumbent or k.failed or not k.told:
                 continue
-            if len(k.told) < min(len(inc.told), limit) and self._score(k) <= self._score(inc):
+            if len(k.told) < min(len(inc.told), limit) and k.score() <= inc.score():
                 self._ask(ind, k, "replicate")
 
     def _find(self, key: str) -> Individual:

@@ -150,22 +150,6 @@ def test_a_lucky_first_draw_is_raced_away():
     assert raced.replicates_of(lucky[3])[1] > 0.5  # evaluated again, as the incumbent
 
 
-def test_debias_judges_a_raced_key_without_the_draw_that_got_it_noticed():
-    """``debias``: a key with several replicates is judged by its later ones only; the first, the draw
-    it was selected on, is optimistic on average. One replicate: judged by it, as without debias."""
-    loops = {d: GeneticLoop(SPACE, population=6, seed=4, replicates=3, debias=d) for d in (False, True)}
-    for loop in loops.values():
-        while loop.generation < 4:
-            loop.tell({c.id: noisy(c.key, c.replicate) for c in loop.ask()})
-    judged = loops[True].ranking()
-    assert any(j.replicates > 1 for j in judged)
-    for j in judged:
-        told = loops[True].replicates_of(j.key)
-        used = told[1:] if len(told) > 1 else told
-        assert math.isclose(j.objective, math.fsum(used) / len(used), rel_tol=1e-12)
-    assert GeneticLoop.restore(json.loads(json.dumps(loops[True].state()))).settings["debias"] is True
-
-
 def test_state_restores_to_a_loop_that_continues_identically(settings):
     """Saved mid-generation (evaluations asked, some told), restored from JSON: the same
     candidates, judgements and best as the loop that went on."""
