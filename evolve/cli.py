@@ -417,6 +417,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(
         f"Run {result.path}: dataset {cfg.data.dataset} ({result.task}), population {s.population}, "
         f"generations {s.describe_generations(s.time_budget is not None)}, seed {s.seed}"
+        + (f", {s.folds} folds" if s.folds > 1 else "")
+        + (f", up to {s.replicates} replicates" if s.folds == 1 and s.replicates > 1 else "")
     )
     gens = result.by_generation()
     if gens.empty:
