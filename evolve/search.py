@@ -16,7 +16,9 @@ before the loop is told. With ``search.replicates`` > 1 a replicate trains with 
 seed (:func:`fitness.evaluation_seed`) and its record carries ``replicate``; the saved
 model of a network is its first replicate's. Stop rules are arguments of
 :meth:`Search.run_generations`: the last generation, a time budget (:mod:`evolve.budget`:
-stop at the generation boundary where the next would not fit) and a number of trainings.
+stop at the generation boundary where the next generation and the refits after the search
+would not fit) and a number of trainings. With ``search.folds`` = K > 1 replicate r of a
+network is its training on fold r (:mod:`fitness.folds`).
 With two ``search.objectives`` the Pareto front of every individual so far is rewritten
 to ``front.csv`` after each generation (:mod:`evolve.objectives`).
 """
