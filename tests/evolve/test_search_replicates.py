@@ -131,7 +131,7 @@ def test_a_time_budget_without_generations_bounds_the_search_by_itself(tmp_path)
     """Issue 35: with a budget and no ``generations`` the search runs until the budget stops it."""
     config = RunConfig().with_overrides(
         data={"dataset": "digits"},
-        search={"population": 2, "elites": 1, "engine": "serial", "refit": False, "time_budget": "15s"},
+        search={"population": 2, "elites": 1, "engine": "serial", "refit": False, "time_budget": "30s"},
         training={"max_epochs": 1, "patience": 1},
         space={"max_levels": 1, "max_units": 2, "neuron_choices": [8, 16]},
     )
