@@ -79,6 +79,14 @@ def next_generation_seconds(
     return max(makespan(trained, workers), last_wall or 0.0)
 
 
+def mean_best_epoch(records: Iterable[Mapping[str, Any]]) -> int | None:
+    """The epochs a refit of one network trains: the mean, rounded, of the epochs early stopping chose
+    in its successful trainings (each one's ``best_epoch``, or its ``epochs`` when it has none); None
+    without a successful training."""
+    chosen = [int(r.get("best_epoch") or r["epochs"]) for r in records if r.get("status", "ok") == "ok"]
+    return max(1, round(sum(chosen) / len(chosen))) if chosen else None
+
+
 def refit_seconds(records: Iterable[Mapping[str, Any]], rows_factor: float) -> float:
     """The expected seconds of a refit of one network from its successful trainings (``records``, each
     with ``seconds``, ``epochs`` and ``best_epoch``): the mean seconds per epoch, times the refit's
@@ -93,8 +101,7 @@ def refit_seconds(records: Iterable[Mapping[str, Any]], rows_factor: float) -> f
     if not ok:
         return 0.0
     per_epoch = sum(float(r.get("seconds") or 0.0) / int(r["epochs"]) for r in ok) / len(ok)
-    epochs = max(1, round(sum(int(r.get("best_epoch") or r["epochs"]) for r in ok) / len(ok)))
-    return per_epoch * epochs * rows_factor
+    return per_epoch * (mean_best_epoch(ok) or 1) * rows_factor
 
 
 def end_seconds(refits: Iterable[float], scoring: float = 0.0) -> float:
@@ -138,6 +145,7 @@ __all__ = [
     "end_seconds",
     "format_duration",
     "makespan",
+    "mean_best_epoch",
     "next_generation_seconds",
     "refit_seconds",
 ]

@@ -38,7 +38,13 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from evolve.budget import budget_stop_line, end_seconds, next_generation_seconds, refit_seconds
+from evolve.budget import (
+    budget_stop_line,
+    end_seconds,
+    mean_best_epoch,
+    next_generation_seconds,
+    refit_seconds,
+)
 from evolve.config import RunConfig, resolve_workers
 from evolve.engine import longest_first, make_engine, model_path_for
 from evolve.ensemble import keep_member_models, read_members, refit_members, score_members
@@ -453,12 +459,7 @@ class Search:
     def refit_epochs(self, key: str) -> int:
         """The epochs of a refit of ``key``: those early stopping chose, the mean over its replicates
         (rounded; each replicate's best epoch, or its epochs when it has none)."""
-        chosen = [
-            int(r.get("best_epoch") or r["epochs"])
-            for (k, _), r in self.records.items()
-            if k == key and r.get("status") == "ok"
-        ]
-        return max(1, round(sum(chosen) / len(chosen))) if chosen else 1
+        return mean_best_epoch(r for (k, _), r in self.records.items() if k == key) or 1
 
     def refit_best(self) -> dict[str, Any] | None:
         """With ``search.refit``: train the final best again on train+val rows, once (``best/refit.*``).
