@@ -22,8 +22,9 @@ The budget covers the whole command: after the search come the refits (with
 and validation rows, one after the other in the search's process) and the test
 score. Their seconds (:func:`end_seconds`) are reserved from the start of the
 next generation's check, each refit estimated from the training it repeats: its
-seconds, scaled to the refit's epochs and rows (:func:`refit_seconds`). A search
-stops when the next generation *and* that end would not fit.
+seconds, scaled to the refit's epochs and rows (:func:`refit_seconds`); cross-validated,
+a delivered network's fold models that the race did not train are trained then
+(:func:`folds_seconds`). A search stops when the next generation *and* that end would not fit.
 
 The cost model of :func:`fitness.estimated_seconds` is not used for the
 seconds: it assumes ``max_epochs`` for every candidate (early stopping makes
@@ -104,6 +105,18 @@ def refit_seconds(records: Iterable[Mapping[str, Any]], rows_factor: float) -> f
     return per_epoch * (mean_best_epoch(ok) or 1) * rows_factor
 
 
+def folds_seconds(records: Iterable[Mapping[str, Any]], missing: int) -> float:
+    """The expected seconds of training ``missing`` fold models of one network after the search: the
+    mean seconds of its successful trainings (``records``, one per fold it trained), ``missing`` times.
+
+    Example:
+        >>> folds_seconds([{"seconds": 4.0}, {"seconds": 6.0}], 3)
+        15.0
+    """
+    ok = [float(r.get("seconds") or 0.0) for r in records if r.get("status", "ok") == "ok"]
+    return sum(ok) / len(ok) * missing if ok and missing > 0 else 0.0
+
+
 def end_seconds(refits: Iterable[float], scoring: float = 0.0) -> float:
     """The seconds the command needs after its last generation: the refits, one after the other,
     and the test scoring."""
@@ -147,5 +160,6 @@ __all__ = [
     "makespan",
     "mean_best_epoch",
     "next_generation_seconds",
+    "folds_seconds",
     "refit_seconds",
 ]

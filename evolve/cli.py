@@ -30,7 +30,7 @@ from evolve.api import (
 )
 from evolve.budget import format_duration
 from evolve.config import ConfigError, RunConfig, parse_duration
-from evolve.formats import format_number, format_test_score, objective_label
+from evolve.formats import describe_refit, format_number, format_test_score, objective_label
 from evolve.logbook import no_success_reason
 from evolve.objectives import read_front
 from evolve.rundir import RunDir, RunDirError, write_atomic
@@ -383,10 +383,7 @@ def _print_outcome(result: RunResult, k: int) -> None:
             print(f"Refit on train+val failed: {refit['error']}")
         elif refit is not None:
             uses = "" if ensemble is not None else "; evonas predict uses this model"
-            print(
-                f"Refitted on train+val ({refit['rows']} rows, {refit['epochs']} epochs): "
-                f"{format_test_score(refit)} (measured once{uses})"
-            )
+            print(f"{describe_refit(refit)}: {format_test_score(refit)} (measured once{uses})")
         if ensemble is not None:
             _print_ensemble(ensemble)
     print(f"\nRun directory: {result.path}   (evonas show {result.path})")
@@ -404,8 +401,9 @@ def _print_ensemble(ensemble: dict) -> None:
     if refit is not None:
         kept = refit.get("not_refitted") or []
         note = f", {len(kept)} kept as trained (refit failed or rejected)" if kept else ""
+        how = "of the members' fold models" if refit.get("kind") == "folds" else "refitted on train+val"
         print(
-            f"Ensemble refitted on train+val{note}: {format_test_score(refit)} "
+            f"Ensemble {how}{note}: {format_test_score(refit)} "
             "(measured once; evonas predict uses this ensemble)"
         )
 

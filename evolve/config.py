@@ -146,6 +146,7 @@ LEGACY_SPACE = {
     "embeddings": ["none"],
 }
 
+REFIT_KINDS = ("rows", "folds")  # search.refit, besides true and false
 # search.ensemble unset: DEFAULT_ENSEMBLE members once a search trains this many candidates, else 1
 DEFAULT_GENERATIONS = 5  # search.generations when unset and no time budget bounds the search
 DEFAULT_ENSEMBLE = 5
@@ -188,6 +189,11 @@ class SearchConfig:
     (``benchmarks/refit.py``, ``docs/performance.md``) for one more training. A
     refit that fits the train+val rows worse than the selected model is rejected
     and the selected model kept (:func:`fitness.refit_genome`, the refit guard).
+    Cross-validated (``folds`` > 1), ``true`` delivers each selected network's K fold
+    models averaged instead (``"folds"``: each trained on the other folds' rows and
+    early-stopped on its own, the folds the race did not train trained at the end;
+    :func:`fitness.bag_fold_models`); ``"rows"`` retrains it on all pooled rows as
+    without folds; ``false`` delivers the model of fold 0 as the search trained it.
     ``time_budget``: a wall-clock limit on the generations (``"90s"``, ``"10m"``,
     ``"1h30m"`` or seconds; see :func:`parse_duration`); the search stops at the
     generation boundary where the next generation would not fit
@@ -234,7 +240,7 @@ class SearchConfig:
     crossover: str = "unit_blocks"
     crossover_probability: float = 0.5
     mutation_probability: float = 0.3
-    refit: bool = True
+    refit: bool | str = True
     time_budget: str | float | None = None
     ensemble: int | None = None
     multi_fidelity: bool = False
@@ -287,8 +293,10 @@ class SearchConfig:
             )
         _prob("search", "crossover_probability", self.crossover_probability)
         _prob("search", "mutation_probability", self.mutation_probability)
-        if not isinstance(self.refit, bool):
-            raise ConfigError(f"search.refit must be true or false, got {self.refit!r}")
+        if not isinstance(self.refit, bool) and self.refit not in REFIT_KINDS:
+            raise ConfigError(f'search.refit must be true, false, "rows" or "folds", got {self.refit!r}')
+        if self.refit == "folds" and self.folds < 2:
+            raise ConfigError('search.refit = "folds" needs search.folds > 1 (the fold models to average)')
         if not isinstance(self.multi_fidelity, bool):
             raise ConfigError(f"search.multi_fidelity must be true or false, got {self.multi_fidelity!r}")
         if self.textbook is not None and not isinstance(self.textbook, bool):
@@ -310,6 +318,17 @@ class SearchConfig:
         """``"5"``, or ``"until the time budget"`` for an unbounded search."""
         limit = self.generation_limit(budgeted)
         return "until the time budget" if math.isinf(limit) else str(limit)
+
+    @property
+    def refit_kind(self) -> str | None:
+        """What is delivered for a selected network after the search: ``"rows"`` (retrained on the
+        train and validation rows), ``"folds"`` (its fold models averaged), or None (the model the
+        search trained). ``refit = true`` is ``"folds"`` when cross-validated, else ``"rows"``."""
+        if self.refit is False:
+            return None
+        if self.refit is True:
+            return "folds" if self.folds > 1 else "rows"
+        return str(self.refit)
 
     @property
     def replicate_limit(self) -> int:

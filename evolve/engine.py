@@ -228,6 +228,7 @@ def make_engine(search: SearchConfig) -> Engine:
     return LocalEngine(workers, gpus)
 
 
-def model_path_for(models_dir: Path, key: str) -> str:
-    """Where a worker saves the model of ``key`` if it may become the best."""
-    return str(models_dir / f"{key}.keras")
+def model_path_for(models_dir: Path, key: str, replicate: int = 0) -> str:
+    """Where a worker saves the model of ``key`` if it may become the best (``replicate`` r > 0 of a
+    cross-validated search: its model of fold r, which the delivered fold models may need)."""
+    return str(models_dir / (f"{key}.keras" if replicate == 0 else f"{key}.fold{replicate}.keras"))

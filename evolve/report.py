@@ -33,7 +33,7 @@ import pandas as pd
 
 from evolve.api import RunResult
 from evolve.draw import OPERATOR_COLORS, draw_lattice
-from evolve.formats import format_number, format_objective, format_test_score, objective_label
+from evolve.formats import describe_refit, format_number, format_objective, format_test_score, objective_label
 from evolve.lineage import Lineage
 from evolve.logbook import failure_reasons
 from evolve.objectives import read_front, values_of
@@ -317,7 +317,7 @@ def _write(result: RunResult, lin: Lineage, gens: pd.DataFrame, folder: Path) ->
             score = f"; held-out {format_test_score(test)} (measured once, on {test['test_rows']} rows)"
             refit = test.get("refit") or {}
             if "test_rows" in refit:
-                score += f"; refitted on train+val ({refit['epochs']} epochs): {format_test_score(refit)}"
+                score += f"; {describe_refit(refit).lower()}: {format_test_score(refit)}"
             ensemble = test.get("ensemble")
             if ensemble is not None:
                 members = ", ".join(f"#{i}" for i in ensemble["ids"])

@@ -11,6 +11,8 @@ runs/NAME/
   best/ensemble.json  with search.ensemble = K > 1: the K best distinct architectures (ids, keys,
                       objectives, refit records), best first
   best/ensemble/      member-<id>.keras (as the search trained it), refit-<id>.keras (search.refit)
+  best/folds/         cross-validated (search.folds = K > 1): <key>-fold<r>.keras, the fold models the
+                      search trained of the networks it would deliver (the refits average them)
   data.json           which data, task, split sizes and the leakage audit
   encoder.json        the encoding fitted on the train rows (fitness.encoder.Encoder.to_dict)
   test.json           the held-out test score of the final best (measured once)
@@ -165,6 +167,15 @@ class RunDir:
     def member_refit_path(self, id: int) -> Path:
         """Ensemble member ``id`` retrained on train+val rows (``search.refit``)."""
         return self.ensemble_dir / f"refit-{id}.keras"
+
+    @property
+    def folds_dir(self) -> Path:
+        """The fold models kept for the delivered networks (``search.folds`` > 1)."""
+        return self.path / "best" / "folds"
+
+    def fold_model_path(self, key: str, fold: int) -> Path:
+        """The model of network ``key`` trained on the other folds' rows, early-stopped on ``fold``."""
+        return self.folds_dir / f"{key}-fold{fold}.keras"
 
     @property
     def models_dir(self) -> Path:

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from evolve.budget import (
     budget_stop_line,
     end_seconds,
+    folds_seconds,
     mean_best_epoch,
     next_generation_seconds,
     refit_seconds,
@@ -56,7 +57,7 @@ from evolve.objectives import FRONT, front_csv, front_rows, values_of
 from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
 from evolve.toolbox import Individual
 from evolve.worker import EvalTask
-from fitness import Dataset, evaluate_genome, fold_data, refit_genome, score_test
+from fitness import Dataset, bag_fold_models, evaluate_genome, fold_data, refit_genome, score_test
 
 # 1: the generational loop's own state (before the runner asked GeneticLoop; still read, see
 # Search._legacy_state); 2: {"loop": GeneticLoop.state(), ...}
@@ -185,12 +186,13 @@ class Search:
         """Train each candidate (with its epoch cap), journal and keep each record."""
         latency = "latency" in self.config.search.objectives
         models = self.run.models_dir
+        folds = self.config.search.refit_kind == "folds"  # every fold model is kept: it may be delivered
         tasks = [
             EvalTask(
                 i,
                 c.genes,
-                model_path_for(models, c.key) if c.replicate == 0 else None,
-                threshold,
+                model_path_for(models, c.key, c.replicate) if c.replicate == 0 or folds else None,
+                threshold if c.replicate == 0 else math.inf,
                 cap,
                 latency,
                 c.replicate,
@@ -258,6 +260,8 @@ class Search:
                 self.run.write_json("best/model.json", model)
         if self.config.search.ensemble > 1:
             self._keep_ensemble()
+        if self.config.search.refit_kind == "folds":
+            self._keep_fold_models()
         shutil.rmtree(self.run.models_dir, ignore_errors=True)
 
     def _retrain(self, genes: list[int], path: str) -> None:
@@ -280,6 +284,53 @@ class Search:
         scratch = functools.partial(model_path_for, self.run.models_dir)
         best = (self.best_key, self.run.best_model_path)
         keep_member_models(self.run, k, self.top(k), scratch, best, self._retrain)
+
+    def _keep_fold_models(self) -> None:
+        """Cross-validated: keep the fold models the search trained of the networks it would deliver now
+        (the best, the ensemble's members) in ``best/folds/``; delete those of the others. A fold model
+        that was not saved (evaluated before a resume, or above the save threshold) is trained when the
+        fold models are averaged (:meth:`deliver`)."""
+        members = {m["key"]: m["id"] for m in self.top(max(1, self.config.search.ensemble))}
+        folds = self.run.folds_dir
+        folds.mkdir(parents=True, exist_ok=True)
+        keep = set()
+        for (key, r), record in self.records.items():
+            if key not in members or record.get("status") != "ok":
+                continue
+            dest = self.run.fold_model_path(key, r)
+            keep.add(dest)
+            if dest.exists():
+                continue
+            sources = [model_path_for(self.run.models_dir, key, r)]
+            if r == 0:  # fold 0's model may have moved to the best's or a member's file
+                if key == self.best_key:
+                    sources.append(str(self.run.best_model_path))
+                sources.append(str(self.run.member_model_path(members[key])))
+            src = next((p for p in sources if os.path.isfile(p)), None)
+            if src is not None and src == sources[0]:
+                os.replace(src, dest)
+            elif src is not None:
+                shutil.copyfile(src, dest)
+        for f in folds.iterdir():
+            if f not in keep:
+                f.unlink()
+
+    def _deliver(self, genes: np.ndarray | list[int], path: str, reference: str | None) -> dict[str, Any]:
+        """The model delivered for a selected network after the search, saved at ``path``
+        (``search.refit``): retrained on the train and validation rows (``"rows"``, checked against
+        ``reference``, the model the search trained), or its fold models averaged (``"folds"``)."""
+        genes = np.asarray(genes, dtype=np.int64)
+        s = self.config
+        if s.search.refit_kind == "folds":
+            key = self.loop.key_of(genes)
+            k = s.search.folds
+            saved = {r: str(self.run.fold_model_path(key, r)) for r in range(k)}
+            cap = self.records.get((key, 0), {}).get("epoch_cap")
+            return bag_fold_models(s.space, genes, self.data, s.training, s.search.seed, k, path, saved, cap)
+        epochs = self.refit_epochs(self.loop.key_of(genes))
+        return refit_genome(
+            s.space, genes, self.data, s.training, s.search.seed, epochs, path, reference_path=reference
+        )
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
@@ -386,10 +437,18 @@ class Search:
 
     def end_seconds(self) -> float:
         """The seconds the command is expected to need after the last generation (:mod:`evolve.budget`):
-        with ``search.refit``, the refit of the best and of each other ensemble member."""
-        if not self.config.search.refit or self.best is None:
+        with ``search.refit``, the refit of the best and of each other ensemble member (cross-validated:
+        the fold models of theirs that the race did not train)."""
+        kind = self.config.search.refit_kind
+        if kind is None or self.best is None:
             return 0.0
         keys = dict.fromkeys([self.best.key, *(m["key"] for m in self.top(self.config.search.ensemble))])
+        if kind == "folds":
+            trained = {key: [r for (k, _), r in self.records.items() if k == key] for key in keys}
+            return end_seconds(
+                folds_seconds(rs, self.config.search.folds - sum(r.get("status") == "ok" for r in rs))
+                for rs in trained.values()
+            )
         pooled = len(self.data.y_train) + len(self.data.y_val)
         fitted = len(self.data.y_train)
         if self.config.search.folds > 1:  # a fold trains on the other folds' rows
@@ -473,19 +532,9 @@ class Search:
         done = self.run.read_json(REFIT)
         if done is not None and done.get("key") == best.key and self.run.refit_model_path.exists():
             return done
-        epochs = self.refit_epochs(best.key)
         scratch = self.run.path / "best" / ".refit.keras"
         own = self.run.best_model_path
-        result = refit_genome(
-            self.space,
-            best.genes,
-            self.data,
-            self.config.training,
-            self.config.search.seed,
-            epochs,
-            str(scratch),
-            reference_path=str(own) if own.is_file() else None,
-        )
+        result = self._deliver(best.genes, str(scratch), str(own) if own.is_file() else None)
         if result["status"] == "ok":
             os.replace(scratch, self.run.refit_model_path)
         else:
@@ -509,20 +558,8 @@ class Search:
                 if self.run.refit_model_path.is_file():
                     shutil.copyfile(self.run.refit_model_path, path)
                     return {**best, "id": member["id"]}
-            epochs = self.refit_epochs(member["key"])
-            genes = np.asarray(member["genes"], dtype=np.int64)
-            s = self.config
             own = self.run.member_model_path(member["id"])
-            result = refit_genome(
-                s.space,
-                genes,
-                self.data,
-                s.training,
-                s.search.seed,
-                epochs,
-                path,
-                reference_path=str(own) if own.is_file() else None,
-            )
+            result = self._deliver(member["genes"], path, str(own) if own.is_file() else None)
             return {**result, "id": member["id"]}
 
         members = self._members()
@@ -542,7 +579,7 @@ class Search:
         best = self.best
         if best is None:
             return None
-        refit = self.refit_best() if self.config.search.refit else None
+        refit = self.refit_best() if self.config.search.refit_kind else None
         done = self.run.read_json(TEST)
         if done is not None and done.get("key") == best.key and ("refit" in done) == (refit is not None):
             result = dict(done)
@@ -554,7 +591,8 @@ class Search:
             }
             if refit is not None and refit["status"] == "ok":
                 scores = score_test(str(self.run.refit_model_path), self.data)
-                result["refit"] = {**scores, "epochs": refit["epochs"], "rows": refit["rows"]}
+                how = {k: refit[k] for k in ("kind", "folds", "trained", "epochs") if k in refit}
+                result["refit"] = {**scores, **how, "rows": refit["rows"]}
             elif refit is not None:
                 result["refit"] = {"error": refit["error"]}
                 if refit["status"] == "rejected":
@@ -567,9 +605,12 @@ class Search:
 
     def _score_ensemble(self, done: dict[str, Any] | None) -> dict[str, Any]:
         """The ensemble's test score (``test.json``'s ``ensemble``), reused when its members are the same."""
-        refit = self.config.search.refit
+        refit = self.config.search.refit_kind is not None
         members = self.refit_ensemble() if refit else self._members()
         ids = [m["id"] for m in members]
         if done is not None and done.get("ids") == ids and ("refit" in done) == refit:
             return done
-        return score_members(self.run, members, self.data, refit)
+        result = score_members(self.run, members, self.data, refit)
+        if refit and self.config.search.refit_kind == "folds":
+            result["refit"]["kind"] = "folds"
+        return result

@@ -10,6 +10,7 @@ the test score). See ``docs/design.md``.
 from fitness.cost import estimated_seconds
 from fitness.data import BUILTIN, DataError, Dataset, load_dataset
 from fitness.evaluate import (
+    bag_fold_models,
     evaluate_genome,
     evaluation_seed,
     failed_record,
@@ -29,6 +30,7 @@ __all__ = [
     "FoldError",
     "SettingsError",
     "TrainSettings",
+    "bag_fold_models",
     "build_model",
     "check_folds",
     "configure_tensorflow",

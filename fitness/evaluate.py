@@ -4,7 +4,8 @@ The record is plain data (see :func:`evaluate_genome`); a failing candidate
 (an exception, a NaN loss, too many parameters) becomes a record with
 ``status="failed"`` and no objective, never an exception that stops a search.
 :func:`refit_genome` trains a selected architecture again on the train and
-validation rows (``search.refit``). :func:`score_test` measures a saved model
+validation rows (``search.refit``); :func:`bag_fold_models` averages its fold models instead
+(cross-validated). :func:`score_test` measures a saved model
 once on the test split (only the final report calls it).
 
 Every evaluation is seeded from ``(run seed, architecture key)`` and
@@ -19,14 +20,17 @@ import dataclasses
 import hashlib
 import math
 import os
+import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from fitness.data import Dataset
+from fitness.ensemble import average_models
+from fitness.folds import fold_data
 from fitness.keras_trainer import train_keras
 from fitness.latency import measure_latency
 from fitness.model import build_model, optimizer_for, with_target_scale
@@ -342,6 +346,66 @@ def _check_refit(record: dict[str, Any], model_path: str, reference_path: str, b
             f"it fits the train+val rows worse than the search's model ({refit:.4g} against "
             f"{reference:.4g}), which is kept"
         )
+
+
+def bag_fold_models(
+    space: SearchSpace,
+    genes: np.ndarray,
+    data: Dataset,
+    settings: TrainSettings,
+    run_seed: int,
+    folds: int,
+    model_path: str,
+    saved: Mapping[int, str] | None = None,
+    epoch_cap: int | None = None,
+) -> dict[str, Any]:
+    """The K fold models of ``genes`` averaged into one model, saved at ``model_path``.
+
+    What a cross-validated search (``search.folds`` = K) delivers for a selected
+    network instead of a refit: fold ``r``'s model is the network trained on the other
+    folds' rows and early-stopped on fold ``r`` (replicate ``r`` of the search,
+    :func:`fitness.fold_data`). It is read from ``saved[r]`` when the search kept that
+    file, else trained again here, which gives the same model (same rows, same seed,
+    ``epoch_cap`` as the search's). The average is one Keras model
+    (:func:`fitness.ensemble.average_models`): regression predictions in the target's
+    units, or class probabilities. Returns ``{"key", "status", "kind": "folds",
+    "folds", "trained", "rows", "seconds", "error"}`` (``trained``: fold models trained
+    here); a failure is a record, not an exception.
+    """
+    start = time.perf_counter()
+    arch = decode(space, genes)
+    record: dict[str, Any] = {"key": arch.key, "status": "failed", "kind": "folds", "folds": int(folds)}
+    record.update(trained=0, rows=int(len(data.y_train) + len(data.y_val)), error=None)
+    saved = dict(saved or {})
+    configure_tensorflow(settings.tf_threads)
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="evonas-folds-") as tmp:
+        paths = []
+        for r in range(folds):
+            path = saved.get(r)
+            if path is None or not os.path.isfile(path):
+                path = os.path.join(tmp, f"fold{r}.keras")
+                trained = evaluate_genome(
+                    space, genes, fold_data(data, r, folds), settings, run_seed, path,
+                    epoch_cap=epoch_cap, replicate=r,
+                )  # fmt: skip
+                record["trained"] += 1
+                if trained["status"] != "ok" or not os.path.isfile(path):
+                    record["error"] = f"fold {r}: {trained.get('error') or 'no model saved'}"
+                    record["seconds"] = round(time.perf_counter() - start, 3)
+                    return record
+            paths.append(path)
+        try:
+            models = [keras.models.load_model(p) for p in paths]
+            average_models(models, [f"fold_{r}" for r in range(folds)], name="folds").save(model_path)
+            record["status"] = "ok"
+        except Exception as exc:
+            record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        finally:
+            keras.backend.clear_session()
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
 
 
 def score_test(

@@ -46,6 +46,8 @@ def test_toml_round_trip(tmp_path):
         ({"data": {"images": "yes"}}, "data.images must be true or false"),
         ({"search": {"textbook": 1}}, "search.textbook must be true or false"),
         ({"search": {"replicates": 0}}, "search.replicates must be an integer >= 1"),
+        ({"search": {"refit": "yes"}}, 'search.refit must be true, false, "rows" or "folds"'),
+        ({"search": {"refit": "folds"}}, 'search.refit = "folds" needs search.folds > 1'),
         ({"space": {"max_conv_levels": -1}}, "space.max_conv_levels must be >= 0"),
     ],
 )
