@@ -475,7 +475,7 @@ def _logits(model: Any, x: np.ndarray) -> np.ndarray | None:
         return None
     if getattr(head, "activation", None) is not keras.activations.softmax or not hasattr(head, "kernel"):
         return None
-    features = forward(keras.Model(model.inputs, head.input), x)
+    features = forward(keras.Model(model.input, head.input), x)
     kernel, bias = (np.asarray(v, dtype="float64") for v in (head.kernel, head.bias))
     return np.asarray(features, dtype="float64") @ kernel + bias
 
