@@ -126,6 +126,7 @@ def run_search(
     data: Dataset | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    started: float | None = None,
 ) -> RunResult:
     """Run a whole search and measure the final best once on the test split.
 
@@ -137,7 +138,10 @@ def run_search(
         progress: show progress bars on stderr.
         log: receives one summary line per generation (and the line saying the time budget
             stopped the search, if ``config.search.time_budget`` did).
+        started: when the command began (``time.perf_counter()``; default: this call): the time
+            budget counts from there, data loading included.
     """
+    started = time.perf_counter() if started is None else started
     data = data if data is not None else load_data(config.data)
     config = config.for_data(images=data.image_shape is not None)
     budget = config.search.time_budget
@@ -154,7 +158,8 @@ def run_search(
         run.write_json(ENCODER, data.encoder.to_dict())
         search = Search(run, config, data, progress=progress, log=log)
         try:
-            search.run_generations(config.search.generation_limit(budget is not None), budget)
+            limit = config.search.generation_limit(budget is not None)
+            search.run_generations(limit, budget, started=started)
         finally:
             search.engine.close()  # a Dask cluster's workers drop the run's data now, not at exit
         search.score_best_on_test()
@@ -172,6 +177,7 @@ def resume_search(
     data: Dataset | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    started: float | None = None,
 ) -> RunResult:
     """Continue a run from its checkpoint, reusing every evaluation in its journal.
 
@@ -184,9 +190,11 @@ def resume_search(
     ``scheduler`` (e.g. ``engine="dask", scheduler="tcp://host:8786"``) change only
     where they run, for this resume (``config.toml`` keeps the run's own).
     ``time_budget`` (``"10m"`` or seconds) bounds this resume, counted from its own
-    start; without it the resume runs up to ``search.generations`` (5 when unset) whatever budget
-    the run was started with (a budget belongs to the command given it).
+    start (``started``, a ``time.perf_counter()``: the command's; default: this call);
+    without it the resume runs up to ``search.generations`` (5 when unset) whatever
+    budget the run was started with (a budget belongs to the command given it).
     """
+    started = time.perf_counter() if started is None else started
     budget = None if time_budget is None else parse_duration(time_budget)
     run = RunDir.open(path)
     where = {"engine": engine, "scheduler": scheduler}
@@ -210,7 +218,8 @@ def resume_search(
         if generations is not None:
             write_atomic(run.path / CONFIG, config.dumps())
         try:
-            search.run_generations(config.search.generation_limit(budget is not None), budget)
+            limit = config.search.generation_limit(budget is not None)
+            search.run_generations(limit, budget, started=started)
         finally:
             search.engine.close()
         search.score_best_on_test()

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -232,6 +233,7 @@ def _what_features(data: Dataset) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()  # the time budget covers the whole command, data loading included
     config = _config_from_args(args)
     data = load_data(config.data)  # bad data fails here, before anything is written
     config = config.for_data(images=data.image_shape is not None)
@@ -263,13 +265,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         + (", one candidate at a time in this process" if s.engine == "serial" else "")
     )
     with _interruptible(out):
-        result = run_search(config, out, data=data, progress=not args.quiet)
+        result = run_search(config, out, data=data, progress=not args.quiet, started=started)
     _check_success(result)
     _print_outcome(result, 5)
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     if args.time_budget is not None:
         parse_duration(args.time_budget)  # a bad value exits 2 before anything is read or written
     run = RunDir.open(args.run_dir)
@@ -295,6 +298,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             time_budget=args.time_budget,
             progress=not args.quiet,
+            started=started,
         )
     _check_success(result)
     _print_outcome(result, 5)

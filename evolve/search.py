@@ -477,6 +477,7 @@ class Search:
         time_budget: float | None = None,
         trainings: int | None = None,
         reserve_end: bool = True,
+        started: float | None = None,
     ) -> bool:
         """Run until ``last_generation`` (inclusive; ``math.inf``: no bound) has been evaluated, or a stop
         rule stops it.
@@ -491,9 +492,11 @@ class Search:
         ``trainings``: stop at the first generation boundary once this process has run
         that many trainings (a benchmark's equal-budget comparison). ``reserve_end``:
         False leaves the refits out of the budget (a benchmark that times the search alone).
+        ``started``: the ``time.perf_counter()`` the budget counts from (the command's start, data
+        loading included; default: this call).
         """
         label = objective_label(self.data.task)
-        start = time.perf_counter()
+        start = time.perf_counter() if started is None else started
         while self.generation < last_generation:
             if trainings is not None and self.trainings >= trainings:
                 return False

@@ -9,6 +9,7 @@ import pytest
 from evolve.budget import (
     budget_stop_line,
     end_seconds,
+    folds_seconds,
     format_duration,
     makespan,
     next_generation_seconds,
@@ -96,6 +97,9 @@ def test_the_refits_after_the_search_are_reserved_from_the_trainings_they_repeat
     assert refit_seconds(folds, 1.0) == pytest.approx(3.0 * 8)  # the mean epoch cost, the mean best epoch
     assert refit_seconds([{"status": "failed", "seconds": 1.0, "epochs": 0}], 1.0) == 0.0
     assert end_seconds([12.0, 5.0, 3.0], scoring=1.0) == 21.0
+    # cross-validated: the fold models the race did not train, each as long as the network's trainings
+    assert folds_seconds(folds, 3) == pytest.approx(90.0)
+    assert folds_seconds(folds, 0) == 0.0 and folds_seconds([], 3) == 0.0
     stop = {"budget": 300.0, "generation": 3, "elapsed": 200.0, "expected": 60.0, "end": 45.0, "left": 100.0}
     line = budget_stop_line(stop, "runs/x", float("inf"))
     assert "after generation 3, 3 min 20 s in" in line

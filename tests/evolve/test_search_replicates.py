@@ -143,3 +143,16 @@ def test_a_time_budget_without_generations_bounds_the_search_by_itself(tmp_path)
     stop = [line for line in lines if "stopped the search" in line]
     assert len(stop) == 1 and f"stopped the search after generation {last}, " in stop[0]
     assert "without --time-budget, up to generation 5" in stop[0]
+
+
+def test_the_time_budget_counts_from_the_commands_start(tmp_path):
+    """Issue 35: the budget covers the whole command: what ran before the search (loading the data,
+    ``started`` seconds ago) is spent from it, so a budget already spent stops after generation 0."""
+    import time
+
+    config = CONFIG.with_overrides(search={"replicates": 1, "generations": 3, "time_budget": "60s"})
+    lines: list[str] = []
+    run_search(config, tmp_path / "run", progress=False, log=lines.append, started=time.perf_counter() - 60)
+    assert json.loads((tmp_path / "run" / "checkpoint.json").read_text())["generation"] == 0
+    stop = [line for line in lines if "stopped the search" in line]
+    assert len(stop) == 1 and "after generation 0 of 3, 1 min" in stop[0], stop
