@@ -253,7 +253,8 @@ def run_evonas(
     result["refit_status"] = (run.read_json(REFIT) or {}).get("status")
     result["members_refit"] = [(m.get("refit") or {}).get("status") for m in read_members(run)]
     if ensemble is not None:
-        result["ensemble_curve"] = ensemble_curve(run, data, metric)
+        result["ensemble_curve"] = ensemble_curve(run, data, metric)  # the top-k plain means
+        result["weights"] = ensemble.get("weights")  # search.ensemble_weights = "greedy": id -> rounds
     if data.task == "classification":
         result["test_loss"] = refit.get("test_loss", delivered["test_loss"])
         by_key = {r["key"]: r for r in records if r.get("replicate", 0) == 0}

@@ -395,11 +395,18 @@ def _print_outcome(result: RunResult, k: int) -> None:
 
 def _print_ensemble(ensemble: dict) -> None:
     """The ensemble's test figures, under the single best network's (``test.json``'s ``ensemble``)."""
-    members = ", ".join(f"#{i}" for i in ensemble["ids"])
+    weights = ensemble.get("weights")
+    if weights is None:
+        members = ", ".join(f"#{i}" for i in ensemble["ids"])
+        how = "predictions averaged"
+    else:  # greedy selection: each member's share of the rounds (0: not used)
+        total = sum(weights.values())
+        members = ", ".join(f"#{i} {weights[str(i)] / total:.2f}" for i in ensemble["ids"])
+        how = "predictions weighted by greedy selection"
     refit = ensemble.get("refit")
     uses = "" if refit is not None else "; evonas predict uses this ensemble"
     print(
-        f"Ensemble of the {len(ensemble['ids'])} best ({members}), predictions averaged: "
+        f"Ensemble of the {len(ensemble['ids'])} best ({members}), {how}: "
         f"{format_test_score(ensemble)} (measured once{uses})"
     )
     if refit is not None:

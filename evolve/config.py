@@ -147,6 +147,7 @@ LEGACY_SPACE = {
 }
 
 REFIT_KINDS = ("rows", "folds")  # search.refit, besides true and false
+ENSEMBLE_WEIGHTS = ("greedy", "equal")  # search.ensemble_weights
 # search.ensemble unset: DEFAULT_ENSEMBLE members once a search trains this many candidates, else 1
 DEFAULT_GENERATIONS = 5  # search.generations when unset and no time budget bounds the search
 DEFAULT_ENSEMBLE = 5
@@ -207,7 +208,11 @@ class SearchConfig:
     (generations + 1)``, as the demo's 60), else 1: the 5-network ensemble had a
     lower test error than the single best on the public suite
     (``docs/benchmarks.md``), and a small search has too few good networks to
-    average. ``multi_fidelity``: successive halving
+    average. ``ensemble_weights``: ``"greedy"`` weighs the members after the search by
+    greedy selection with replacement on held-out predictions (Caruana et al. 2004: the
+    out-of-fold predictions when cross-validated, else the validation rows';
+    :func:`evolve.ensemble.weigh_members`), so a member that does not help gets weight 0;
+    ``"equal"``: the plain mean. ``multi_fidelity``: successive halving
     inside each generation (:mod:`evolve.fidelity`): every new candidate trains a
     fifth of the epoch cap, the best quarter of those still improving train in full.
     ``objectives``: ``["val"]`` (the default), ``["val", "params"]`` or
@@ -243,6 +248,7 @@ class SearchConfig:
     refit: bool | str = True
     time_budget: str | float | None = None
     ensemble: int | None = None
+    ensemble_weights: str = "greedy"
     multi_fidelity: bool = False
     objectives: tuple[str, ...] = ("val",)
     selection: str | None = None
@@ -297,6 +303,10 @@ class SearchConfig:
             raise ConfigError(f'search.refit must be true, false, "rows" or "folds", got {self.refit!r}')
         if self.refit == "folds" and self.folds < 2:
             raise ConfigError('search.refit = "folds" needs search.folds > 1 (the fold models to average)')
+        if self.ensemble_weights not in ENSEMBLE_WEIGHTS:
+            choices = ", ".join(ENSEMBLE_WEIGHTS)
+            got = self.ensemble_weights
+            raise ConfigError(f"search.ensemble_weights must be one of {choices}, got {got!r}")
         if not isinstance(self.multi_fidelity, bool):
             raise ConfigError(f"search.multi_fidelity must be true or false, got {self.multi_fidelity!r}")
         if self.textbook is not None and not isinstance(self.textbook, bool):

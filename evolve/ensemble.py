@@ -11,7 +11,7 @@ the target's units; classification: class probabilities;
 
 In the run directory (names in :mod:`evolve.rundir`)::
 
-    best/ensemble.json              {"size": K, "members": [{"id", "key", "objective", "refit"}, ...]}
+    best/ensemble.json              {"size": K, "members": [{"id", "key", "objective", "refit", "weight"}]}
     best/ensemble/member-<id>.keras  each member as the search trained it
     best/ensemble/refit-<id>.keras   with search.refit: each member retrained on train+val rows
 
@@ -21,6 +21,14 @@ generation :func:`keep_member_models` moves the new members' models in and
 deletes those of the architectures that dropped out, so the folder never holds
 more than K models (2K with the refits). With K = 1 nothing here runs: the run
 is exactly that of the single best network (``best/model.keras``).
+
+Weights (``search.ensemble_weights``): ``"equal"`` is the plain mean; ``"greedy"``
+(:func:`weigh_members`) picks them after the search by greedy selection with
+replacement (:func:`fitness.ensemble.greedy_weights`, 25 rounds) on held-out
+predictions: cross-validated, each member's out-of-fold predictions of every pooled
+row (its K fold models, each on the fold it did not train on); otherwise each member
+as the search trained it on the validation rows. A member's ``weight`` is how many
+rounds picked it; one never picked (weight 0) stays listed and does not predict.
 """
 
 from __future__ import annotations
@@ -31,8 +39,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from evolve.rundir import ENSEMBLE, RunDir
-from fitness import Dataset, score_test
+from fitness import Dataset, configure_tensorflow, fold_data, score_test
+from fitness.ensemble import greedy_weights
+from fitness.evaluate import forward
 
 
 def read_members(run: RunDir) -> list[dict[str, Any]]:
@@ -122,19 +134,85 @@ def member_paths(run: RunDir, members: list[dict[str, Any]], refitted: bool) -> 
     return paths
 
 
+def predicting(members: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[float] | None]:
+    """The members that predict and their weights: those of positive ``weight`` when the members were
+    weighed (:func:`weigh_members`), else all of them, equally (weights None)."""
+    if not members or any("weight" not in m for m in members):
+        return members, None
+    chosen = [m for m in members if m["weight"] > 0]
+    return chosen, [float(m["weight"]) for m in chosen]
+
+
+def held_out_predictions(
+    run: RunDir, members: list[dict[str, Any]], data: Dataset, folds: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each member's predictions of rows none of its models trained on, and those rows' targets.
+
+    Cross-validated (``folds`` > 1) with every member's K fold models in ``best/folds/``: the
+    out-of-fold predictions of the pooled train and validation rows (fold r's rows by fold
+    model r). Otherwise each member as the search trained it (``member-<id>.keras``; fold 0's
+    model when cross-validated) on the validation rows (fold 0's).
+    """
+    import keras
+
+    paths = [[run.fold_model_path(m["key"], r) for r in range(folds)] for m in members]
+    if folds > 1 and all(p.is_file() for ps in paths for p in ps):
+        views = [fold_data(data, r, folds) for r in range(folds)]
+        y = np.concatenate([v.y_val for v in views])
+        preds = [
+            np.concatenate(
+                [forward(keras.models.load_model(p), v.x_val) for p, v in zip(ps, views, strict=True)]
+            )
+            for ps in paths
+        ]
+        return preds, y
+    view = fold_data(data, 0, folds)
+    preds = [forward(keras.models.load_model(run.member_model_path(m["id"])), view.x_val) for m in members]
+    return preds, view.y_val
+
+
+def weigh_members(
+    run: RunDir, size: int, members: list[dict[str, Any]], data: Dataset, folds: int, threads: int = 1
+) -> list[dict[str, Any]]:
+    """Give each member its ``weight`` by greedy selection on held-out predictions
+    (:func:`held_out_predictions`, :func:`fitness.ensemble.greedy_weights`), written into
+    ``best/ensemble.json``; members weighed already are returned as they are."""
+    if not members or all("weight" in m for m in members):
+        return members
+    configure_tensorflow(threads)
+    preds, y = held_out_predictions(run, members, data, folds)
+    for m, count in zip(members, greedy_weights(preds, y, data.task), strict=True):
+        m["weight"] = count
+    _write(run, size, members)
+    return members
+
+
 def score_members(run: RunDir, members: list[dict[str, Any]], data: Dataset, refit: bool) -> dict[str, Any]:
     """The ensemble's test score (``test.json``'s ``ensemble``), measured once; with ``refit``, also that of
-    the refitted members under ``refit`` (``not_refitted``: members whose refit failed, used as trained)."""
+    the refitted members under ``refit`` (``not_refitted``: members whose refit failed, used as trained).
+    Weighed members (:func:`weigh_members`) predict with their weights (``weights``: id -> weight)."""
+    chosen, weights = predicting(members)
     result: dict[str, Any] = {
         "ids": [m["id"] for m in members],
         "keys": [m["key"] for m in members],
-        **score_test([str(p) for p in member_paths(run, members, False)], data),
+        **score_test([str(p) for p in member_paths(run, chosen, False)], data, weights),
     }
+    if weights is not None:
+        result["weights"] = {str(m["id"]): m["weight"] for m in members}
     if refit:
-        failed = [m["id"] for m in members if (m.get("refit") or {}).get("status") != "ok"]
-        paths = member_paths(run, members, True)
-        result["refit"] = {**score_test([str(p) for p in paths], data), "not_refitted": failed}
+        failed = [m["id"] for m in chosen if (m.get("refit") or {}).get("status") != "ok"]
+        paths = member_paths(run, chosen, True)
+        result["refit"] = {**score_test([str(p) for p in paths], data, weights), "not_refitted": failed}
     return result
 
 
-__all__ = ["keep_member_models", "member_paths", "read_members", "refit_members", "score_members"]
+__all__ = [
+    "held_out_predictions",
+    "keep_member_models",
+    "member_paths",
+    "predicting",
+    "read_members",
+    "refit_members",
+    "score_members",
+    "weigh_members",
+]

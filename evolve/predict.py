@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from evolve.api import load_data
-from evolve.ensemble import member_paths, read_members
+from evolve.ensemble import member_paths, predicting, read_members
 from evolve.logbook import no_success_reason
 from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
 from fitness import DataError, evaluate_genome, fold_data
@@ -248,6 +248,7 @@ def _ensemble_predictor(
     """The predictor of a run's ensemble: one Keras model averaging the members' outputs."""
     from fitness.ensemble import average_models
 
+    members, weights = predicting(members)  # weighed: the members of positive weight
     paths = member_paths(run, members, refitted=True)
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
@@ -257,7 +258,7 @@ def _ensemble_predictor(
 
     models = [keras.models.load_model(p) for p in paths]
     ids = tuple(int(m["id"]) for m in members)
-    model = average_models(models, [f"member_{i}" for i in ids])
+    model = average_models(models, [f"member_{i}" for i in ids], weights=weights)
     arch = decode(config.space, _individual(run, ids[0])["genes"])
     refitted = any(p.name.startswith("refit-") for p in paths)
     return Predictor(run.path, ids[0], arch, encoder, model, refitted=refitted, members=ids)

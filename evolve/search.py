@@ -48,7 +48,7 @@ from evolve.budget import (
 )
 from evolve.config import RunConfig, resolve_workers
 from evolve.engine import longest_first, make_engine, model_path_for
-from evolve.ensemble import keep_member_models, read_members, refit_members, score_members
+from evolve.ensemble import keep_member_models, read_members, refit_members, score_members, weigh_members
 from evolve.fidelity import is_short, promoted, rung_epochs
 from evolve.formats import format_number, objective_label
 from evolve.logbook import GenerationSummary
@@ -293,12 +293,10 @@ class Search:
         members = {m["key"]: m["id"] for m in self.top(max(1, self.config.search.ensemble))}
         folds = self.run.folds_dir
         folds.mkdir(parents=True, exist_ok=True)
-        keep = set()
         for (key, r), record in self.records.items():
             if key not in members or record.get("status") != "ok":
                 continue
             dest = self.run.fold_model_path(key, r)
-            keep.add(dest)
             if dest.exists():
                 continue
             sources = [model_path_for(self.run.models_dir, key, r)]
@@ -311,8 +309,8 @@ class Search:
                 os.replace(src, dest)
             elif src is not None:
                 shutil.copyfile(src, dest)
-        for f in folds.iterdir():
-            if f not in keep:
+        for f in folds.iterdir():  # those of the networks no longer delivered
+            if f.name.split("-fold")[0] not in members:
                 f.unlink()
 
     def _deliver(self, genes: np.ndarray | list[int], path: str, reference: str | None) -> dict[str, Any]:
@@ -608,8 +606,12 @@ class Search:
 
     def _score_ensemble(self, done: dict[str, Any] | None) -> dict[str, Any]:
         """The ensemble's test score (``test.json``'s ``ensemble``), reused when its members are the same."""
-        refit = self.config.search.refit_kind is not None
+        s = self.config.search
+        refit = s.refit_kind is not None
         members = self.refit_ensemble() if refit else self._members()
+        if s.ensemble_weights == "greedy":
+            threads = self.config.training.tf_threads
+            members = weigh_members(self.run, s.ensemble, members, self.data, s.folds, threads)
         ids = [m["id"] for m in members]
         if done is not None and done.get("ids") == ids and ("refit" in done) == refit:
             return done

@@ -365,12 +365,12 @@ def bag_fold_models(
     network instead of a refit: fold ``r``'s model is the network trained on the other
     folds' rows and early-stopped on fold ``r`` (replicate ``r`` of the search,
     :func:`fitness.fold_data`). It is read from ``saved[r]`` when the search kept that
-    file, else trained again here, which gives the same model (same rows, same seed,
-    ``epoch_cap`` as the search's). The average is one Keras model
-    (:func:`fitness.ensemble.average_models`): regression predictions in the target's
-    units, or class probabilities. Returns ``{"key", "status", "kind": "folds",
-    "folds", "trained", "rows", "seconds", "error"}`` (``trained``: fold models trained
-    here); a failure is a record, not an exception.
+    file, else trained here (and saved there when ``saved`` names a path for it), which
+    gives the model the search would have (same rows, same seed, ``epoch_cap`` as the
+    search's). The average is one Keras model (:func:`fitness.ensemble.average_models`):
+    regression predictions in the target's units, or class probabilities. Returns
+    ``{"key", "status", "kind": "folds", "folds", "trained", "rows", "seconds", "error"}``
+    (``trained``: fold models trained here); a failure is a record, not an exception.
     """
     start = time.perf_counter()
     arch = decode(space, genes)
@@ -385,7 +385,7 @@ def bag_fold_models(
         for r in range(folds):
             path = saved.get(r)
             if path is None or not os.path.isfile(path):
-                path = os.path.join(tmp, f"fold{r}.keras")
+                path = path or os.path.join(tmp, f"fold{r}.keras")
                 trained = evaluate_genome(
                     space, genes, fold_data(data, r, folds), settings, run_seed, path,
                     epoch_cap=epoch_cap, replicate=r,
@@ -409,7 +409,9 @@ def bag_fold_models(
 
 
 def score_test(
-    model_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], data: Dataset
+    model_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    data: Dataset,
+    weights: Sequence[float] | None = None,
 ) -> dict[str, float]:
     """Measure a saved model once on the held-out test split (used only by the final report).
 
@@ -418,15 +420,22 @@ def score_test(
     mean prediction in the target's units; classification, the mean of the class
     probabilities (accuracy from its argmax; cross-entropy from the members'
     float64 log-probabilities, ``log(mean(p))`` as a log-sum-exp, so no clip is needed).
+    ``weights`` (one per path; None: equal) make it the weighted mean, as
+    :func:`fitness.ensemble.average_models` with those weights.
     """
     configure_tensorflow(1)
     import keras
 
     paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
+    w = np.ones(len(paths)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if len(w) != len(paths) or (w <= 0).any():
+        raise ValueError("score_test needs one positive weight per model")
+    w = w / w.sum()
     models = [keras.models.load_model(p) for p in paths]
     preds = [forward(m, data.x_test) for m in models]
     if data.task == "regression":
-        pred = preds[0] if len(preds) == 1 else np.mean([p.astype("float64") for p in preds], axis=0)
+        mean = np.tensordot(w, np.asarray([p.astype("float64") for p in preds]), axes=1)
+        pred = preds[0] if len(preds) == 1 else mean
         err = pred.reshape(-1).astype("float64") - data.y_test.astype("float64")
         return {"test_rmse": float(np.sqrt(np.mean(err**2))), "test_rows": int(len(err))}
     y = data.y_test.astype("int64")
@@ -441,8 +450,8 @@ def score_test(
     else:
         stacked = np.stack(log_probs)
         top = np.max(stacked, axis=0)
-        log_p = top + np.log(np.mean(np.exp(stacked - top), axis=0))
-        proba = np.mean([p.astype("float64") for p in preds], axis=0)
+        log_p = top + np.log(np.tensordot(w, np.exp(stacked - top), axes=1))
+        proba = np.tensordot(w, np.asarray([p.astype("float64") for p in preds]), axes=1)
     ce = float(-np.mean(log_p[np.arange(len(y)), y]))
     acc = float(np.mean(np.argmax(proba, axis=1) == y))
     return {"test_loss": ce, "test_accuracy": acc, "test_rows": int(len(y))}

@@ -31,10 +31,10 @@ neuron_choices = [8, 16, 32]
 """
 
 
-def tiny_run(tmp: Path, dataset: str, ensemble: int | None) -> tuple[Path, str]:
+def tiny_run(tmp: Path, dataset: str, ensemble: int | None, weights: str = "greedy") -> tuple[Path, str]:
     name = f"{dataset}-{ensemble}"
     config = tmp / f"{name}.toml"
-    extra = "" if ensemble is None else f"ensemble = {ensemble}"
+    extra = "" if ensemble is None else f'ensemble = {ensemble}\nensemble_weights = "{weights}"'
     config.write_text(f'[data]\ndataset = "{dataset}"\n' + TINY.format(extra=extra))
     out = tmp / name
     res = evonas("run", str(config), "--out", str(out), "--quiet")
@@ -45,9 +45,14 @@ def tiny_run(tmp: Path, dataset: str, ensemble: int | None) -> tuple[Path, str]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, tuple[Path, str]]:
     tmp = tmp_path_factory.mktemp("ensemble-runs")
-    # ames-20: more than the distinct successes, so every one of them is a member
-    cases = {"ames-1": ("ames", None), "ames-20": ("ames", 20), "digits-3": ("digits", 3)}
-    return {name: tiny_run(tmp, dataset, k) for name, (dataset, k) in cases.items()}
+    # ames-20: more than the distinct successes, so every one of them is a member; the plain mean
+    # digits-3: the members weighed by greedy selection (the default)
+    cases = {
+        "ames-1": ("ames", None, "greedy"),
+        "ames-20": ("ames", 20, "equal"),
+        "digits-3": ("digits", 3, "greedy"),
+    }
+    return {name: tiny_run(tmp, dataset, k, w) for name, (dataset, k, w) in cases.items()}
 
 
 def best_distinct(run: Path, k: int) -> list[int]:
@@ -67,20 +72,25 @@ def held_out(name: str, tmp: Path) -> tuple[Path, pd.DataFrame, str]:
 
 
 def members_mean(run: Path, rows_path: Path) -> np.ndarray:
-    """The mean output of the members' own model files on the encoded rows (their refits here)."""
+    """The mean output of the members' own model files on the encoded rows (their refits here), weighted
+    by their greedy-selection weights when the run has them."""
     import keras
 
     from evolve.predict import load_predictor
 
     encoder = load_predictor(run).encoder
     x = encoder.transform(pd.read_csv(rows_path, dtype={c.name: str for c in encoder.categorical})).x
-    ids = json.loads((run / "test.json").read_text())["ensemble"]["ids"]
+    ensemble = json.loads((run / "test.json").read_text())["ensemble"]
+    ids, weights = ensemble["ids"], ensemble.get("weights")
+    w = np.ones(len(ids)) if weights is None else np.array([weights[str(i)] for i in ids], dtype=float)
+    ids = [i for i, x in zip(ids, w) if x > 0]
+    w = w[w > 0]
     # each member's refit, or the member as trained where the refit guard rejected its refit
     paths = [run / f"best/ensemble/refit-{i}.keras" for i in ids]
     paths = [p if p.is_file() else run / f"best/ensemble/member-{i}.keras" for p, i in zip(paths, ids)]
     models = [keras.models.load_model(p) for p in paths]
     outs = [m.predict(x, verbose=0) for m in models]
-    return np.mean(np.asarray(outs, dtype="float64"), axis=0)
+    return np.tensordot(w / w.sum(), np.asarray(outs, dtype="float64"), axes=1)
 
 
 def test_the_members_are_the_three_best_distinct_architectures(runs):
@@ -101,7 +111,12 @@ def test_the_members_are_the_three_best_distinct_architectures(runs):
     assert not (run / "models").exists()
     test = json.loads((run / "test.json").read_text())
     assert test["ensemble"]["ids"] == ids and "refit" in test["ensemble"]
-    assert "Ensemble of the 3 best (" + ", ".join(f"#{i}" for i in ids) + ")" in stdout
+    weights = test["ensemble"]["weights"]  # greedy selection: 25 rounds, the best member picked first
+    assert sorted(weights) == sorted(str(i) for i in ids) and sum(weights.values()) == 25
+    assert weights[str(ids[0])] > 0 and all(w >= 0 for w in weights.values())
+    assert {m["id"]: m["weight"] for m in ensemble["members"]} == {int(i): w for i, w in weights.items()}
+    shares = ", ".join(f"#{i} {weights[str(i)] / 25:.2f}" for i in ids)
+    assert f"Ensemble of the 3 best ({shares}), predictions weighted by greedy selection" in stdout
     assert "evonas predict uses this ensemble" in stdout
     show = evonas("show", str(run))
     assert show.returncode == 0 and "Ensemble refitted on train+val" in show.stdout
@@ -163,16 +178,22 @@ def test_k_above_the_successes_takes_every_distinct_success(runs):
     members = json.loads((run / "best/ensemble.json").read_text())["members"]
     assert [m["id"] for m in members] == best_distinct(run, 20)
     assert len(members) < 20 and f"Ensemble of the {len(members)} best" in stdout
+    assert "predictions averaged" in stdout and "weights" not in json.loads((run / "test.json").read_text())
+    assert all("weight" not in m for m in members)  # search.ensemble_weights = "equal": the plain mean
 
 
 def test_k_1_is_the_single_best_network_as_before(runs):
     single, stdout = runs["ames-1"]
     refitted = json.loads((single / "best/refit.json").read_text())["status"] == "ok"  # else rejected
-    assert sorted(p.name for p in (single / "best").iterdir()) == [
-        "model.json",
-        "model.keras",
-        "refit.json",
-    ] + ["refit.keras"] * refitted
+    assert (
+        sorted(p.name for p in (single / "best").iterdir())
+        == [
+            "model.json",
+            "model.keras",
+            "refit.json",
+        ]
+        + ["refit.keras"] * refitted
+    )
     test = json.loads((single / "test.json").read_text())
     assert "ensemble" not in test and "Ensemble" not in stdout
     # the search itself does not depend on the ensemble: same individuals, same single-best figures

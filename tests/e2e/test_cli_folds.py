@@ -52,8 +52,9 @@ def run(tmp_path_factory) -> tuple[Path, str]:
 
 
 def fold_mean(run: Path, rows_path: Path) -> np.ndarray:
-    """The members' mean of their fold models' mean output, from the kept fold files (and, for a fold the
-    search did not keep, the same training again: fold r's rows and replicate r's seed)."""
+    """The members' weighted mean (greedy selection's weights) of their fold models' mean output, from the
+    fold files kept in ``best/folds/`` (there are all K of each member's after the search: those the race
+    trained and those trained at the end; a missing one would be trained again here, as the search does)."""
     import keras
 
     from evolve.api import load_data
@@ -81,7 +82,8 @@ def fold_mean(run: Path, rows_path: Path) -> np.ndarray:
                 evaluate_genome(space, arch, rows, cfg.training, cfg.search.seed, str(path), replicate=r)
             folds.append(forward(keras.models.load_model(path), x))
         outs.append(np.mean(np.asarray(folds, dtype="float64"), axis=0))
-    return np.mean(outs, axis=0).reshape(-1)
+    w = np.array([m["weight"] for m in members], dtype=float)
+    return np.tensordot(w / w.sum(), np.asarray(outs), axes=1).reshape(-1)
 
 
 def test_each_delivered_network_is_its_fold_models_averaged_and_no_fold_is_trained_twice(run):
@@ -92,16 +94,17 @@ def test_each_delivered_network_is_its_fold_models_averaged_and_no_fold_is_train
     assert len(members) == 2 and members[0]["key"] == refit["key"]
     journal = jsonl(run / "evaluations.jsonl")
     kept = {p.name for p in (run / "best/folds").iterdir()}
-    # only the members' fold models are kept, the scratch folder is gone
-    assert {name.split("-fold")[0] for name in kept} == {m["key"] for m in members}
+    # only the members' fold models are kept, all K of each; the scratch folder is gone
+    assert kept == {f"{m['key']}-fold{r}.keras" for m in members for r in range(K)}
     assert not (run / "models").exists()
     for m in members:
-        trained = {r["fold"] for r in journal if r["key"] == m["key"] and r["status"] == "ok"}
-        files = {int(name.split("-fold")[1].split(".")[0]) for name in kept if name.startswith(m["key"])}
-        assert files <= trained  # a kept fold model is one the search trained
-        # ... and the delivery trains only those it lacks
-        assert m["refit"]["status"] == "ok" and m["refit"]["trained"] == K - len(files), m
+        # the delivery trained only the folds the race had not: none twice
+        raced = {r["fold"] for r in journal if r["key"] == m["key"] and r["status"] == "ok"}
+        assert m["refit"]["status"] == "ok" and m["refit"]["trained"] == K - len(raced), m
     assert any(m["refit"]["trained"] < K for m in members)  # the race's fold models were reused
+    assert any(m["refit"]["trained"] > 0 for m in members)  # ... and the missing ones trained at the end
+    # the weights: greedy selection on the members' out-of-fold predictions of every pooled row
+    assert sum(m["weight"] for m in members) == 25 and members[0]["weight"] > 0
     test = json.loads((run / "test.json").read_text())
     assert test["refit"]["kind"] == "folds" and test["ensemble"]["refit"]["kind"] == "folds"
     assert f"Its {K} fold models averaged" in stdout

@@ -48,6 +48,7 @@ def test_toml_round_trip(tmp_path):
         ({"search": {"replicates": 0}}, "search.replicates must be an integer >= 1"),
         ({"search": {"refit": "yes"}}, 'search.refit must be true, false, "rows" or "folds"'),
         ({"search": {"refit": "folds"}}, 'search.refit = "folds" needs search.folds > 1'),
+        ({"search": {"ensemble_weights": "best"}}, "search.ensemble_weights must be one of greedy, equal"),
         ({"space": {"max_conv_levels": -1}}, "space.max_conv_levels must be >= 0"),
     ],
 )
