@@ -252,6 +252,7 @@ def run_evonas(
     # the refit guard's verdicts (ok | rejected | failed): the best's refit, then each member's
     result["refit_status"] = (run.read_json(REFIT) or {}).get("status")
     result["members_refit"] = [(m.get("refit") or {}).get("status") for m in read_members(run)]
+    result["member_ids"] = [m["id"] for m in read_members(run)]  # best first
     if ensemble is not None:
         result["ensemble_curve"] = ensemble_curve(run, data, metric)  # the top-k plain means
         result["weights"] = ensemble.get("weights")  # search.ensemble_weights = "greedy": id -> rounds
