@@ -212,7 +212,10 @@ class SearchConfig:
     greedy selection with replacement on held-out predictions (Caruana et al. 2004: the
     out-of-fold predictions when cross-validated, else the validation rows';
     :func:`evolve.ensemble.weigh_members`), so a member that does not help gets weight 0;
-    ``"equal"``: the plain mean. ``multi_fidelity``: successive halving
+    ``"equal"``: the plain mean. Unset (:attr:`weights_rule`): greedy when cross-validated (on
+    out-of-fold predictions), equal on the single split (where greedy selection on the
+    validation rows that also selected the members did no better: ``docs/benchmarks.md``).
+    ``multi_fidelity``: successive halving
     inside each generation (:mod:`evolve.fidelity`): every new candidate trains a
     fifth of the epoch cap, the best quarter of those still improving train in full.
     ``objectives``: ``["val"]`` (the default), ``["val", "params"]`` or
@@ -248,7 +251,7 @@ class SearchConfig:
     refit: bool | str = True
     time_budget: str | float | None = None
     ensemble: int | None = None
-    ensemble_weights: str = "greedy"
+    ensemble_weights: str | None = None
     multi_fidelity: bool = False
     objectives: tuple[str, ...] = ("val",)
     selection: str | None = None
@@ -303,7 +306,7 @@ class SearchConfig:
             raise ConfigError(f'search.refit must be true, false, "rows" or "folds", got {self.refit!r}')
         if self.refit == "folds" and self.folds < 2:
             raise ConfigError('search.refit = "folds" needs search.folds > 1 (the fold models to average)')
-        if self.ensemble_weights not in ENSEMBLE_WEIGHTS:
+        if self.ensemble_weights is not None and self.ensemble_weights not in ENSEMBLE_WEIGHTS:
             choices = ", ".join(ENSEMBLE_WEIGHTS)
             got = self.ensemble_weights
             raise ConfigError(f"search.ensemble_weights must be one of {choices}, got {got!r}")
@@ -328,6 +331,12 @@ class SearchConfig:
         """``"5"``, or ``"until the time budget"`` for an unbounded search."""
         limit = self.generation_limit(budgeted)
         return "until the time budget" if math.isinf(limit) else str(limit)
+
+    @property
+    def weights_rule(self) -> str:
+        """How the ensemble's members are weighed: ``ensemble_weights``, or unset ``"greedy"`` when
+        cross-validated and ``"equal"`` on the single split."""
+        return self.ensemble_weights or ("greedy" if self.folds > 1 else "equal")
 
     @property
     def refit_kind(self) -> str | None:

@@ -609,7 +609,7 @@ class Search:
         s = self.config.search
         refit = s.refit_kind is not None
         members = self.refit_ensemble() if refit else self._members()
-        if s.ensemble_weights == "greedy":
+        if s.weights_rule == "greedy":
             threads = self.config.training.tf_threads
             members = weigh_members(self.run, s.ensemble, members, self.data, s.folds, threads)
         ids = [m["id"] for m in members]
