@@ -156,3 +156,15 @@ def test_the_time_budget_counts_from_the_commands_start(tmp_path):
     assert json.loads((tmp_path / "run" / "checkpoint.json").read_text())["generation"] == 0
     stop = [line for line in lines if "stopped the search" in line]
     assert len(stop) == 1 and "after generation 0 of 3, 1 min" in stop[0], stop
+
+
+def test_a_cross_validated_search_can_retrain_on_every_pooled_row_instead_of_averaging_its_folds(tmp_path):
+    """``search.refit = "rows"`` with folds: the best retrained on the train and validation rows for
+    the mean of its folds' best epochs (no fold models kept), as without folds."""
+    config = CONFIG.with_overrides(search={"replicates": 1, "folds": 3, "generations": 1, "refit": "rows"})
+    run_search(config, tmp_path / "run", **QUIET)
+    refit = json.loads((tmp_path / "run" / "best/refit.json").read_text())
+    assert refit["status"] in ("ok", "rejected") and "kind" not in refit and refit["epochs"] >= 1
+    data = load_data(config.data)
+    assert refit["rows"] == len(data.y_train) + len(data.y_val)
+    assert not (tmp_path / "run" / "best/folds").exists()
