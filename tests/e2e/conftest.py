@@ -142,6 +142,20 @@ def _environment(env: dict | None) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def export_feed(encoder, rows) -> dict:
+    """The raw columns of ``rows`` (a DataFrame) as the inputs of a model ``evonas export`` wrote:
+    numbers as float32 columns, text as strings (a missing level as "")."""
+    import numpy as np
+    import tensorflow as tf
+
+    from fitness.export import input_names
+
+    names = input_names(encoder)
+    feed = {names[c.name]: rows[c.name].to_numpy(np.float32).reshape(-1, 1) for c in encoder.numeric}
+    for c in encoder.categorical:
+        text = rows[c.name].astype(object).where(rows[c.name].notna(), "").astype(str)
+        feed[names[c.name]] = tf.constant(text.to_numpy(object).reshape(-1, 1))
+    return feed
 
 
 def jsonl(path: Path) -> list[dict]:

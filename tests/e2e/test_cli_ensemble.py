@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from fitness.data import read_frame, split_labels
-from tests.e2e.conftest import evonas
+from tests.e2e.conftest import evonas, export_feed
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 
@@ -139,20 +139,12 @@ def test_a_regression_ensemble_predicts_the_mean_of_its_members_and_export_agree
     res = evonas("export", str(run), "--to", str(exported))
     assert res.returncode == 0 and "the ensemble of #" in res.stdout, res.stderr
     import keras
-    import tensorflow as tf
 
     from evolve.predict import load_predictor
-    from fitness.export import input_names
 
     encoder = load_predictor(run).encoder
     model = keras.models.load_model(exported)
-    raw = pd.read_csv(rows_path, dtype={c.name: str for c in encoder.categorical})
-    feed = {}
-    for column, name in input_names(encoder).items():
-        if column in {c.name for c in encoder.categorical}:
-            feed[name] = tf.constant(raw[column].fillna("").astype(str).to_numpy(object).reshape(-1, 1))
-        else:
-            feed[name] = raw[column].to_numpy(np.float32).reshape(-1, 1)
+    feed = export_feed(encoder, pd.read_csv(rows_path, dtype={c.name: str for c in encoder.categorical}))
     np.testing.assert_allclose(model.predict(feed, verbose=0).reshape(-1), pred, rtol=1e-5)
 
     best = str(best_distinct(run, 1)[0])

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import assert_float32_close
-from tests.e2e.conftest import evonas, jsonl
+from tests.e2e.conftest import evonas, export_feed, jsonl
 from tests.e2e.test_cli_ensemble import held_out
 
 pytestmark = pytest.mark.slow  # a real search (more than 2 s a test)
@@ -126,18 +126,10 @@ def test_predict_the_test_score_and_export_give_the_mean_of_the_fold_models(run,
     res = evonas("export", str(run), "--to", str(exported))
     assert res.returncode == 0, res.stderr
     import keras
-    import tensorflow as tf
 
     from evolve.predict import load_predictor
-    from fitness.export import input_names
 
     encoder = load_predictor(run).encoder
-    raw = pd.read_csv(rows_path, dtype={c.name: str for c in encoder.categorical})
-    feed = {}
-    for column, name in input_names(encoder).items():
-        if column in {c.name for c in encoder.categorical}:
-            feed[name] = tf.constant(raw[column].fillna("").astype(str).to_numpy(object).reshape(-1, 1))
-        else:
-            feed[name] = raw[column].to_numpy(np.float32).reshape(-1, 1)
+    feed = export_feed(encoder, pd.read_csv(rows_path, dtype={c.name: str for c in encoder.categorical}))
     got = keras.models.load_model(exported).predict(feed, verbose=0).reshape(-1)
     assert_float32_close(got, pred, log=True)

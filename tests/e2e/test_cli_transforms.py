@@ -11,7 +11,7 @@ import pytest
 
 from fitness.data import read_frame, split_labels
 from tests.conftest import assert_float32_close
-from tests.e2e.conftest import evonas
+from tests.e2e.conftest import evonas, export_feed
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 
@@ -78,10 +78,8 @@ def test_the_objective_is_the_rmse_of_the_inverted_val_predictions(run):
 
 def test_predict_and_export_give_the_saved_models_prices(run, tmp_path):
     import keras
-    import tensorflow as tf
 
     from fitness.encoder import Encoder
-    from fitness.export import input_names
 
     rows, target = split_rows("test")
     path = tmp_path / "rows.csv"
@@ -101,10 +99,5 @@ def test_predict_and_export_give_the_saved_models_prices(run, tmp_path):
     res = evonas("export", str(run), "--to", str(exported_path))
     assert res.returncode == 0, res.stderr
     exported = keras.models.load_model(exported_path)
-    names = input_names(encoder)
-    feed = {names[c.name]: rows[c.name].to_numpy(np.float32).reshape(-1, 1) for c in encoder.numeric}
-    for c in encoder.categorical:
-        text = rows[c.name].astype(object).where(rows[c.name].notna(), "").astype(str)
-        feed[names[c.name]] = tf.constant(text.to_numpy(object).reshape(-1, 1))
-    got = exported.predict(feed, verbose=0).reshape(-1)
+    got = exported.predict(export_feed(encoder, rows), verbose=0).reshape(-1)
     np.testing.assert_allclose(got, predicted, rtol=1e-4)
