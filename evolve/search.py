@@ -289,7 +289,7 @@ class Search:
         """Cross-validated: keep the fold models the search trained of the networks it would deliver now
         (the best, the ensemble's members) in ``best/folds/``; delete those of the others. A fold model
         that was not saved (evaluated before a resume, or above the save threshold) is trained when the
-        fold models are averaged (:meth:`deliver`)."""
+        fold models are averaged (:meth:`_deliver`)."""
         members = {m["key"]: m["id"] for m in self.top(max(1, self.config.search.ensemble))}
         folds = self.run.folds_dir
         folds.mkdir(parents=True, exist_ok=True)
