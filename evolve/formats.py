@@ -52,7 +52,7 @@ def format_test_score(test: Mapping[str, Any]) -> str:
 
 def describe_refit(refit: Mapping[str, Any]) -> str:
     """How a delivered model was made after the search (``test.json``'s ``refit``): ``"Refitted on
-    train+val (1,200 rows, 14 epochs)"`` or ``"Its 5 fold models averaged (2 trained after the search)"``.
+    train+val (1200 rows, 14 epochs)"`` or ``"Its 5 fold models averaged (2 trained after the search)"``.
 
     Example:
         >>> describe_refit({"kind": "folds", "folds": 5, "trained": 0, "rows": 900})
@@ -62,7 +62,7 @@ def describe_refit(refit: Mapping[str, Any]) -> str:
         trained = int(refit.get("trained") or 0)
         after = f" ({trained} trained after the search)" if trained else ""
         return f"Its {refit['folds']} fold models averaged{after}"
-    return f"Refitted on train+val ({refit['rows']:,} rows, {refit['epochs']} epochs)"
+    return f"Refitted on train+val ({refit['rows']} rows, {refit['epochs']} epochs)"
 
 
 __all__ = ["describe_refit", "format_number", "format_objective", "format_test_score", "objective_label"]

@@ -321,10 +321,9 @@ class Search:
         s = self.config
         if s.search.refit_kind == "folds":
             key = self.loop.key_of(genes)
-            k = s.search.folds
-            saved = {r: str(self.run.fold_model_path(key, r)) for r in range(k)}
+            paths = [str(self.run.fold_model_path(key, r)) for r in range(s.search.folds)]
             cap = self.records.get((key, 0), {}).get("epoch_cap")
-            return bag_fold_models(s.space, genes, self.data, s.training, s.search.seed, k, path, saved, cap)
+            return bag_fold_models(s.space, genes, self.data, s.training, s.search.seed, path, paths, cap)
         epochs = self.refit_epochs(self.loop.key_of(genes))
         return refit_genome(
             s.space, genes, self.data, s.training, s.search.seed, epochs, path, reference_path=reference

@@ -20,10 +20,9 @@ import dataclasses
 import hashlib
 import math
 import os
-import tempfile
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -354,56 +353,51 @@ def bag_fold_models(
     data: Dataset,
     settings: TrainSettings,
     run_seed: int,
-    folds: int,
     model_path: str,
-    saved: Mapping[int, str] | None = None,
+    fold_paths: Sequence[str],
     epoch_cap: int | None = None,
 ) -> dict[str, Any]:
     """The K fold models of ``genes`` averaged into one model, saved at ``model_path``.
 
-    What a cross-validated search (``search.folds`` = K) delivers for a selected
-    network instead of a refit: fold ``r``'s model is the network trained on the other
-    folds' rows and early-stopped on fold ``r`` (replicate ``r`` of the search,
-    :func:`fitness.fold_data`). It is read from ``saved[r]`` when the search kept that
-    file, else trained here (and saved there when ``saved`` names a path for it), which
-    gives the model the search would have (same rows, same seed, ``epoch_cap`` as the
-    search's). The average is one Keras model (:func:`fitness.ensemble.average_models`):
-    regression predictions in the target's units, or class probabilities. Returns
-    ``{"key", "status", "kind": "folds", "folds", "trained", "rows", "seconds", "error"}``
-    (``trained``: fold models trained here); a failure is a record, not an exception.
+    What a cross-validated search (``search.folds`` = K = ``len(fold_paths)``) delivers
+    for a selected network instead of a refit: fold ``r``'s model is the network trained
+    on the other folds' rows and early-stopped on fold ``r`` (replicate ``r`` of the
+    search, :func:`fitness.fold_data`). It is read from ``fold_paths[r]`` when the search
+    kept it there, else trained here and saved there, which gives the model the search
+    would have (same rows, same seed, ``epoch_cap`` as the search's). The average is one
+    Keras model (:func:`fitness.ensemble.average_models`): regression predictions in the
+    target's units, or class probabilities. Returns ``{"key", "status", "kind": "folds",
+    "folds", "trained", "rows", "seconds", "error"}`` (``trained``: fold models trained
+    here); a failure is a record, not an exception.
     """
     start = time.perf_counter()
     arch = decode(space, genes)
-    record: dict[str, Any] = {"key": arch.key, "status": "failed", "kind": "folds", "folds": int(folds)}
+    folds = len(fold_paths)
+    record: dict[str, Any] = {"key": arch.key, "status": "failed", "kind": "folds", "folds": folds}
     record.update(trained=0, rows=int(len(data.y_train) + len(data.y_val)), error=None)
-    saved = dict(saved or {})
     configure_tensorflow(settings.tf_threads)
     import keras
 
-    with tempfile.TemporaryDirectory(prefix="evonas-folds-") as tmp:
-        paths = []
-        for r in range(folds):
-            path = saved.get(r)
-            if path is None or not os.path.isfile(path):
-                path = path or os.path.join(tmp, f"fold{r}.keras")
-                trained = evaluate_genome(
-                    space, genes, fold_data(data, r, folds), settings, run_seed, path,
-                    epoch_cap=epoch_cap, replicate=r,
-                )  # fmt: skip
-                record["trained"] += 1
-                if trained["status"] != "ok" or not os.path.isfile(path):
-                    record["error"] = f"fold {r}: {trained.get('error') or 'no model saved'}"
-                    record["seconds"] = round(time.perf_counter() - start, 3)
-                    return record
-            paths.append(path)
-        try:
-            models = [keras.models.load_model(p) for p in paths]
-            average_models(models, [f"fold_{r}" for r in range(folds)], name="folds").save(model_path)
-            record["status"] = "ok"
-        except Exception as exc:
-            record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        finally:
-            keras.backend.clear_session()
+    for r, path in enumerate(fold_paths):
+        if os.path.isfile(path):
+            continue
+        rows = fold_data(data, r, folds)
+        trained = evaluate_genome(
+            space, genes, rows, settings, run_seed, path, epoch_cap=epoch_cap, replicate=r
+        )
+        record["trained"] += 1
+        if trained["status"] != "ok" or not os.path.isfile(path):
+            record["error"] = f"fold {r}: {trained.get('error') or 'no model saved'}"
+            record["seconds"] = round(time.perf_counter() - start, 3)
+            return record
+    try:
+        models = [keras.models.load_model(p) for p in fold_paths]
+        average_models(models, [f"fold_{r}" for r in range(folds)], name="folds").save(model_path)
+        record["status"] = "ok"
+    except Exception as exc:
+        record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    finally:
+        keras.backend.clear_session()
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
 
@@ -434,8 +428,10 @@ def score_test(
     models = [keras.models.load_model(p) for p in paths]
     preds = [forward(m, data.x_test) for m in models]
     if data.task == "regression":
-        mean = np.tensordot(w, np.asarray([p.astype("float64") for p in preds]), axes=1)
-        pred = preds[0] if len(preds) == 1 else mean
+        if len(preds) == 1:
+            pred = preds[0]
+        else:
+            pred = np.tensordot(w, np.asarray([p.astype("float64") for p in preds]), axes=1)
         err = pred.reshape(-1).astype("float64") - data.y_test.astype("float64")
         return {"test_rmse": float(np.sqrt(np.mean(err**2))), "test_rows": int(len(err))}
     y = data.y_test.astype("int64")

@@ -53,33 +53,21 @@ def run(tmp_path_factory) -> tuple[Path, str]:
 
 def fold_mean(run: Path, rows_path: Path) -> np.ndarray:
     """The members' weighted mean (greedy selection's weights) of their fold models' mean output, from the
-    fold files kept in ``best/folds/`` (there are all K of each member's after the search: those the race
-    trained and those trained at the end; a missing one would be trained again here, as the search does)."""
+    fold files kept in ``best/folds/`` (all K of each member's after the search: those the race trained and
+    those trained at the end)."""
     import keras
 
-    from evolve.api import load_data
     from evolve.predict import load_predictor
-    from evolve.rundir import RunDir
-    from fitness import evaluate_genome, fold_data
     from fitness.evaluate import forward
 
     encoder = load_predictor(run).encoder
     x = encoder.transform(pd.read_csv(rows_path, dtype={c.name: str for c in encoder.categorical})).x
     members = json.loads((run / "best/ensemble.json").read_text())["members"]
-    cfg = RunDir.open(run).config()
-    data = load_data(cfg.data)
-    space = cfg.space.for_data(data.task, embeddable=bool(data.ple_bins))
-    genes = {r["key"]: r["genes"] for r in jsonl(run / "individuals.jsonl")}
     outs = []
     for m in members:
         folds = []
         for r in range(K):
             path = run / f"best/folds/{m['key']}-fold{r}.keras"
-            if not path.is_file():
-                path = run.parent / f"again-{m['key']}-{r}.keras"
-                rows = fold_data(data, r, K)
-                arch = np.asarray(genes[m["key"]])
-                evaluate_genome(space, arch, rows, cfg.training, cfg.search.seed, str(path), replicate=r)
             folds.append(forward(keras.models.load_model(path), x))
         outs.append(np.mean(np.asarray(folds, dtype="float64"), axis=0))
     w = np.array([m["weight"] for m in members], dtype=float)
@@ -102,7 +90,29 @@ def test_each_delivered_network_is_its_fold_models_averaged_and_no_fold_is_train
         raced = {r["fold"] for r in journal if r["key"] == m["key"] and r["status"] == "ok"}
         assert m["refit"]["status"] == "ok" and m["refit"]["trained"] == K - len(raced), m
     assert any(m["refit"]["trained"] < K for m in members)  # the race's fold models were reused
-    assert any(m["refit"]["trained"] > 0 for m in members)  # ... and the missing ones trained at the end
+    assert any(m["refit"]["trained"] > 0 for m in members)  # ... and the missing ones trained at the end,
+    # as the race would have trained them: fold r's rows, replicate r's seed (the same model again)
+    import keras
+
+    from evolve.api import load_data
+    from evolve.rundir import RunDir
+    from fitness import evaluate_genome, fold_data
+    from fitness.evaluate import forward
+
+    cfg = RunDir.open(run).config()
+    data = load_data(cfg.data)
+    space = cfg.space.for_data(data.task, embeddable=bool(data.ple_bins))
+    genes = {r["key"]: r["genes"] for r in jsonl(run / "individuals.jsonl")}
+    m = next(m for m in members if m["refit"]["trained"] > 0)
+    raced = {r["fold"] for r in journal if r["key"] == m["key"]}
+    fold = min(set(range(K)) - raced)
+    again = run.parent / "again.keras"
+    arch = np.asarray(genes[m["key"]])
+    evaluate_genome(
+        space, arch, fold_data(data, fold, K), cfg.training, cfg.search.seed, str(again), replicate=fold
+    )
+    kept = keras.models.load_model(run / f"best/folds/{m['key']}-fold{fold}.keras")
+    assert_float32_close(forward(keras.models.load_model(again), data.x_test), forward(kept, data.x_test))
     # the weights: greedy selection on the members' out-of-fold predictions of every pooled row
     assert sum(m["weight"] for m in members) == 25 and members[0]["weight"] > 0
     test = json.loads((run / "test.json").read_text())
