@@ -1,6 +1,6 @@
 """Ablation: each quality lever of the default search switched off, one at a time, on the public suite.
 
-    .venv/bin/python benchmarks/ablation.py --tables ames,computers,sacramento,default --seeds 0 \
+    .venv/bin/python -m benchmarks.ablation --tables ames,computers,sacramento,default --seeds 0 \
         --population 8 --generations 4
 
 Every run is the default evonas search (``RunConfig()`` with the suite table as
@@ -32,21 +32,18 @@ import dataclasses
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from evonas.evolve.api import run_search
+from evonas.evolve.config import RunConfig
+from evonas.fitness import load_dataset
+
+from benchmarks.peers import RDATASETS, read_table
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from peers import RDATASETS, read_table  # noqa: E402
-
-from evolve.api import run_search  # noqa: E402
-from evolve.config import RunConfig  # noqa: E402
-from fitness import load_dataset  # noqa: E402
 
 LEVERS: dict[str, dict[str, dict[str, Any]]] = {
     "full": {},

@@ -14,7 +14,7 @@ same model, data, batches and optimizer:
 Prints seconds per genome and the ratio ``fit / compiled``; no early stopping
 (both run the same epochs).
 
-    .venv/bin/python benchmarks/conv_trainer.py --genomes 4 --epochs 3
+    .venv/bin/python -m benchmarks.conv_trainer --genomes 4 --epochs 3
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
@@ -41,12 +40,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    from evolve.config import RunConfig
-    from fitness.data import load_dataset
-    from fitness.keras_trainer import train_keras
-    from fitness.model import build_model, optimizer_for
-    from fitness.runtime import configure_tensorflow
-    from genome import decode, random_genome, textbook_genome
+    from evonas.evolve.config import RunConfig
+    from evonas.fitness.data import load_dataset
+    from evonas.fitness.keras_trainer import train_keras
+    from evonas.fitness.model import build_model, optimizer_for
+    from evonas.fitness.runtime import configure_tensorflow
+    from evonas.genome import decode, random_genome, textbook_genome
 
     configure_tensorflow(args.threads)
     import keras
@@ -107,7 +106,7 @@ def main() -> int:
             f"{arch.describe()[:80]}"
         )
     print(f"median ratio fit / compiled: {statistics.median(ratios):.2f} over {len(ratios)} genomes")
-    print(f"command: .venv/bin/python benchmarks/conv_trainer.py {' '.join(sys.argv[1:])}")
+    print(f"command: .venv/bin/python -m benchmarks.conv_trainer {' '.join(sys.argv[1:])}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Cross-fit instead of the refit: is the delivered ensemble better when each member is K fold models?
 
-    .venv/bin/python benchmarks/crossfit.py --table ames --seed 0 --budget 100
+    .venv/bin/python -m benchmarks.crossfit --table ames --seed 0 --budget 100
 
 One evonas search as ``benchmarks/search_quality.py`` runs it (``--budget`` trainings, the
 ensemble of the 5 best, each refitted on train+val with the guard), kept in ``--work``. Then,
@@ -24,15 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from evonas.evolve.ensemble import member_paths, read_members
+from evonas.evolve.rundir import RunDir
+from evonas.fitness import TrainSettings, evaluate_genome, score_test
+from evonas.fitness.evaluate import train_and_val
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import load_table  # noqa: E402
-from search_quality import run_evonas  # noqa: E402
-
-from evolve.ensemble import member_paths, read_members  # noqa: E402
-from evolve.rundir import RunDir  # noqa: E402
-from fitness import TrainSettings, evaluate_genome, score_test  # noqa: E402
-from fitness.evaluate import train_and_val  # noqa: E402
+from benchmarks.peers import load_table
+from benchmarks.search_quality import run_evonas
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Per-candidate overhead of the dask engine against the local one, and proof that the data goes once.
 
-    .venv/bin/python benchmarks/dask_overhead.py --dataset mnist5k --candidates 16 --epochs 2
+    .venv/bin/python -m benchmarks.dask_overhead --dataset mnist5k --candidates 16 --epochs 2
 
 Starts a Dask scheduler and two workers on 127.0.0.1 (``--nthreads 1``), and
 evaluates the same random genomes through ``LocalEngine(2)`` and ``DaskEngine``:
@@ -36,17 +36,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from distributed import Client
+from evonas.evolve.dask_engine import DaskEngine
+from evonas.evolve.engine import LocalEngine
+from evonas.evolve.worker import EvalTask, run_task
+from evonas.fitness import TrainSettings, load_dataset
+from evonas.genome import SearchSpace, random_genome
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from distributed import Client  # noqa: E402
-
-from evolve.dask_engine import DaskEngine  # noqa: E402
-from evolve.engine import LocalEngine  # noqa: E402
-from evolve.worker import EvalTask, run_task  # noqa: E402
-from fitness import TrainSettings, load_dataset  # noqa: E402
-from genome import SearchSpace, random_genome  # noqa: E402
 
 TIMING = ("seconds", "worker")
 
@@ -123,7 +120,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2, help="training epochs (0: skip the training batch)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print("$ .venv/bin/python benchmarks/dask_overhead.py " + " ".join(sys.argv[1:]))
+    print("$ .venv/bin/python -m benchmarks.dask_overhead " + " ".join(sys.argv[1:]))
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
 
     data = load_dataset(args.dataset)

@@ -18,8 +18,8 @@ Prints one table per dataset (median of the seeds, every seed listed) and the
 command. The results stay in ``--out`` (one JSON per search), so ``--report-only``
 prints the table again.
 
-    python benchmarks/images.py --datasets mnist5k,digits --seeds 0,1,2
-    python benchmarks/images.py --datasets digits --seeds 0 --population 4 --generations 1 --max-epochs 2
+    python -m benchmarks.images --datasets mnist5k,digits --seeds 0,1,2
+    python -m benchmarks.images --datasets digits --seeds 0 --population 4 --generations 1 --max-epochs 2
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def run_evonas(dataset: str, seed: int, out: Path, extra: list[str]) -> dict[str
     if run_dir.exists():
         subprocess.run(["rm", "-rf", str(run_dir)], check=True)
     command = [
-        sys.executable, "-m", "evolve.cli", "run", str(CONFIG.relative_to(ROOT)), "--dataset", dataset,
+        sys.executable, "-m", "evonas", "run", str(CONFIG.relative_to(ROOT)), "--dataset", dataset,
         "--images", "--seed", str(seed), "--out", str(run_dir), "--quiet", *extra,
     ]  # fmt: skip
     start = time.perf_counter()
@@ -59,8 +59,8 @@ def run_evonas(dataset: str, seed: int, out: Path, extra: list[str]) -> dict[str
     records = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines() if line]
     trained = [r for r in records if r.get("epochs", 0) > 0]  # multi-fidelity: a promoted network twice
     best = json.loads((run_dir / "best" / "model.json").read_text())
-    from evolve.config import RunConfig
-    from genome import decode
+    from evonas.evolve.config import RunConfig
+    from evonas.genome import decode
 
     config = RunConfig.load(run_dir / "config.toml")
     individual = next(
@@ -93,8 +93,8 @@ def run_kerastuner(
     dataset: str, seed: int, trials: int, max_epochs: int, patience: int, out: Path
 ) -> dict[str, Any]:
     """KerasTuner RandomSearch over a typical conv space on the same split; the best by val loss."""
-    from fitness.data import load_dataset
-    from fitness.runtime import configure_tensorflow
+    from evonas.fitness.data import load_dataset
+    from evonas.fitness.runtime import configure_tensorflow
 
     configure_tensorflow(2)
     import keras
@@ -176,10 +176,10 @@ def run_textbook(dataset: str, seed: int) -> dict[str, Any]:
     """The textbook network of the example's space alone: trained once as the search trains it."""
     import tempfile
 
-    from evolve.config import RunConfig
-    from fitness.data import load_dataset
-    from fitness.evaluate import evaluate_genome, score_test
-    from genome import decode, textbook_genome
+    from evonas.evolve.config import RunConfig
+    from evonas.fitness.data import load_dataset
+    from evonas.fitness.evaluate import evaluate_genome, score_test
+    from evonas.genome import decode, textbook_genome
 
     data = load_dataset(dataset, images=True)
     config = RunConfig.load(CONFIG).with_overrides(search={"seed": seed}).for_data(True)
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     for dataset in datasets:
         print(f"\n{dataset}\n{table(results, dataset)}")
-    print(f"\ncommand: python benchmarks/images.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(f"\ncommand: python -m benchmarks.images {' '.join(argv if argv is not None else sys.argv[1:])}")
     return 0
 
 

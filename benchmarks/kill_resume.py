@@ -1,6 +1,6 @@
 """SIGKILL a search at random moments, resume it, and compare with an uninterrupted run.
 
-    .venv/bin/python benchmarks/kill_resume.py --trials 20 --seed 0
+    .venv/bin/python -m benchmarks.kill_resume --trials 20 --seed 0
 
 Each trial starts the same small search (digits, real training), kills the
 whole process group with SIGKILL after a random delay drawn over the length of
@@ -31,7 +31,7 @@ SEARCH += ["--patience", "1", "--seed", "11", "--workers", "2", "--quiet"]
 
 
 def evonas(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True, **kw)
+    return subprocess.run([sys.executable, "-m", "evonas", *args], capture_output=True, text=True, **kw)
 
 
 def outcome(run: Path) -> tuple[str, list, dict]:
@@ -75,7 +75,7 @@ def main() -> int:
         run = root / f"trial{trial}"
         delay = float(rng.uniform(0.5, 0.95 * length))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "evolve.cli", "run", *SEARCH, "--out", str(run)],
+            [sys.executable, "-m", "evonas", "run", *SEARCH, "--out", str(run)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

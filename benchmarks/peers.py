@@ -57,11 +57,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from evolve.config import RunConfig
-from fitness import load_dataset
-from fitness.data import Dataset, read_frame, split_labels
-from fitness.encoder import MISSING
+from evonas.evolve.config import RunConfig
+from evonas.fitness import load_dataset
+from evonas.fitness.data import Dataset, read_frame, split_labels
+from evonas.fitness.encoder import MISSING
 
 SUITE = ("ames", "mnist5k", "computers", "sacramento", "default")
 DATASETS = (*SUITE, "digits")  # digits: the smoke test's small table

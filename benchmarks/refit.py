@@ -1,6 +1,6 @@
 """Does refitting the selected network on train+val help? Both test scores of the same searches.
 
-    .venv/bin/python benchmarks/refit.py --seeds 3
+    .venv/bin/python -m benchmarks.refit --seeds 3
 
 For each table and seed, one evonas search (the demo budget unless told:
 population 10, 5 generations after the initial one) with ``search.refit`` on.
@@ -27,11 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from evonas.evolve.api import run_search
+from evonas.evolve.config import RunConfig
 
-from evolve.api import run_search  # noqa: E402
-from evolve.config import RunConfig  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TABLES = {
     "ames": ("ames", None, ()),

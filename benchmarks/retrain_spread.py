@@ -1,6 +1,6 @@
 """Do the networks a search selects train well on any rows? The retrain spread, single split against folds.
 
-    .venv/bin/python benchmarks/retrain_spread.py --table computers --seeds 0,1 --budget 40
+    .venv/bin/python -m benchmarks.retrain_spread --table computers --seeds 0,1 --budget 40
 
 For each seed, two evonas searches as ``benchmarks/search_quality.py`` runs them (``--budget``
 trainings, the genetic loop): on the single train/val split, and cross-validated
@@ -23,13 +23,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from evonas.evolve.rundir import RunDir
+from evonas.fitness import TrainSettings, evaluate_genome, fold_data
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import load_table  # noqa: E402
-from search_quality import run_evonas  # noqa: E402
-
-from evolve.rundir import RunDir  # noqa: E402
-from fitness import TrainSettings, evaluate_genome, fold_data  # noqa: E402
+from benchmarks.peers import load_table
+from benchmarks.search_quality import run_evonas
 
 
 def fold_objectives(run: RunDir, data, folds: int) -> tuple[str, float, list[float]]:

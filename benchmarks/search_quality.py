@@ -1,7 +1,7 @@
 """Search quality side by side: evonas against the tools a user would pick instead.
 
-    .venv/bin/python benchmarks/search_quality.py --dataset ames --budget 100 --seeds 3
-    .venv/bin/python benchmarks/search_quality.py --suite --minutes 5 --seeds 3
+    .venv/bin/python -m benchmarks.search_quality --dataset ames --budget 100 --seeds 3
+    .venv/bin/python -m benchmarks.search_quality --suite --minutes 5 --seeds 3
 
 On one hash split (train/val/test, the one every evonas run uses) and one budget
 of candidate trainings, with the same epoch cap and early stopping for every
@@ -68,12 +68,16 @@ from typing import Any
 
 import numpy as np
 import tomllib
+from evonas.evolve.api import describe_data
+from evonas.evolve.config import ConfigError, RunConfig
+from evonas.evolve.ensemble import member_paths, read_members
+from evonas.evolve.rundir import DATA, REFIT, RunDir
+from evonas.evolve.search import Search
+from evonas.fitness import TrainSettings, score_test
+from evonas.fitness.data import Dataset, load_dataset
+from evonas.genome import decode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # peers.py, also when imported
-
-from peers import (  # noqa: E402
+from benchmarks.peers import (
     DATASETS,
     PEERS,
     SUITE,
@@ -86,14 +90,7 @@ from peers import (  # noqa: E402
     scores,
 )
 
-from evolve.api import describe_data  # noqa: E402
-from evolve.config import ConfigError, RunConfig  # noqa: E402
-from evolve.ensemble import member_paths, read_members  # noqa: E402
-from evolve.rundir import DATA, REFIT, RunDir  # noqa: E402
-from evolve.search import Search  # noqa: E402
-from fitness import TrainSettings, score_test  # noqa: E402
-from fitness.data import Dataset, load_dataset  # noqa: E402
-from genome import decode  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 NEURAL = ("evonas-genetic", "evonas-random", "kt-random", "kt-hyperband")
 REFERENCES = ("hgb-default", "hgb-tuned", "linear")
@@ -977,7 +974,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report_only:
             run_dataset(args, dataset, methods)
         command = (
-            f".venv/bin/python benchmarks/search_quality.py --dataset {dataset}"
+            f".venv/bin/python -m benchmarks.search_quality --dataset {dataset}"
             + (f" --minutes {args.minutes:g}" if args.minutes is not None else f" --budget {args.budget}")
             + f" --seeds {args.seeds}"
             + (f" --max-epochs {args.max_epochs}" if args.max_epochs != TrainSettings().max_epochs else "")
@@ -989,7 +986,7 @@ def main(argv: list[str] | None = None) -> int:
         write_suite_report(
             args.results,
             args.report_dir,
-            ".venv/bin/python benchmarks/search_quality.py --suite --report-only"
+            ".venv/bin/python -m benchmarks.search_quality --suite --report-only"
             + (f" --results {args.results}" if args.overlay else "")
             + "".join(f" --overlay {d}" for d in args.overlay),
             args.overlay,

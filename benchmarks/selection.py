@@ -1,9 +1,9 @@
 """Selection strategies side by side at equal trainings: NSGA-II's Pareto front, aging against tournament.
 
-    .venv/bin/python benchmarks/selection.py --front --tables ames,mnist5k --seeds 3 --budget 60
-    .venv/bin/python benchmarks/selection.py --strategies --tables ames,computers,sacramento,default \
+    .venv/bin/python -m benchmarks.selection --front --tables ames,mnist5k --seeds 3 --budget 60
+    .venv/bin/python -m benchmarks.selection --strategies --tables ames,computers,sacramento,default \
         --seeds 3 --budget 60
-    .venv/bin/python benchmarks/selection.py --report-only
+    .venv/bin/python -m benchmarks.selection --report-only
 
 ``--front``: ``search.objectives = val,params`` searched by NSGA-II (the default
 multi-objective selection) and by evonas random search (one population of
@@ -40,17 +40,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evonas.evolve.api import describe_data
+from evonas.evolve.config import RunConfig
+from evonas.evolve.objectives import front_rows, hypervolume_2d
+from evonas.evolve.rundir import DATA, RunDir
+from evonas.evolve.search import Search
+
+from benchmarks.peers import DATASETS, SUITE, load_table
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from peers import DATASETS, SUITE, load_table  # noqa: E402
-
-from evolve.api import describe_data  # noqa: E402
-from evolve.config import RunConfig  # noqa: E402
-from evolve.objectives import front_rows, hypervolume_2d  # noqa: E402
-from evolve.rundir import DATA, RunDir  # noqa: E402
-from evolve.search import Search  # noqa: E402
 
 FRONT_METHODS = ("nsga2", "random", "tournament")
 STRATEGY_METHODS = ("tournament", "aging", "random")
@@ -210,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     print(report(args.results))
-    print(f"\n(.venv/bin/python benchmarks/selection.py {' '.join(sys.argv[1:] if argv is None else argv)})")
+    print(f"\n(.venv/bin/python -m benchmarks.selection {' '.join(sys.argv[1:] if argv is None else argv)})")
     return 0
 
 

@@ -32,7 +32,7 @@ true score minus the table's best true score) after 50, 100, 200 and 400 evaluat
 and the median gap between the incumbent's observed score (what the strategy believes)
 and its true score::
 
-    python benchmarks/strategies.py            # 30 seeds: results/strategies.json, the table, the PNG
+    python -m benchmarks.strategies            # 30 seeds: results/strategies.json, the table, the PNG
 
 Writes ``docs/benchmarks/strategies.md`` and ``docs/img/strategies.png``
 (``--report-dir``, ``--image``).
@@ -52,11 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from evolve.loop import GeneticLoop  # noqa: E402
-from genome import SearchSpace, mutate_effective, random_genome  # noqa: E402
+from evonas.evolve.loop import GeneticLoop
+from evonas.genome import SearchSpace, mutate_effective, random_genome
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("naval_propulsion", "parkinsons_telemonitoring", "protein_structure", "slice_localization")
@@ -394,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         saved = json.loads(args.results.read_text())
         results = saved["results"]
         strategies = list(dict.fromkeys(r["strategy"] for r in results))
-        text = report(results, strategies, saved.get("command", "python benchmarks/strategies.py"))
+        text = report(results, strategies, saved.get("command", "python -m benchmarks.strategies"))
         (args.report_dir / "strategies.md").write_text(text + "\n")
         plot(results, strategies, args.image)
         print(text)
@@ -409,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = [_job(j) for j in jobs]
     seconds = time.perf_counter() - start
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/strategies.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.strategies " + " ".join(argv if argv is not None else sys.argv[1:])
     saved = {"seconds": seconds, "command": command.strip(), "results": results}
     args.results.write_text(json.dumps(saved) + "\n")
     text = report(results, strategies, command.strip())

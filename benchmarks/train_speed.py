@@ -1,7 +1,7 @@
 """Candidate training speed: evonas' compiled trainer against ``keras.Model.fit``, side by side.
 
-    .venv/bin/python benchmarks/train_speed.py                 # every part, one after another
-    .venv/bin/python benchmarks/train_speed.py --part speed --genomes 20 --epochs 20
+    .venv/bin/python -m benchmarks.train_speed                 # every part, one after another
+    .venv/bin/python -m benchmarks.train_speed --part speed --genomes 20 --epochs 20
 
 Parts:
   speed    the same random genomes on Ames (same model and initial weights, data,
@@ -63,16 +63,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fitness import TrainSettings, build_model, evaluate_genome, load_dataset  # noqa: E402
-from fitness.embedding import width as embedding_width  # noqa: E402
-from fitness.model import optimizer_for  # noqa: E402
-from fitness.plain import times_transposed, turns_input_gradient  # noqa: E402
-from fitness.runtime import configure_tensorflow  # noqa: E402
-from fitness.trainer import compile_training, without_graph_optimizer  # noqa: E402
-from genome import INPUT, SearchSpace, decode, random_genome  # noqa: E402
+from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
+from evonas.fitness.embedding import width as embedding_width
+from evonas.fitness.model import optimizer_for
+from evonas.fitness.plain import times_transposed, turns_input_gradient
+from evonas.fitness.runtime import configure_tensorflow
+from evonas.fitness.trainer import compile_training, without_graph_optimizer
+from evonas.genome import INPUT, SearchSpace, decode, random_genome
 
 
 def rss_mb() -> float:
@@ -296,8 +293,8 @@ def part_schedule(data, space, measured: list[tuple[np.ndarray, float]], seed: i
     """Generations drawn from measured candidates, handed to workers in random order and longest first."""
     import heapq
 
-    from evolve.engine import longest_first
-    from evolve.worker import EvalTask
+    from evonas.evolve.engine import longest_first
+    from evonas.evolve.worker import EvalTask
 
     settings = TrainSettings()
 
@@ -420,9 +417,8 @@ def part_graph(data, space, genomes: int, epochs: int, seed: int) -> None:
 
 def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
     import tensorflow as tf
-
-    from fitness.plain import PlainNetwork
-    from fitness.trainer import FlatTraining, device_data, without_graph_optimizer
+    from evonas.fitness.plain import PlainNetwork
+    from evonas.fitness.trainer import FlatTraining, device_data, without_graph_optimizer
 
     rng = np.random.default_rng(seed)
     def per_step(arch, batch: int, update: bool) -> float:
@@ -513,8 +509,7 @@ def part_fixed(data, space, genomes: int, seed: int) -> None:
 def part_predict(data, space, genomes: int, seed: int, work: Path) -> None:
     """Scoring a saved model: ``keras.Model.predict`` against :func:`fitness.evaluate.forward`."""
     import keras
-
-    from fitness.evaluate import PREDICT_BATCH, forward
+    from evonas.fitness.evaluate import PREDICT_BATCH, forward
 
     rng = np.random.default_rng(seed + 3)
     settings = TrainSettings(max_epochs=1, patience=1)
@@ -554,8 +549,8 @@ def part_predict(data, space, genomes: int, seed: int, work: Path) -> None:
 
 
 def part_workers(data, space, seed: int) -> None:
-    from evolve.engine import LocalEngine, longest_first
-    from evolve.worker import EvalTask
+    from evonas.evolve.engine import LocalEngine, longest_first
+    from evonas.evolve.worker import EvalTask
 
     rng = np.random.default_rng(seed + 2)
     settings = TrainSettings(max_epochs=10, patience=3)
@@ -583,7 +578,7 @@ def part_workers(data, space, seed: int) -> None:
 
 
 def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
-    import fitness.plain as plain
+    import evonas.fitness.plain as plain
 
     rng = np.random.default_rng(seed)
     rule = plain.turns_input_gradient
@@ -806,7 +801,7 @@ def main(argv: list[str] | None = None) -> None:
         help="genomes of a small space (2 levels of 2 units, 8-32 neurons): for smoke tests, not figures",
     )
     args = parser.parse_args(argv)
-    command = sys.argv if argv is None else ["benchmarks/train_speed.py", *argv]
+    command = sys.argv if argv is None else ["python", "-m", "benchmarks.train_speed", *argv]
     print("command:", " ".join([".venv/bin/python", *command]))
     configure_tensorflow(1)
     data = load_dataset("ames")

@@ -1,6 +1,6 @@
 """Numeric feature transform x target transform on Ames: the test RMSE of the best network.
 
-    .venv/bin/python benchmarks/transforms.py --seeds 0 --population 8 --generations 2
+    .venv/bin/python -m benchmarks.transforms --seeds 0 --population 8 --generations 2
 
 For each seed and each of standard / robust / quantile features x none / log
 target, one evonas search on the built-in ``ames`` (``data.numeric_transform``,
@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from evonas.evolve.api import run_search
+from evonas.evolve.config import RunConfig
 
-from evolve.api import run_search  # noqa: E402
-from evolve.config import RunConfig  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 NUMERIC = ("standard", "robust", "quantile")
 TARGET = ("none", "log")

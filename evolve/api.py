@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig, parse_duration
-from evolve.engine import make_engine
-from evolve.formats import format_number, objective_label
-from evolve.logbook import by_generation, no_success_reason
-from evolve.rundir import CONFIG, DATA, ENCODER, TEST, RunDir, drop_partial_line, write_atomic
-from evolve.search import Search
-from fitness import Dataset, FoldError, check_folds, load_dataset, objective_name
-from genome import SearchSpace, decode
+from evonas.evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig, parse_duration
+from evonas.evolve.engine import make_engine
+from evonas.evolve.formats import format_number, objective_label
+from evonas.evolve.logbook import by_generation, no_success_reason
+from evonas.evolve.rundir import CONFIG, DATA, ENCODER, TEST, RunDir, drop_partial_line, write_atomic
+from evonas.evolve.search import Search
+from evonas.fitness import Dataset, FoldError, check_folds, load_dataset, objective_name
+from evonas.genome import SearchSpace, decode
 
 
 def load_data(cfg: DataConfig) -> Dataset:

@@ -42,7 +42,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from evolve.config import DEFAULT_GENERATIONS
+from evonas.evolve.config import DEFAULT_GENERATIONS
 
 
 def makespan(seconds: Iterable[float], workers: int) -> float:

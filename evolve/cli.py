@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from evolve.api import (
+from evonas.evolve.api import (
     RunResult,
     check_space_fits,
     default_out,
@@ -29,15 +29,15 @@ from evolve.api import (
     resume_search,
     run_search,
 )
-from evolve.budget import format_duration
-from evolve.config import ConfigError, RunConfig, parse_duration
-from evolve.formats import describe_refit, format_number, format_test_score, objective_label
-from evolve.logbook import no_success_reason
-from evolve.objectives import read_front
-from evolve.rundir import RunDir, RunDirError, write_atomic
-from evolve.selection import STRATEGIES
-from fitness import DataError, Dataset, SettingsError, objective_name
-from genome import SpaceError
+from evonas.evolve.budget import format_duration
+from evonas.evolve.config import ConfigError, RunConfig, parse_duration
+from evonas.evolve.formats import describe_refit, format_number, format_test_score, objective_label
+from evonas.evolve.logbook import no_success_reason
+from evonas.evolve.objectives import read_front
+from evonas.evolve.rundir import RunDir, RunDirError, write_atomic
+from evonas.evolve.selection import STRATEGIES
+from evonas.fitness import DataError, Dataset, SettingsError, objective_name
+from evonas.genome import SpaceError
 
 USER_ERRORS = (ConfigError, DataError, RunDirError, SettingsError, SpaceError)
 
@@ -471,7 +471,7 @@ def _print_front(front, objectives: Sequence[str], task: str, path: Path) -> Non
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
-    from evolve.lineage import Lineage
+    from evonas.evolve.lineage import Lineage
 
     for flag, value, low in (("--best", args.best, 1), ("--id", args.id, 0), ("--depth", args.depth, 0)):
         if value is not None and value < low:
@@ -495,7 +495,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from evolve.report import write_report
+    from evonas.evolve.report import write_report
 
     page = write_report(args.run_dir, args.out)
     print(f"evonas: wrote {page} and its plots in {page.parent}")
@@ -521,7 +521,7 @@ def _check_output(flag: str, out: Path, run_dir: Path, inputs: Sequence[Path] = 
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from evolve.predict import load_predictor
+    from evonas.evolve.predict import load_predictor
 
     run = RunDir.open(args.run_dir)
     rows_path = Path(args.rows)
@@ -546,8 +546,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from evolve.predict import load_predictor
-    from fitness.export import describe, export_model
+    from evonas.evolve.predict import load_predictor
+    from evonas.fitness.export import describe, export_model
 
     run = RunDir.open(args.run_dir)
     out = _check_output("--to", Path(args.to), run.path)

@@ -24,12 +24,11 @@ from typing import Any
 
 import tomli_w
 import tomllib
-
-from evolve.objectives import ObjectivesError, parse_objectives
-from evolve.selection import STRATEGIES, default_selection
-from fitness import SettingsError, TrainSettings
-from fitness.transforms import NUMERIC_TRANSFORMS, TARGET_TRANSFORMS
-from genome import SearchSpace, SpaceError
+from evonas.evolve.objectives import ObjectivesError, parse_objectives
+from evonas.evolve.selection import STRATEGIES, default_selection
+from evonas.fitness import SettingsError, TrainSettings
+from evonas.fitness.transforms import NUMERIC_TRANSFORMS, TARGET_TRANSFORMS
+from evonas.genome import SearchSpace, SpaceError
 
 
 class ConfigError(ValueError):

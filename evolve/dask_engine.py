@@ -53,11 +53,10 @@ from typing import Any
 import distributed
 from distributed import Client, KilledWorker, WorkerPlugin
 from distributed.comm.core import CommClosedError
-
-from evolve.config import ConfigError
-from evolve.worker import EvalTask, drop_data, init_worker, run_task, setup_counts
-from fitness import Dataset, TrainSettings, failed_record
-from genome import SearchSpace, decode
+from evonas.evolve.config import ConfigError
+from evonas.evolve.worker import EvalTask, drop_data, init_worker, run_task, setup_counts
+from evonas.fitness import Dataset, TrainSettings, failed_record
+from evonas.genome import SearchSpace, decode
 
 CONNECT_TIMEOUT_S = 10.0
 POLL_S = 0.05  # how often a generation looks for finished futures (as distributed.as_completed does)

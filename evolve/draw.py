@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from evolve.formats import format_number, objective_label
-from genome import INPUT, OUTPUT, Architecture
+from evonas.evolve.formats import format_number, objective_label
+from evonas.genome import INPUT, OUTPUT, Architecture
 
 OPERATOR_COLORS = {"init": "#bdbdbd", "elite": "#7f7f7f", "crossover": "#1f77b4", "mutation": "#ff7f0e"}
 OPERATOR_COLORS["crossover+mutation"] = "#9467bd"

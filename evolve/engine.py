@@ -42,12 +42,11 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
+from evonas.evolve.config import ConfigError, SearchConfig, resolve_workers
+from evonas.evolve.worker import EvalTask, init_worker, run_task
+from evonas.fitness import Dataset, TrainSettings, estimated_seconds, failed_record
+from evonas.genome import SearchSpace
 from joblib.externals.loky import get_reusable_executor
-
-from evolve.config import ConfigError, SearchConfig, resolve_workers
-from evolve.worker import EvalTask, init_worker, run_task
-from fitness import Dataset, TrainSettings, estimated_seconds, failed_record
-from genome import SearchSpace
 
 # loky replaces a worker whose memory grew a lot (after many candidates); the job is not
 # lost and results do not depend on the worker, so its warning is noise for our users.
@@ -213,7 +212,7 @@ def make_engine(search: SearchConfig) -> Engine:
     """
     if search.engine == "dask":
         try:
-            from evolve.dask_engine import DaskEngine
+            from evonas.evolve.dask_engine import DaskEngine
         except ImportError as exc:
             if exc.name not in ("dask", "distributed"):
                 raise

@@ -40,11 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from evolve.rundir import ENSEMBLE, RunDir
-from fitness import Dataset, configure_tensorflow, fold_data, score_test
-from fitness.ensemble import greedy_weights
-from fitness.evaluate import forward
+from evonas.evolve.rundir import ENSEMBLE, RunDir
+from evonas.fitness import Dataset, configure_tensorflow, fold_data, score_test
+from evonas.fitness.ensemble import greedy_weights
+from evonas.fitness.evaluate import forward
 
 
 def read_members(run: RunDir) -> list[dict[str, Any]]:

@@ -35,15 +35,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from evonas.evolve.api import run_search
+from evonas.evolve.config import RunConfig, SearchConfig
+from evonas.evolve.rundir import RunDirError
+from evonas.fitness.data import load_dataset
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
-
-from evolve.api import run_search
-from evolve.config import RunConfig, SearchConfig
-from evolve.rundir import RunDirError
-from fitness.data import load_dataset
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _sk_validate
@@ -214,7 +213,7 @@ class _EvonasEstimator(BaseEstimator):
         )
         run_dir = self._new_run_dir()
         run_search(config, run_dir, data=data, progress=not self.quiet, log=_quiet if self.quiet else print)
-        from evolve.predict import load_predictor  # TensorFlow / Keras: only once a model is needed
+        from evonas.evolve.predict import load_predictor  # TensorFlow / Keras: only once a model is needed
 
         self.run_dir_ = run_dir
         self.predictor_ = load_predictor(run_dir)

@@ -23,12 +23,11 @@ from typing import Any
 
 import networkx as nx
 import pandas as pd
-
-from evolve.api import RunResult
-from evolve.draw import OPERATOR_COLORS, draw_lineage
-from evolve.formats import format_objective
-from evolve.rundir import RunDirError
-from genome import Architecture, SearchSpace, decode, diff
+from evonas.evolve.api import RunResult
+from evonas.evolve.draw import OPERATOR_COLORS, draw_lineage
+from evonas.evolve.formats import format_objective
+from evonas.evolve.rundir import RunDirError
+from evonas.genome import Architecture, SearchSpace, decode, diff
 
 MAX_CHANGES = 6  # changes listed per parent in the text tree; the DataFrame has them all
 

@@ -55,10 +55,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from evolve.selection import STRATEGIES, SelectionSettings, default_selection
-from evolve.toolbox import Individual, make_toolbox
-from genome import SearchSpace, decode, textbook_genome
+from evonas.evolve.selection import STRATEGIES, SelectionSettings, default_selection
+from evonas.evolve.toolbox import Individual, make_toolbox
+from evonas.genome import SearchSpace, decode, textbook_genome
 
 STATE_FORMAT = 1
 NOVELTY_RETRIES = 5

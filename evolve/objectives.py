@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from genome import SearchSpace, decode
+from evonas.genome import SearchSpace, decode
 
 OBJECTIVES = ("val", "params", "latency")
 SECOND = ("params", "latency")  # what the second objective may be

@@ -25,18 +25,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from evolve.api import load_data
-from evolve.ensemble import member_paths, predicting, read_members
-from evolve.logbook import no_success_reason
-from evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
-from fitness import DataError, evaluate_genome, fold_data
-from fitness.encoder import Encoded, Encoder
-from fitness.evaluate import forward
-from fitness.images import FILE, is_image_source, read_images
-from fitness.runtime import configure_tensorflow
-from fitness.validate import read_table_file
-from genome import Architecture, decode
+from evonas.evolve.api import load_data
+from evonas.evolve.ensemble import member_paths, predicting, read_members
+from evonas.evolve.logbook import no_success_reason
+from evonas.evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
+from evonas.fitness import DataError, evaluate_genome, fold_data
+from evonas.fitness.encoder import Encoded, Encoder
+from evonas.fitness.evaluate import forward
+from evonas.fitness.images import FILE, is_image_source, read_images
+from evonas.fitness.runtime import configure_tensorflow
+from evonas.fitness.validate import read_table_file
+from evonas.genome import Architecture, decode
 
 PREDICTION = "prediction"
 
@@ -246,7 +245,7 @@ def _ensemble_predictor(
     run: RunDir, config: Any, encoder: Encoder, members: list[dict[str, Any]]
 ) -> Predictor:
     """The predictor of a run's ensemble: one Keras model averaging the members' outputs."""
-    from fitness.ensemble import average_models
+    from evonas.fitness.ensemble import average_models
 
     members, weights = predicting(members)  # weighed: the members of positive weight
     paths = member_paths(run, members, refitted=True)

@@ -30,14 +30,19 @@ import os
 from pathlib import Path
 
 import pandas as pd
-
-from evolve.api import RunResult
-from evolve.draw import OPERATOR_COLORS, draw_lattice
-from evolve.formats import describe_refit, format_number, format_objective, format_test_score, objective_label
-from evolve.lineage import Lineage
-from evolve.logbook import failure_reasons
-from evolve.objectives import read_front, values_of
-from evolve.rundir import RunDirError
+from evonas.evolve.api import RunResult
+from evonas.evolve.draw import OPERATOR_COLORS, draw_lattice
+from evonas.evolve.formats import (
+    describe_refit,
+    format_number,
+    format_objective,
+    format_test_score,
+    objective_label,
+)
+from evonas.evolve.lineage import Lineage
+from evonas.evolve.logbook import failure_reasons
+from evonas.evolve.objectives import read_front, values_of
+from evonas.evolve.rundir import RunDirError
 
 REPORT_DEPTH = 12  # generations of ancestry drawn in lineage.png (keeps the picture readable)
 BREEDING = ("crossover", "mutation", "crossover+mutation")

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from evolve.config import ConfigError, RunConfig, legacy_genes
+from evonas.evolve.config import ConfigError, RunConfig, legacy_genes
 
 CONFIG = "config.toml"
 EVALUATIONS = "evaluations.jsonl"

@@ -36,9 +36,7 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
-
-from evolve.budget import (
+from evonas.evolve.budget import (
     budget_stop_line,
     end_seconds,
     folds_seconds,
@@ -46,18 +44,25 @@ from evolve.budget import (
     next_generation_seconds,
     refit_seconds,
 )
-from evolve.config import RunConfig, resolve_workers
-from evolve.engine import longest_first, make_engine, model_path_for
-from evolve.ensemble import keep_member_models, read_members, refit_members, score_members, weigh_members
-from evolve.fidelity import is_short, promoted, rung_epochs
-from evolve.formats import format_number, objective_label
-from evolve.logbook import GenerationSummary
-from evolve.loop import STATE_FORMAT, Candidate, GeneticLoop, Judged
-from evolve.objectives import FRONT, front_csv, front_rows, values_of
-from evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
-from evolve.toolbox import Individual
-from evolve.worker import EvalTask
-from fitness import Dataset, bag_fold_models, evaluate_genome, fold_data, refit_genome, score_test
+from evonas.evolve.config import RunConfig, resolve_workers
+from evonas.evolve.engine import longest_first, make_engine, model_path_for
+from evonas.evolve.ensemble import (
+    keep_member_models,
+    read_members,
+    refit_members,
+    score_members,
+    weigh_members,
+)
+from evonas.evolve.fidelity import is_short, promoted, rung_epochs
+from evonas.evolve.formats import format_number, objective_label
+from evonas.evolve.logbook import GenerationSummary
+from evonas.evolve.loop import STATE_FORMAT, Candidate, GeneticLoop, Judged
+from evonas.evolve.objectives import FRONT, front_csv, front_rows, values_of
+from evonas.evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
+from evonas.evolve.toolbox import Individual
+from evonas.evolve.worker import EvalTask
+from evonas.fitness import Dataset, bag_fold_models, evaluate_genome, fold_data, refit_genome, score_test
+from tqdm.auto import tqdm
 
 # 1: the generational loop's own state (before the runner asked GeneticLoop; still read, see
 # Search._legacy_state); 2: {"loop": GeneticLoop.state(), ...}

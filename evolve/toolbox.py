@@ -15,9 +15,14 @@ from typing import Any
 
 import numpy as np
 from deap import base
-
-from evolve.objectives import values_of
-from genome import SearchSpace, crossover_two_point, crossover_unit_blocks, mutate_effective, random_genome
+from evonas.evolve.objectives import values_of
+from evonas.genome import (
+    SearchSpace,
+    crossover_two_point,
+    crossover_unit_blocks,
+    mutate_effective,
+    random_genome,
+)
 
 
 class FitnessMin(base.Fitness):

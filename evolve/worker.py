@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from fitness import (
+from evonas.fitness import (
     Dataset,
     TrainSettings,
     configure_tensorflow,
@@ -30,7 +29,7 @@ from fitness import (
     failed_record,
     fold_data,
 )
-from genome import SearchSpace, decode
+from evonas.genome import SearchSpace, decode
 
 LOCAL = "local"  # the name of the dataset of a loky worker
 

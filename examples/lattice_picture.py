@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from evolve.draw import draw_lattice
-from genome import SearchSpace, decode
+from evonas.evolve.draw import draw_lattice
+from evonas.genome import SearchSpace, decode
 
 
 def main(path: str) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import tempfile
 
-from evolve import RunConfig, RunResult, load_data, run_search
-from evolve.api import format_best
-from genome import SearchSpace, decode, diff
+from evonas.evolve.api import format_best
+from evonas.genome import SearchSpace, decode, diff
+
+from evonas import RunConfig, RunResult, load_data, run_search
 
 
 def main() -> None:

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from evonas.fitness.export import export_model, input_names
+
+from evonas import EvonasRegressor, RunConfig, load_predictor, run_search
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from evolve import EvonasRegressor, RunConfig, load_predictor, run_search  # noqa: E402
-from fitness.export import export_model, input_names  # noqa: E402
 
 
 def houses(n: int, seed: int) -> pd.DataFrame:

@@ -7,9 +7,9 @@ trainer), ``settings`` (``TrainSettings``), ``runtime`` (TensorFlow process set-
 the test score). See ``docs/design.md``.
 """
 
-from fitness.cost import estimated_seconds
-from fitness.data import BUILTIN, DataError, Dataset, load_dataset
-from fitness.evaluate import (
+from evonas.fitness.cost import estimated_seconds
+from evonas.fitness.data import BUILTIN, DataError, Dataset, load_dataset
+from evonas.fitness.evaluate import (
     bag_fold_models,
     evaluate_genome,
     evaluation_seed,
@@ -18,10 +18,10 @@ from fitness.evaluate import (
     refit_genome,
     score_test,
 )
-from fitness.folds import FoldError, check_folds, fold_data
-from fitness.model import build_model, unit_layer_names
-from fitness.runtime import configure_tensorflow, import_tensorflow
-from fitness.settings import SettingsError, TrainSettings
+from evonas.fitness.folds import FoldError, check_folds, fold_data
+from evonas.fitness.model import build_model, unit_layer_names
+from evonas.fitness.runtime import configure_tensorflow, import_tensorflow
+from evonas.fitness.settings import SettingsError, TrainSettings
 
 __all__ = [
     "BUILTIN",

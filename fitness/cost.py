@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from fitness.data import Dataset
-from fitness.settings import TrainSettings
-from genome import SearchSpace, decode
-from genome.conv import conv_macs
+from evonas.fitness.data import Dataset
+from evonas.fitness.settings import TrainSettings
+from evonas.genome import SearchSpace, decode
+from evonas.genome.conv import conv_macs
 
 
 def estimated_seconds(space: SearchSpace, genes: np.ndarray, data: Dataset, settings: TrainSettings) -> float:

@@ -84,11 +84,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from fitness.embedding import Bins, fit_bins
-from fitness.embedding import width as embedding_width
-from fitness.encoder import MISSING, Encoder
-from fitness.images import (
+from evonas.fitness.embedding import Bins, fit_bins
+from evonas.fitness.embedding import width as embedding_width
+from evonas.fitness.encoder import MISSING, Encoder
+from evonas.fitness.images import (
     BUILTIN_SHAPES,
     FILE,
     LABEL,
@@ -97,10 +96,10 @@ from fitness.images import (
     pixel_columns,
     read_images,
 )
-from fitness.leaks import find_leaks
-from fitness.plain import scale_features
-from fitness.transforms import choose_target_transform, from_model_space, to_model_space
-from fitness.validate import (
+from evonas.fitness.leaks import find_leaks
+from evonas.fitness.plain import scale_features
+from evonas.fitness.transforms import choose_target_transform, from_model_space, to_model_space
+from evonas.fitness.validate import (
     DataError,
     as_float,
     check_classes,
@@ -114,7 +113,7 @@ from fitness.validate import (
     resolve_columns,
     suggest,
 )
-from genome import Architecture
+from evonas.genome import Architecture
 
 BUILTIN = {"ames", "mnist5k", "digits"}
 TASKS = ("auto", "regression", "classification")

@@ -39,9 +39,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from fitness.transforms import apply_quantile, apply_robust, check_numeric_transform, fit_quantile, fit_robust
-from fitness.validate import DataError, as_float, is_numeric
+from evonas.fitness.transforms import (
+    apply_quantile,
+    apply_robust,
+    check_numeric_transform,
+    fit_quantile,
+    fit_robust,
+)
+from evonas.fitness.validate import DataError, as_float, is_numeric
 
 MISSING = "<missing>"
 FORMAT = 2  # 2: the numeric transform; format 1 (no transform) reads as "standard"

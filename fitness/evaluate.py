@@ -26,17 +26,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from fitness.data import Dataset
-from fitness.ensemble import average_models
-from fitness.folds import fold_data
-from fitness.keras_trainer import train_keras
-from fitness.latency import measure_latency
-from fitness.model import build_model, optimizer_for, with_target_scale
-from fitness.runtime import configure_tensorflow
-from fitness.settings import TrainSettings
-from fitness.trainer import compiled_supports, train_compiled
-from genome import Architecture, SearchSpace, decode
+from evonas.fitness.data import Dataset
+from evonas.fitness.ensemble import average_models
+from evonas.fitness.folds import fold_data
+from evonas.fitness.keras_trainer import train_keras
+from evonas.fitness.latency import measure_latency
+from evonas.fitness.model import build_model, optimizer_for, with_target_scale
+from evonas.fitness.runtime import configure_tensorflow
+from evonas.fitness.settings import TrainSettings
+from evonas.fitness.trainer import compiled_supports, train_compiled
+from evonas.genome import Architecture, SearchSpace, decode
 
 PREDICT_BATCH = 1024  # rows per forward call, for the test score and evonas predict alike (same numbers)
 

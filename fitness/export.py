@@ -67,8 +67,7 @@ import re
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from fitness.encoder import MISSING, Encoder
+from evonas.fitness.encoder import MISSING, Encoder
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -20,8 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
-from fitness.data import Dataset
+from evonas.fitness.data import Dataset
 
 
 class FoldError(ValueError):

@@ -33,9 +33,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from fitness.data import Dataset
-from genome import Architecture
+from evonas.fitness.data import Dataset
+from evonas.genome import Architecture
 
 
 def keras_targets(data: Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -68,8 +68,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-
-from fitness.validate import as_float, is_numeric
+from evonas.fitness.validate import as_float, is_numeric
 
 PEARSON_LEAK = 0.999  # |Pearson r| at or above this with the target: a linear copy
 RANK_LEAK = 0.999  # |Spearman rho| at or above this: a monotone transform of the target

@@ -22,9 +22,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from fitness.embedding import Bins, layer_weights
-from genome import INPUT, Architecture, ConvLevel
+from evonas.fitness.embedding import Bins, layer_weights
+from evonas.genome import INPUT, Architecture, ConvLevel
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -222,7 +221,7 @@ def optimizer_for(arch: Architecture, train_rows: int, horizon_epochs: int):
     horizon is the epoch cap of the search (``training.max_epochs``), also in
     the refit, so the rate of epoch ``e`` does not depend on where training stops.
     """
-    from fitness.schedule import learning_rate, steps_per_epoch
+    from evonas.fitness.schedule import learning_rate, steps_per_epoch
 
     steps = horizon_epochs * steps_per_epoch(train_rows, arch.batch_size)
     rate = learning_rate(arch.schedule, arch.learning_rate, steps)

@@ -46,9 +46,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from fitness.model import unit_layer_names
-from genome import INPUT, Architecture
+from evonas.fitness.model import unit_layer_names
+from evonas.genome import INPUT, Architecture
 
 EPSILON = 1e-7  # keras.backend.epsilon(): the floor of the Normalization layer's standard deviation
 _SQRT_HALF = 1 / math.sqrt(2.0)

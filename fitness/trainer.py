@@ -40,12 +40,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-
-from fitness.data import Dataset
-from fitness.embedding import encode
-from fitness.fused import fused_updater
-from fitness.plain import ACTIVATIONS, PlainNetwork, scale_features, softmax_cross_entropy
-from genome import Architecture
+from evonas.fitness.data import Dataset
+from evonas.fitness.embedding import encode
+from evonas.fitness.fused import fused_updater
+from evonas.fitness.plain import ACTIVATIONS, PlainNetwork, scale_features, softmax_cross_entropy
+from evonas.genome import Architecture
 
 _DEVICE_DATA: dict[tuple[str, str], tuple[Any, ...]] = {}
 

@@ -35,8 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from fitness.validate import DataError
+from evonas.fitness.validate import DataError
 
 NUMERIC_TRANSFORMS = ("standard", "robust", "quantile")
 TARGET_TRANSFORMS = ("auto", "none", "log")

@@ -6,7 +6,7 @@ slices of the 1-D ``int64`` genome; :func:`decode` turns a genome into an
 operators create, cross and mutate genomes with an explicit numpy Generator.
 """
 
-from genome.architecture import (
+from evonas.genome.architecture import (
     EDGE_KINDS,
     INPUT,
     OUTPUT,
@@ -17,19 +17,19 @@ from genome.architecture import (
     fmt_lr,
     unit_name,
 )
-from genome.conv import ConvLevel, ImageShape
-from genome.decode import decode
-from genome.errors import SpaceError
-from genome.layout import GeneLayout, layout_for
-from genome.operators import (
+from evonas.genome.conv import ConvLevel, ImageShape
+from evonas.genome.decode import decode
+from evonas.genome.errors import SpaceError
+from evonas.genome.layout import GeneLayout, layout_for
+from evonas.genome.operators import (
     crossover_two_point,
     crossover_unit_blocks,
     mutate_effective,
     mutation_kinds,
     random_genome,
 )
-from genome.space import KNOWN_ACTIVATIONS, KNOWN_OPTIMIZERS, SearchSpace
-from genome.textbook import textbook_genome
+from evonas.genome.space import KNOWN_ACTIVATIONS, KNOWN_OPTIMIZERS, SearchSpace
+from evonas.genome.textbook import textbook_genome
 
 __all__ = [
     "EDGE_KINDS",

@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from genome.conv import (
+from evonas.genome.conv import (
     ConvLevel,
     ImageShape,
     conv_diff,

@@ -28,10 +28,9 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-
-from genome.architecture import INPUT, Architecture, Unit, UnitId
-from genome.conv import ConvLevel
-from genome.space import SearchSpace
+from evonas.genome.architecture import INPUT, Architecture, Unit, UnitId
+from evonas.genome.conv import ConvLevel
+from evonas.genome.space import SearchSpace
 
 
 def decode(space: SearchSpace, genes: np.ndarray) -> Architecture:

@@ -52,8 +52,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
-
-from genome.errors import SpaceError
+from evonas.genome.errors import SpaceError
 
 
 class SpaceBounds(Protocol):

@@ -19,10 +19,9 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
-
-from genome.decode import decode
-from genome.layout import CONV_LEVEL_BLOCKS, GeneLayout
-from genome.space import SearchSpace
+from evonas.genome.decode import decode
+from evonas.genome.layout import CONV_LEVEL_BLOCKS, GeneLayout
+from evonas.genome.space import SearchSpace
 
 MutationFn = Callable[[SearchSpace, np.ndarray, np.random.Generator], "np.ndarray | None"]
 

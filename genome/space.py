@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from genome.errors import SpaceError
-from genome.layout import GeneLayout, layout_for
+from evonas.genome.errors import SpaceError
+from evonas.genome.layout import GeneLayout, layout_for
 
 KNOWN_ACTIVATIONS: frozenset[str] = frozenset(
     {"relu", "elu", "gelu", "swish", "tanh", "selu", "sigmoid", "linear"}

@@ -27,8 +27,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from genome.space import SearchSpace
+from evonas.genome.space import SearchSpace
 
 
 def _nearest(choices: Sequence[float], value: float, log: bool = True) -> int:

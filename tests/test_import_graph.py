@@ -3,6 +3,10 @@
 - No import circle: no module imports a module that imports it back, directly
   or through others (strongly connected components of the import graph).
 - Layers flow one way: ``evolve -> fitness -> genome``, ``evolve -> genome``.
+- Every import names the installed package (``evonas.genome``, never a bare ``genome``): the
+  repository's folders are installed as ``evonas.genome``, ``evonas.fitness``, ``evonas.evolve``.
+
+Module names below are the folders' (``fitness.evaluate`` is ``evonas.fitness.evaluate`` installed).
 """
 
 from __future__ import annotations
@@ -15,6 +19,18 @@ import networkx as nx
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("genome", "fitness", "evolve")
 LAYER = {"genome": 0, "fitness": 1, "evolve": 2}
+SCANNED = [*PACKAGES, "tests", "benchmarks", "examples", "evonas"]
+
+
+def imported_names(path: Path) -> list[str]:
+    """The absolute module names a file imports (relative imports left out)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.append(node.module)
+    return names
 
 
 def module_name(path: Path) -> str:
@@ -31,9 +47,9 @@ def import_graph() -> nx.DiGraph:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             targets: list[str] = []
             if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
+                targets = [a.name.removeprefix("evonas.") for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
+                base = (node.module or "").removeprefix("evonas.")
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
@@ -77,3 +93,14 @@ def test_the_genetic_loop_reaches_neither_the_fitness_nor_the_run_directory():
         if m.startswith("fitness") or m in ("evolve.rundir", "evolve.engine", "evolve.search")
     ]
     assert banned == [], banned
+
+
+def test_every_import_names_the_installed_package():
+    bare = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for folder in SCANNED
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for name in imported_names(path)
+        if name.split(".")[0] in PACKAGES
+    ]
+    assert bare == [], bare

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from evolve.selection import aging, nsga2, tournament
-from evolve.selection.settings import SelectionSettings
+from evonas.evolve.selection import aging, nsga2, tournament
+from evonas.evolve.selection.settings import SelectionSettings
 
 STRATEGIES: dict[str, ModuleType] = {m.NAME: m for m in (tournament, aging, nsga2)}
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-from evolve.selection.settings import SelectionSettings
-from evolve.toolbox import Individual
+from evonas.evolve.selection.settings import SelectionSettings
+from evonas.evolve.toolbox import Individual
 
 NAME = "aging"
 ELITES = False

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from deap import base, tools
-
-from evolve.selection.settings import SelectionSettings
-from evolve.toolbox import Individual
+from evonas.evolve.selection.settings import SelectionSettings
+from evonas.evolve.toolbox import Individual
 
 NAME = "nsga2"
 ELITES = False

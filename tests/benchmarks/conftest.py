@@ -8,23 +8,19 @@ scripts' ``if __name__ == "__main__"`` lines only call ``main``.
 from __future__ import annotations
 
 import io
-import sys
 from contextlib import redirect_stdout
+from importlib import import_module
 from pathlib import Path
 
 from tests.conftest import working_directory
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 def run_benchmark(script: str, *args: str, cwd: Path | None = None) -> str:
-    """``benchmarks/SCRIPT.py ARGS`` through its ``main(argv)``, in ``cwd``; what it printed.
+    """``python -m benchmarks.SCRIPT ARGS`` through its ``main(argv)``, in ``cwd``; what it printed.
 
     A non-zero exit status (returned, or raised as ``SystemExit``) fails the test.
     """
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    main = __import__(script).main
+    main = import_module(f"benchmarks.{script}").main
     printed = io.StringIO()
     try:
         with working_directory(cwd), redirect_stdout(printed):

@@ -4,14 +4,12 @@ real training, one seed (the pytabkit, CatBoost and LightGBM peers: test_search_
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.benchmarks.conftest import run_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
 METHODS = [
     "evonas-genetic",
     "evonas-random",
@@ -78,8 +76,7 @@ def test_search_quality_runs_every_method_and_writes_table_and_picture(tmp_path)
 
 
 def test_set_options_are_read_as_toml_values_and_checked_against_the_config():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from search_quality import parse_sets
+    from benchmarks.search_quality import parse_sets
 
     assert parse_sets(["search.ensemble=3", "search.refit=false", "data.target_transform=none"]) == {
         "search": {"ensemble": 3, "refit": False},
@@ -101,8 +98,7 @@ def _result(directory: Path, dataset: str, method: str, seed: int | None, test: 
 
 
 def test_overlay_results_replace_a_method_and_the_suite_table_counts_wins(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from search_quality import load_results, main
+    from benchmarks.search_quality import load_results, main
 
     base, over = tmp_path / "peers", tmp_path / "evonas"
     scores = [(10.0, 12.0, 9.0), (11.0, 12.5, 9.5), (30.0, 13.0, 9.9)]  # evonas, realmlp-td, catboost

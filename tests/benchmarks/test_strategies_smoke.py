@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import strategies  # noqa: E402
-
-from tests.conftest import make_genes  # noqa: E402
+from benchmarks import strategies
+from tests.conftest import make_genes
 
 SPACE = strategies.SPACE
 
@@ -68,7 +62,7 @@ def test_every_strategy_runs_and_the_report_and_picture_are_written(tmp_path):
     assert random_search["median_curve"][0] is not None  # one evaluation, one incumbent
     regularized = results[names.index("regularized")]
     assert regularized["median_curve"][48] is None and regularized["median_curve"][49] is not None
-    text = strategies.report(results, names, "python benchmarks/strategies.py --seeds 2")
+    text = strategies.report(results, names, "python -m benchmarks.strategies --seeds 2")
     assert "| evonas | " in text and "| against |" in text and "| regularized |" in text
     assert "the default's over that of evonas-R1-M3-P10" in text
     image = tmp_path / "strategies.png"

@@ -98,7 +98,7 @@ def evonas(*args: str, env: dict | None = None, cwd: Path | None = None) -> subp
     (the console script, output written by native code, signals, a dying search
     process) is tested with :func:`evonas_process`.
     """
-    from evolve.cli import main
+    from evonas.evolve.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with _environment(env), working_directory(cwd), redirect_stdout(out), redirect_stderr(err):
@@ -117,7 +117,7 @@ def evonas_process(
 ) -> subprocess.CompletedProcess:
     """``python -m evolve.cli ARGS`` in a subprocess, its output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "evolve.cli", *args],
+        [sys.executable, "-m", "evonas", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -147,8 +147,7 @@ def export_feed(encoder, rows) -> dict:
     numbers as float32 columns, text as strings (a missing level as "")."""
     import numpy as np
     import tensorflow as tf
-
-    from fitness.export import input_names
+    from evonas.fitness.export import input_names
 
     names = input_names(encoder)
     feed = {names[c.name]: rows[c.name].to_numpy(np.float32).reshape(-1, 1) for c in encoder.numeric}

@@ -48,7 +48,7 @@ class ClusterClient(Cluster):
         return self.client.run(os.getpid)
 
     def setups(self) -> dict[str, dict[str, int]]:
-        from evolve.worker import setup_counts
+        from evonas.evolve.worker import setup_counts
 
         return self.client.run(setup_counts)
 
@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_generation_is_replaced_and_its_candidate_retried(
     out = tmp_path / "killed"
     cluster.faults(f"exit_above={DEADLY},sleep=1.5")  # every training lasts long enough to be caught at it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", "run", str(config), "--scheduler", cluster.address]
+        [sys.executable, "-m", "evonas", "run", str(config), "--scheduler", cluster.address]
         + ["--out", str(out), "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -174,7 +174,7 @@ def test_a_local_run_interrupted_mid_generation_resumes_on_dask_with_the_same_re
 ):
     out = tmp_path / "split"
     proc = subprocess.Popen(  # the serial engine: generation 1 trains its candidates one after another
-        [sys.executable, "-m", "evolve.cli", "run", str(config), "--engine", "serial", "--out", str(out)]
+        [sys.executable, "-m", "evonas", "run", str(config), "--engine", "serial", "--out", str(out)]
         + ["--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

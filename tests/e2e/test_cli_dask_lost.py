@@ -91,7 +91,7 @@ def test_a_lost_scheduler_stops_the_run_in_one_line_and_resume_local_finishes_it
     journal = out / "evaluations.jsonl"
     env = {**os.environ, "EVONAS_DASK_LOST_AFTER_S": str(LOST_AFTER_S)} if how == signal.SIGSTOP else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", "run", str(config), "--scheduler", cluster.address]
+        [sys.executable, "-m", "evonas", "run", str(config), "--scheduler", cluster.address]
         + ["--out", str(out), "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -20,13 +20,13 @@ pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
 # Run in a fresh interpreter where evonas cannot be imported: plain Keras reads the file.
 SERVE = textwrap.dedent(
     """
-    import sys; sys.modules.update({m: None for m in ("evolve", "fitness", "genome")})
+    import sys; sys.modules.update({m: None for m in ("evonas", "evolve", "fitness", "genome")})
     try:
-        import evolve
+        import evonas.evolve
     except ImportError:
         pass
     else:
-        raise SystemExit("evolve was importable")
+        raise SystemExit("evonas was importable")
     import json
     import keras, numpy as np, pandas as pd, tensorflow as tf
     model_path, rows_path, mapping, out_path = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]

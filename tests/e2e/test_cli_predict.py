@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from evonas.fitness.data import read_frame, split_labels
 
-from fitness.data import read_frame, split_labels
 from tests.e2e.conftest import evonas
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)

@@ -50,7 +50,7 @@ def test_stop_after_a_generation_then_resume_is_identical(uninterrupted, digits_
 def test_sigkill_mid_generation_then_resume_is_identical_and_trains_nothing_twice(uninterrupted, tmp_path):
     run = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", "run", *TINY, "--generations", "2", "--out", str(run)],
+        [sys.executable, "-m", "evonas", "run", *TINY, "--generations", "2", "--out", str(run)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -110,7 +110,7 @@ def test_resume_errors_leave_the_run_untouched(uninterrupted, tmp_path):
 def test_ctrl_c_stops_cleanly_and_resume_continues(uninterrupted, tmp_path):
     run = tmp_path / "ctrl-c"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", "run", *TINY, "--generations", "2", "--out", str(run)],
+        [sys.executable, "-m", "evonas", "run", *TINY, "--generations", "2", "--out", str(run)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -62,7 +62,7 @@ def test_sigterm_stops_cleanly_and_resume_gives_the_uninterrupted_run(digits_ful
 
     run = tmp_path / "terminated"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", "run", *TINY, "--generations", "2", "--out", str(run)],
+        [sys.executable, "-m", "evonas", "run", *TINY, "--generations", "2", "--out", str(run)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -113,7 +113,7 @@ def test_sigterm_during_resume_stops_it_the_same_way(digits_gen1, tmp_path):
     """The resume trains in its own process here (the serial engine of ``digits_gen1``)."""
     run = copy_run(digits_gen1[1], tmp_path / "first")  # the search stopped after generation 1
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", "resume", str(run), "--generations", "3", "--quiet"],
+        [sys.executable, "-m", "evonas", "resume", str(run), "--generations", "3", "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

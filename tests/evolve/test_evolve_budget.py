@@ -5,8 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-
-from evolve.budget import (
+from evonas.evolve.budget import (
     budget_stop_line,
     end_seconds,
     folds_seconds,
@@ -15,7 +14,7 @@ from evolve.budget import (
     next_generation_seconds,
     refit_seconds,
 )
-from evolve.config import ConfigError, RunConfig, default_ensemble, parse_duration
+from evonas.evolve.config import ConfigError, RunConfig, default_ensemble, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from evolve.config import ConfigError, RunConfig
-from genome import SearchSpace
+from evonas.evolve.config import ConfigError, RunConfig
+from evonas.genome import SearchSpace
 
 
 def test_toml_round_trip(tmp_path):

@@ -7,12 +7,11 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-
-from evolve.config import ConfigError, SearchConfig
-from evolve.engine import SerialEngine, longest_first, make_engine
-from evolve.worker import EvalTask, run_task
-from fitness import TrainSettings, estimated_seconds, load_dataset
-from genome import SearchSpace, random_genome
+from evonas.evolve.config import ConfigError, SearchConfig
+from evonas.evolve.engine import SerialEngine, longest_first, make_engine
+from evonas.evolve.worker import EvalTask, run_task
+from evonas.fitness import TrainSettings, estimated_seconds, load_dataset
+from evonas.genome import SearchSpace, random_genome
 
 
 def test_longest_first_hands_out_every_task_once_longest_estimate_first():

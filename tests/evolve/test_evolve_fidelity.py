@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from evolve.fidelity import complete, is_short, promoted, rung_epochs
-from fitness import TrainSettings, evaluate_genome, load_dataset
-from genome import SearchSpace
+from evonas.evolve.fidelity import complete, is_short, promoted, rung_epochs
+from evonas.fitness import TrainSettings, evaluate_genome, load_dataset
+from evonas.genome import SearchSpace
 
 
 def _short(key, objective, epochs=6, best=5, individual=0, cap=6, status="ok"):

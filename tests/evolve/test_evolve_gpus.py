@@ -9,12 +9,11 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
-
-from evolve.config import SearchConfig
-from evolve.engine import LocalEngine, local_gpus, make_engine
-from evolve.worker import EvalTask, claim_slot
-from fitness import TrainSettings, load_dataset
-from genome import SearchSpace, random_genome
+from evonas.evolve.config import SearchConfig
+from evonas.evolve.engine import LocalEngine, local_gpus, make_engine
+from evonas.evolve.worker import EvalTask, claim_slot
+from evonas.fitness import TrainSettings, load_dataset
+from evonas.genome import SearchSpace, random_genome
 
 
 @pytest.fixture

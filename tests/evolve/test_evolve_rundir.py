@@ -6,9 +6,8 @@ import os
 
 import pandas as pd
 import pytest
-
-from evolve.config import RunConfig
-from evolve.rundir import RunDir, RunDirError, append_jsonl, read_jsonl, write_atomic
+from evonas.evolve.config import RunConfig
+from evonas.evolve.rundir import RunDir, RunDirError, append_jsonl, read_jsonl, write_atomic
 
 
 def test_jsonl_round_trip_and_pandas_reads_it(tmp_path):
@@ -75,7 +74,7 @@ def test_open_errors(tmp_path):
 
 
 def test_drop_partial_line_lets_appends_start_clean(tmp_path):
-    from evolve.rundir import drop_partial_line
+    from evonas.evolve.rundir import drop_partial_line
 
     path = tmp_path / "e.jsonl"
     append_jsonl(path, [{"id": 0}])

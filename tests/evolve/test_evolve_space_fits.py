@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from evolve.api import check_space_fits, smallest_network_params
-from evolve.config import ConfigError
-from fitness import load_dataset
-from genome import SearchSpace
+from evonas.evolve.api import check_space_fits, smallest_network_params
+from evonas.evolve.config import ConfigError
+from evonas.fitness import load_dataset
+from evonas.genome import SearchSpace
 
 
 def test_the_smallest_image_network_pools_or_reads_out_globally() -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-
-from evolve.selection.tournament import select_tournament
-from evolve.toolbox import Individual, make_toolbox
-from genome import SearchSpace, decode
+from evonas.evolve.selection.tournament import select_tournament
+from evonas.evolve.toolbox import Individual, make_toolbox
+from evonas.genome import SearchSpace, decode
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
 

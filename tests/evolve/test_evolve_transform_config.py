@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import tomli_w
-
-from evolve.config import LEGACY_DATA, ConfigError, DataConfig, RunConfig
+from evonas.evolve.config import LEGACY_DATA, ConfigError, DataConfig, RunConfig
 
 
 def test_unknown_transforms_are_refused_by_key():

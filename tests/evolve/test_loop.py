@@ -12,10 +12,9 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
-from evolve.loop import GeneticLoop
-from evolve.selection import STRATEGIES
-from genome import SearchSpace
+from evonas.evolve.loop import GeneticLoop
+from evonas.evolve.selection import STRATEGIES
+from evonas.genome import SearchSpace
 
 SPACE = SearchSpace(max_levels=2, max_units=2, neuron_choices=(8, 16, 32), learning_rates=(1e-3, 1e-2))
 STRATEGY_SETTINGS = {
@@ -198,8 +197,8 @@ def test_bad_settings_and_tells_are_refused():
 
 def test_the_loop_imports_neither_tensorflow_nor_the_run_directory():
     code = (
-        "import sys, evolve.loop; "
-        "banned = ('tensorflow', 'keras', 'evolve.rundir', 'evolve.engine', 'fitness'); "
+        "import sys, evonas.evolve.loop; "
+        "banned = ('tensorflow', 'keras', 'evonas.evolve.rundir', 'evonas.evolve.engine', 'evonas.fitness'); "
         "bad = [m for m in banned if m in sys.modules]; "
         "print(bad)"
     )

@@ -9,10 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from evolve.objectives import (
+from evonas.evolve.objectives import (
     ObjectivesError,
     dominates,
     front_csv,
@@ -21,7 +18,9 @@ from evolve.objectives import (
     pareto_mask,
     parse_objectives,
 )
-from genome import SearchSpace, random_genome
+from evonas.genome import SearchSpace, random_genome
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
 values = st.one_of(st.integers(0, 6).map(float), st.just(math.inf))

@@ -14,12 +14,11 @@ import math
 
 import numpy as np
 import pytest
-
-from evolve.objectives import dominates, pareto_mask
-from evolve.selection import STRATEGIES, SelectionSettings, default_selection
-from evolve.selection.nsga2 import ranks_and_crowding
-from evolve.toolbox import Individual, make_toolbox
-from genome import SearchSpace, decode
+from evonas.evolve.objectives import dominates, pareto_mask
+from evonas.evolve.selection import STRATEGIES, SelectionSettings, default_selection
+from evonas.evolve.selection.nsga2 import ranks_and_crowding
+from evonas.evolve.toolbox import Individual, make_toolbox
+from evonas.genome import SearchSpace, decode
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
 SETTINGS = SelectionSettings(population=8, tournament_size=3, elites=2, objectives=("val", "params"))

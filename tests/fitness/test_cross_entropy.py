@@ -6,12 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
-
-from fitness import TrainSettings, evaluate_genome, load_dataset, score_test
-from fitness.evaluate import _logits, log_softmax
-from fitness.plain import softmax_cross_entropy
-from fitness.runtime import import_tensorflow
-from genome import SearchSpace
+from evonas.fitness import TrainSettings, evaluate_genome, load_dataset, score_test
+from evonas.fitness.evaluate import _logits, log_softmax
+from evonas.fitness.plain import softmax_cross_entropy
+from evonas.fitness.runtime import import_tensorflow
+from evonas.genome import SearchSpace
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow's quiet import)

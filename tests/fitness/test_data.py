@@ -7,8 +7,7 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
-
-from fitness.data import DataError, Dataset, detect_task, load_dataset, read_frame, split_labels
+from evonas.fitness.data import DataError, Dataset, detect_task, load_dataset, read_frame, split_labels
 
 AMES_IDS = ("rownames", "Order", "PID")
 SPLIT = (0.70, 0.15, 0.15)

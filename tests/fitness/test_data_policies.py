@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from fitness.data import DataError, load_dataset, split_labels
-from fitness.validate import FLOAT32_MAX
+from evonas.fitness.data import DataError, load_dataset, split_labels
+from evonas.fitness.validate import FLOAT32_MAX
 
 SPLIT = (0.70, 0.15, 0.15)
 

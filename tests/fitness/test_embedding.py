@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from fitness import TrainSettings, build_model, evaluate_genome, load_dataset
-from fitness.embedding import MAX_FEATURES, encode, fit_bins, layer_weights, width
-from fitness.plain import scale_features
-from fitness.runtime import import_tensorflow
-from genome import SearchSpace, decode
+from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
+from evonas.fitness.embedding import MAX_FEATURES, encode, fit_bins, layer_weights, width
+from evonas.fitness.plain import scale_features
+from evonas.fitness.runtime import import_tensorflow
+from evonas.genome import SearchSpace, decode
 
 tf = import_tensorflow()
 SPACE = SearchSpace(max_levels=2, max_units=2)

@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from fitness.data import DataError, load_dataset, split_labels
-from fitness.encoder import Encoder
+from evonas.fitness.data import DataError, load_dataset, split_labels
+from evonas.fitness.encoder import Encoder
 
 SPLIT = (0.70, 0.15, 0.15)
 

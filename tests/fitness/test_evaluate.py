@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from evonas.fitness import TrainSettings, evaluate_genome, evaluation_seed, load_dataset, score_test
+from evonas.fitness.evaluate import PREDICT_BATCH, forward
+from evonas.genome import SearchSpace, decode
 
-from fitness import TrainSettings, evaluate_genome, evaluation_seed, load_dataset, score_test
-from fitness.evaluate import PREDICT_BATCH, forward
-from genome import SearchSpace, decode
 from tests.conftest import curved_prices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,8 +186,8 @@ def test_collections_between_candidates_skip_the_modules_objects(tmp_path):
     script = """
 import gc, sys
 import numpy as np
-from fitness import TrainSettings, evaluate_genome, load_dataset
-from genome import SearchSpace, random_genome
+from evonas.fitness import TrainSettings, evaluate_genome, load_dataset
+from evonas.genome import SearchSpace, random_genome
 space, data = SearchSpace(max_levels=2, max_units=2), load_dataset("digits")
 rng = np.random.default_rng(0)
 for seed in range(3):
@@ -206,7 +206,7 @@ print(gc.get_freeze_count(), len(gc.get_objects()))
 
 
 def test_estimated_seconds_grows_with_the_network_the_steps_and_the_epochs(regression_data, build):
-    from fitness import estimated_seconds
+    from evonas.fitness import estimated_seconds
 
     small = build(SPACE, n_levels=1, n_units=(1,), neurons={(0, 0): 2}, batch_size=3)
     wide = build(SPACE, n_levels=1, n_units=(1,), neurons={(0, 0): 6}, batch_size=3)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from fitness import TrainSettings, evaluate_genome, load_dataset
-from fitness.encoder import MISSING, Encoder
-from fitness.export import FLT_MAX, OUTPUT, export_model, input_names
-from genome import SearchSpace, random_genome
+from evonas.fitness import TrainSettings, evaluate_genome, load_dataset
+from evonas.fitness.encoder import MISSING, Encoder
+from evonas.fitness.export import FLT_MAX, OUTPUT, export_model, input_names
+from evonas.genome import SearchSpace, random_genome
 
 SPACE = SearchSpace(max_levels=2, max_units=2, neuron_choices=(8, 16))
 FAST = TrainSettings(max_epochs=2, patience=1)

@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from fitness import FoldError, check_folds, fold_data, load_dataset
-from fitness.folds import pooled_folds
+from evonas.fitness import FoldError, check_folds, fold_data, load_dataset
+from evonas.fitness.folds import pooled_folds
 
 
 def frame(n: int, seed: int, classes: int = 0) -> pd.DataFrame:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from fitness.fused import fused_updater
-from fitness.model import make_optimizer
-from fitness.runtime import import_tensorflow
+from evonas.fitness.fused import fused_updater
+from evonas.fitness.model import make_optimizer
+from evonas.fitness.runtime import import_tensorflow
 
 
 def _variables(tf, seed: int) -> list:
@@ -30,7 +29,7 @@ def _variables(tf, seed: int) -> list:
 )
 def test_fused_updates_match_keras_step_by_step(name, schedule, decay):
     """Each rule, with the schedules (over 8 updates: warm-up and decay both run) and weight decay."""
-    from fitness.schedule import learning_rate
+    from evonas.fitness.schedule import learning_rate
 
     tf = import_tensorflow()
     keras_vars, fused_vars = _variables(tf, 0), _variables(tf, 0)
@@ -71,10 +70,9 @@ def test_a_candidate_trains_with_an_optimizer_that_has_no_fused_kernel():
     """The trainer's fallback: the Keras optimizer itself updates the model's variables."""
     tf = import_tensorflow()  # noqa: F841  (quiet import first)
     import keras
-
-    from fitness import build_model, load_dataset
-    from fitness.trainer import train_compiled
-    from genome import SearchSpace, decode, random_genome
+    from evonas.fitness import build_model, load_dataset
+    from evonas.fitness.trainer import train_compiled
+    from evonas.genome import SearchSpace, decode, random_genome
 
     data = load_dataset("digits")
     space = SearchSpace(max_levels=2, max_units=2)

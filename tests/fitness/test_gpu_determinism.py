@@ -55,12 +55,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from fitness import build_model, configure_tensorflow, load_dataset
-from fitness.model import make_optimizer
-from fitness.runtime import import_tensorflow
-from fitness.trainer import compile_training
-from genome import SearchSpace, decode
+from evonas.fitness import build_model, configure_tensorflow, load_dataset
+from evonas.fitness.model import make_optimizer
+from evonas.fitness.runtime import import_tensorflow
+from evonas.fitness.trainer import compile_training
+from evonas.genome import SearchSpace, decode
 
 tf = import_tensorflow()
 

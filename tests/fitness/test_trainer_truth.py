@@ -40,15 +40,15 @@ import math
 
 import numpy as np
 import pytest
+from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
+from evonas.fitness.evaluate import _logits, log_softmax
+from evonas.fitness.keras_trainer import train_keras
+from evonas.fitness.model import optimizer_for
+from evonas.fitness.plain import PlainNetwork, scale_features
+from evonas.fitness.runtime import configure_tensorflow, import_tensorflow
+from evonas.fitness.trainer import train_compiled
+from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode
 
-from fitness import TrainSettings, build_model, evaluate_genome, load_dataset
-from fitness.evaluate import _logits, log_softmax
-from fitness.keras_trainer import train_keras
-from fitness.model import optimizer_for
-from fitness.plain import PlainNetwork, scale_features
-from fitness.runtime import configure_tensorflow, import_tensorflow
-from fitness.trainer import train_compiled
-from genome import KNOWN_ACTIVATIONS, SearchSpace, decode
 from tests.conftest import curved_prices
 
 tf = import_tensorflow()

@@ -8,12 +8,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import ndtri
-
-from fitness import DataError, TrainSettings, evaluate_genome, load_dataset
-from fitness.data import split_labels
-from fitness.encoder import Encoder
-from fitness.transforms import (
+from evonas.fitness import DataError, TrainSettings, evaluate_genome, load_dataset
+from evonas.fitness.data import split_labels
+from evonas.fitness.encoder import Encoder
+from evonas.fitness.transforms import (
     LOG_SKEW,
     apply_quantile,
     apply_robust,
@@ -24,7 +22,8 @@ from fitness.transforms import (
     skewness,
     smooth_clip,
 )
-from genome import SearchSpace, random_genome
+from evonas.genome import SearchSpace, random_genome
+from scipy.special import ndtri
 
 SPACE = SearchSpace(max_levels=2, max_units=2, neuron_choices=(8, 16))
 FAST = TrainSettings(max_epochs=3, patience=2)
@@ -226,8 +225,7 @@ def test_a_log_target_keeps_user_units_and_standardises_the_log():
 
 def test_with_target_scale_log_is_exp_of_the_rescaled_output_minus_one():
     import keras
-
-    from fitness.model import with_target_scale
+    from evonas.fitness.model import with_target_scale
 
     inp = keras.Input((2,))
     net = keras.Model(inp, keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")(inp))
@@ -258,8 +256,7 @@ def test_a_log_objective_is_the_rmse_of_the_saved_models_val_predictions(tmp_pat
 def test_the_exported_model_applies_the_numeric_transform(kind):
     import keras
     import tensorflow as tf
-
-    from fitness.export import FLT_MAX, export_model, input_names
+    from evonas.fitness.export import FLT_MAX, export_model, input_names
 
     rows = table()
     enc = Encoder.fit(

@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
-from genome import SearchSpace
+from evonas.genome import SearchSpace
 
 Slot = tuple[int, int]
 Pair = tuple[Slot, Slot]

@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
-from genome import (
+from evonas.genome import (
     INPUT,
     Architecture,
     SearchSpace,

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from genome import SearchSpace, SpaceError, crossover_unit_blocks, decode, diff, mutation_kinds, random_genome
-from genome.conv import ConvLevel, conv_params, conv_shapes
-from genome.space import IMAGE_CONV_LEVELS
+from evonas.genome import (
+    SearchSpace,
+    SpaceError,
+    crossover_unit_blocks,
+    decode,
+    diff,
+    mutation_kinds,
+    random_genome,
+)
+from evonas.genome.conv import ConvLevel, conv_params, conv_shapes
+from evonas.genome.space import IMAGE_CONV_LEVELS
 
 SPACE = SearchSpace(max_levels=2, max_units=2, max_conv_levels=4)
 CONV_BLOCKS = ("filters", "kernel", "conv_activation", "conv_dropout", "conv_batchnorm", "pooling")
@@ -170,7 +177,7 @@ def test_describe_diff_and_dot_name_the_conv_levels() -> None:
 
 
 def test_the_textbook_genome_takes_the_nearest_choices() -> None:
-    from genome import textbook_genome
+    from evonas.genome import textbook_genome
 
     image = decode(SPACE, textbook_genome(SPACE))
     assert image.describe() == (

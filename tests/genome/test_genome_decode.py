@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
-from genome import INPUT, SearchSpace, SpaceError, decode, random_genome
+from evonas.genome import INPUT, SearchSpace, SpaceError, decode, random_genome
 
 Build = Callable[..., np.ndarray]
 

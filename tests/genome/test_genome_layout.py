@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from genome import SearchSpace, SpaceError, layout_for
+from evonas.genome import SearchSpace, SpaceError, layout_for
 
 
 def test_default_sizes_by_hand() -> None:

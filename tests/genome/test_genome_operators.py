@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
-from genome import (
+from evonas.genome import (
     SearchSpace,
     crossover_two_point,
     crossover_unit_blocks,
@@ -279,7 +278,7 @@ def test_mutate_effective_degenerate_space() -> None:
 
 def test_mutate_effective_gives_up_after_max_tries(monkeypatch: pytest.MonkeyPatch) -> None:
     """With every try failing, the last attempted genome comes back."""
-    import genome.operators as ops
+    import evonas.genome.operators as ops
 
     space = SearchSpace(max_levels=1, max_units=1)
     parent = random_genome(space, np.random.default_rng(0))

@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from genome import (  # noqa: E402
+from evonas.genome import (  # noqa: E402
     SearchSpace,
     crossover_two_point,
     crossover_unit_blocks,
@@ -18,6 +15,8 @@ from genome import (  # noqa: E402
     mutate_effective,
     random_genome,
 )
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 FAST = settings(max_examples=40, deadline=None)
 

@@ -8,8 +8,7 @@ import re
 from typing import Any
 
 import pytest
-
-from genome import SearchSpace, SpaceError
+from evonas.genome import SearchSpace, SpaceError
 
 
 def test_defaults_are_valid_and_hashable() -> None:

@@ -6,9 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-
-from genome import Architecture, SearchSpace, SpaceError, decode, diff, random_genome
-from genome.operators import mutate_effective
+from evonas.genome import Architecture, SearchSpace, SpaceError, decode, diff, random_genome
+from evonas.genome.operators import mutate_effective
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
 
