@@ -1,7 +1,7 @@
 """The Python API: start a search, and read a run directory as pandas tables.
 
 Example:
-    >>> from evolve import RunConfig, run_search
+    >>> from evonas import RunConfig, run_search
     >>> cfg = RunConfig().with_overrides(search={"population": 8, "generations": 2})
     >>> result = run_search(cfg, "runs/my-ames")       # doctest: +SKIP
     >>> result.best(5)                                  # doctest: +SKIP

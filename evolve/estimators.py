@@ -19,7 +19,7 @@ directory that is not empty.
 
 Example:
     >>> from sklearn.model_selection import cross_val_score
-    >>> from evolve.estimators import EvonasRegressor
+    >>> from evonas import EvonasRegressor
     >>> model = EvonasRegressor(population=4, generations=1, max_epochs=10)
     >>> cross_val_score(model, houses, prices, cv=3)      # doctest: +SKIP
     array([0.81, 0.78, 0.84])

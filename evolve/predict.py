@@ -10,7 +10,7 @@ Raw rows go through the same encoding as in training, so a row predicts as
 the search saw it.
 
 Example:
-    >>> from evolve import load_predictor
+    >>> from evonas import load_predictor
     >>> model = load_predictor("runs/my-ames")             # doctest: +SKIP
     >>> model.predict(new_houses)[:3]                       # doctest: +SKIP
     array([181234.5, 143020.1, 251877.9])

@@ -18,7 +18,7 @@ Rules (also in the README, "The genome"):
 
 Example:
     >>> import numpy as np
-    >>> from genome.operators import random_genome
+    >>> from evonas.genome.operators import random_genome
     >>> space = SearchSpace(max_levels=2, max_units=2)
     >>> arch = decode(space, random_genome(space, np.random.default_rng(0)))
     >>> len(arch.key)

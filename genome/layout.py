@@ -39,7 +39,7 @@ hold conv level ``c`` at offset ``c``. ``C`` is the space's ``conv_levels``
 is what it was before conv levels existed.
 
 Example:
-    >>> from genome.space import SearchSpace
+    >>> from evonas.genome.space import SearchSpace
     >>> layout = layout_for(SearchSpace())
     >>> layout.size
     228

@@ -15,7 +15,7 @@ log scale, names when the space has them, else its first choice):
   label smoothing, no embedding; no extra connection.
 
 Example:
-    >>> from genome import SearchSpace, decode
+    >>> from evonas.genome import SearchSpace, decode
     >>> decode(SearchSpace(max_conv_levels=4), textbook_genome(SearchSpace(max_conv_levels=4))).describe()
     'conv 32k3-relu+max / 64k3-relu+max -> flatten | 1 level [1] | 128-relu+d0.2 | 0 skip, 0 lateral, \
 0 input, 0 extra output | adam lr=1e-3 bs=64'
