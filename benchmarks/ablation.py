@@ -37,11 +37,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.peers import RDATASETS, read_table
 from evonas.evolve.api import run_search
 from evonas.evolve.config import RunConfig
 from evonas.fitness import load_dataset
-
-from benchmarks.peers import RDATASETS, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.peers import load_table
+from benchmarks.search_quality import run_evonas
 from evonas.evolve.ensemble import member_paths, read_members
 from evonas.evolve.rundir import RunDir
 from evonas.fitness import TrainSettings, evaluate_genome, score_test
 from evonas.fitness.evaluate import train_and_val
-
-from benchmarks.peers import load_table
-from benchmarks.search_quality import run_evonas
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from distributed import Client
+
 from evonas.evolve.dask_engine import DaskEngine
 from evonas.evolve.engine import LocalEngine
 from evonas.evolve.worker import EvalTask, run_task

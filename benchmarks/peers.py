@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from evonas.evolve.config import RunConfig
 from evonas.fitness import load_dataset
 from evonas.fitness.data import Dataset, read_frame, split_labels

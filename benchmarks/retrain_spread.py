@@ -23,11 +23,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from evonas.evolve.rundir import RunDir
-from evonas.fitness import TrainSettings, evaluate_genome, fold_data
 
 from benchmarks.peers import load_table
 from benchmarks.search_quality import run_evonas
+from evonas.evolve.rundir import RunDir
+from evonas.fitness import TrainSettings, evaluate_genome, fold_data
 
 
 def fold_objectives(run: RunDir, data, folds: int) -> tuple[str, float, list[float]]:

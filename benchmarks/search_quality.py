@@ -68,14 +68,6 @@ from typing import Any
 
 import numpy as np
 import tomllib
-from evonas.evolve.api import describe_data
-from evonas.evolve.config import ConfigError, RunConfig
-from evonas.evolve.ensemble import member_paths, read_members
-from evonas.evolve.rundir import DATA, REFIT, RunDir
-from evonas.evolve.search import Search
-from evonas.fitness import TrainSettings, score_test
-from evonas.fitness.data import Dataset, load_dataset
-from evonas.genome import decode
 
 from benchmarks.peers import (
     DATASETS,
@@ -89,6 +81,15 @@ from benchmarks.peers import (
     run_peer,
     scores,
 )
+from evonas.evolve.api import describe_data
+from evonas.evolve.config import ConfigError, RunConfig
+from evonas.evolve.ensemble import member_paths, read_members
+from evonas.evolve.records import TestRecord
+from evonas.evolve.rundir import DATA, REFIT, RunDir
+from evonas.evolve.search import Search
+from evonas.fitness import TrainSettings, score_test
+from evonas.fitness.data import Dataset, load_dataset
+from evonas.genome import decode
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -225,17 +226,16 @@ def run_evonas(
     objectives = [r["objective"] for r in records]
     metric = "test_rmse" if data.task == "regression" else "test_accuracy"
     ensemble = test.get("ensemble")
-    # the delivered model (what evonas predict uses): the ensemble if chosen, the refit on train+val if
-    # made, else the search's own
-    delivered = ensemble if ensemble is not None else test
-    refit = delivered.get("refit") or {}
+    record = TestRecord.from_dict(test)
+    delivered = record.delivered_scores()  # what evonas predict uses (evolve.delivered decides it)
+    alone = TestRecord.from_dict({k: v for k, v in test.items() if k != "ensemble"})
     result: dict[str, Any] = {
         "val": best.objective,
-        "test": refit.get(metric, delivered[metric]),
+        "test": delivered[metric],
         "test_single": test[metric],
         # the single best as delivered without an ensemble: its refit, or itself when there is none
         # (search.refit off, or the refit failed or was rejected by the guard)
-        "test_single_refit": (test.get("refit") or {}).get(metric, test[metric]),
+        "test_single_refit": alone.delivered_scores()[metric],
         "ensemble": cfg.search.ensemble,
         "overrides": overrides or {},
         "trainings": len(records),
@@ -254,7 +254,7 @@ def run_evonas(
         result["ensemble_curve"] = ensemble_curve(run, data, metric)  # the top-k plain means
         result["weights"] = ensemble.get("weights")  # search.ensemble_weights = "greedy": id -> rounds
     if data.task == "classification":
-        result["test_loss"] = refit.get("test_loss", delivered["test_loss"])
+        result["test_loss"] = delivered["test_loss"]
         by_key = {r["key"]: r for r in records if r.get("replicate", 0) == 0}
         result["val_accuracy"] = by_key[best.key]["metrics"]["val_accuracy"]
     return result

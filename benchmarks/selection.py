@@ -40,13 +40,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.peers import DATASETS, SUITE, load_table
 from evonas.evolve.api import describe_data
 from evonas.evolve.config import RunConfig
 from evonas.evolve.objectives import front_rows, hypervolume_2d
 from evonas.evolve.rundir import DATA, RunDir
 from evonas.evolve.search import Search
-
-from benchmarks.peers import DATASETS, SUITE, load_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

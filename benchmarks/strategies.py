@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from evonas.evolve.loop import GeneticLoop
 from evonas.genome import SearchSpace, mutate_effective, random_genome
 

@@ -63,6 +63,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
 from evonas.fitness.embedding import width as embedding_width
 from evonas.fitness.model import optimizer_for
@@ -417,6 +418,7 @@ def part_graph(data, space, genomes: int, epochs: int, seed: int) -> None:
 
 def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
     import tensorflow as tf
+
     from evonas.fitness.plain import PlainNetwork
     from evonas.fitness.trainer import FlatTraining, device_data, without_graph_optimizer
 
@@ -509,6 +511,7 @@ def part_fixed(data, space, genomes: int, seed: int) -> None:
 def part_predict(data, space, genomes: int, seed: int, work: Path) -> None:
     """Scoring a saved model: ``keras.Model.predict`` against :func:`fitness.evaluate.forward`."""
     import keras
+
     from evonas.fitness.evaluate import PREDICT_BATCH, forward
 
     rng = np.random.default_rng(seed + 3)

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from evonas.evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig, parse_duration
-from evonas.evolve.engine import make_engine
+from evonas.evolve.engine import make_engine, quiet_worker_restarts
 from evonas.evolve.formats import format_number, objective_label
 from evonas.evolve.logbook import by_generation, no_success_reason
 from evonas.evolve.rundir import CONFIG, DATA, ENCODER, TEST, RunDir, drop_partial_line, write_atomic
 from evonas.evolve.search import Search
 from evonas.fitness import Dataset, FoldError, check_folds, load_dataset, objective_name
+from evonas.fitness.runtime import in_callers_process
 from evonas.genome import SearchSpace, decode
 
 
@@ -152,7 +154,7 @@ def run_search(
         raise ConfigError(str(exc)) from None
     check_engine(config.search)
     run = RunDir.create(out if out is not None else default_out(config), config)
-    with run.lock():
+    with run.lock(), in_callers_process(), quiet_worker_restarts():  # a notebook's settings come back after
         run.write_json(DATA, describe_data(data))
         run.write_json(ENCODER, data.encoder.to_dict())
         search = Search(run, config, data, progress=progress, log=log)
@@ -198,7 +200,7 @@ def resume_search(
     run = RunDir.open(path)
     where = {"engine": engine, "scheduler": scheduler}
     check_engine(run.config().with_overrides(search=where).search)  # before anything is written
-    with run.lock():
+    with run.lock(), in_callers_process(), quiet_worker_restarts():
         config = run.config()
         checkpoint = run.checkpoint()
         drop_partial_line(run.evaluations_path)

@@ -43,6 +43,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from evonas.evolve.config import DEFAULT_GENERATIONS
+from evonas.evolve.records import Evaluation
 
 
 def makespan(seconds: Iterable[float], workers: int) -> float:
@@ -84,7 +85,8 @@ def mean_best_epoch(records: Iterable[Mapping[str, Any]]) -> int | None:
     """The epochs a refit of one network trains: the mean, rounded, of the epochs early stopping chose
     in its successful trainings (each one's ``best_epoch``, or its ``epochs`` when it has none); None
     without a successful training."""
-    chosen = [int(r.get("best_epoch") or r["epochs"]) for r in records if r.get("status", "ok") == "ok"]
+    evaluations = [Evaluation.from_dict(r) for r in records]
+    chosen = [e.chosen_epochs for e in evaluations if e.ok]
     return max(1, round(sum(chosen) / len(chosen))) if chosen else None
 
 

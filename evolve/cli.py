@@ -34,9 +34,11 @@ from evonas.evolve.config import ConfigError, RunConfig, parse_duration
 from evonas.evolve.formats import describe_refit, format_number, format_test_score, objective_label
 from evonas.evolve.logbook import no_success_reason
 from evonas.evolve.objectives import read_front
+from evonas.evolve.records import TestRecord
 from evonas.evolve.rundir import RunDir, RunDirError, write_atomic
 from evonas.evolve.selection import STRATEGIES
 from evonas.fitness import DataError, Dataset, SettingsError, objective_name
+from evonas.fitness.runtime import configure_tensorflow, own_process
 from evonas.genome import SpaceError
 
 USER_ERRORS = (ConfigError, DataError, RunDirError, SettingsError, SpaceError)
@@ -374,22 +376,22 @@ def _print_outcome(result: RunResult, k: int) -> None:
     task = result.task
     print(f"\nBest {k} genomes ({objective_name(task)} on the validation split):")
     print(format_best(result.best(k)))
-    test = result.test_score()
-    if test is not None:
-        figure = format_test_score(test)
-        print(f"\nBest genome #{test['id']}: {figure} (measured once, on {test['test_rows']} held-out rows)")
-        refit = test.get("refit")
-        ensemble = test.get("ensemble")
+    raw = result.test_score()
+    if raw is not None:
+        test = TestRecord.from_dict(raw)
+        figure = format_test_score(test.best)
+        print(f"\nBest genome #{test.id}: {figure} (measured once, on {test.rows} held-out rows)")
+        refit = test.refit
         if refit is not None and refit.get("rejected"):
-            uses = "" if ensemble is not None else "; evonas predict uses the search's model"
-            print(f"Refit on train+val rejected: {refit['error']}{uses}")
+            fallback = "; evonas predict uses the search's model" if test.delivered == "best" else ""
+            print(f"Refit on train+val rejected: {refit['error']}{fallback}")
         elif refit is not None and "error" in refit:
             print(f"Refit on train+val failed: {refit['error']}")
         elif refit is not None:
-            uses = "" if ensemble is not None else "; evonas predict uses this model"
+            uses = "; evonas predict uses this model" if test.delivered == "refit" else ""
             print(f"{describe_refit(refit)}: {format_test_score(refit)} (measured once{uses})")
-        if ensemble is not None:
-            _print_ensemble(ensemble)
+        if test.ensemble is not None:
+            _print_ensemble(test.ensemble)
     print(f"\nRun directory: {result.path}   (evonas show {result.path})")
 
 
@@ -528,6 +530,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = _check_output("--out", Path(args.out), run.path, [rows_path]) if args.out else None
     if not rows_path.exists():
         raise DataError(f"rows file not found: {rows_path}")
+    configure_tensorflow(run.config().training.tf_threads)  # the command's own process: as the search
     predictor = load_predictor(run.path, args.id)
     rows = predictor.read_rows(rows_path)
     frame = predictor.predict_frame(rows, proba=args.proba, where=rows_path.name)
@@ -553,6 +556,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = _check_output("--to", Path(args.to), run.path)
     if out.suffix != ".keras":
         raise ConfigError(f"--to {out} must end with .keras (the Keras model format)")
+    configure_tensorflow(run.config().training.tf_threads)  # the command's own process: as the search
     predictor = load_predictor(run.path, args.id)
     model = export_model(predictor.encoder, predictor.keras_model)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.keras")  # same folder: os.replace is atomic
@@ -570,6 +574,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``evonas`` console script."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    own_process()  # the command's process is evonas' own: gc.freeze once TensorFlow is imported
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -24,6 +24,7 @@ from typing import Any
 
 import tomli_w
 import tomllib
+
 from evonas.evolve.objectives import ObjectivesError, parse_objectives
 from evonas.evolve.selection import STRATEGIES, default_selection
 from evonas.fitness import SettingsError, TrainSettings

@@ -53,6 +53,7 @@ from typing import Any
 import distributed
 from distributed import Client, KilledWorker, WorkerPlugin
 from distributed.comm.core import CommClosedError
+
 from evonas.evolve.config import ConfigError
 from evonas.evolve.worker import EvalTask, drop_data, init_worker, run_task, setup_counts
 from evonas.fitness import Dataset, TrainSettings, failed_record

@@ -39,18 +39,26 @@ import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+
+from joblib.externals.loky import get_reusable_executor
 
 from evonas.evolve.config import ConfigError, SearchConfig, resolve_workers
 from evonas.evolve.worker import EvalTask, init_worker, run_task
 from evonas.fitness import Dataset, TrainSettings, estimated_seconds, failed_record
 from evonas.genome import SearchSpace
-from joblib.externals.loky import get_reusable_executor
 
-# loky replaces a worker whose memory grew a lot (after many candidates); the job is not
-# lost and results do not depend on the worker, so its warning is noise for our users.
-warnings.filterwarnings("ignore", message="A worker stopped while some jobs", category=UserWarning)
+
+@contextmanager
+def quiet_worker_restarts() -> Iterator[None]:
+    """While a search runs: loky replaces a worker whose memory grew a lot (after many candidates); the
+    job is not lost and results do not depend on the worker, so its warning is noise for our users.
+    Scoped (the filters come back after), so a caller's own warnings are as they were."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="A worker stopped while some jobs", category=UserWarning)
+        yield
 
 
 class Engine(Protocol):

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from evonas.evolve.rundir import ENSEMBLE, RunDir
 from evonas.fitness import Dataset, configure_tensorflow, fold_data, score_test
 from evonas.fitness.ensemble import greedy_weights

@@ -35,14 +35,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from evonas.evolve.api import run_search
-from evonas.evolve.config import RunConfig, SearchConfig
-from evonas.evolve.rundir import RunDirError
-from evonas.fitness.data import load_dataset
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+
+from evonas.evolve.api import run_search
+from evonas.evolve.config import RunConfig, SearchConfig
+from evonas.evolve.rundir import RunDirError
+from evonas.fitness.data import load_dataset
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _sk_validate

@@ -31,6 +31,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from evonas.evolve.records import Evaluation
+
 PROMOTE = 0.25  # the share of still-improving short trainings that continue
 RUNG_FRACTION = 0.2  # the short training: this share of the epoch cap
 
@@ -42,15 +44,15 @@ def rung_epochs(max_epochs: int) -> int:
 
 def is_short(record: dict[str, Any]) -> bool:
     """Whether ``record`` is of a short (capped) training."""
-    return record.get("epoch_cap") is not None
+    return Evaluation.from_dict(record).short
 
 
 def complete(record: dict[str, Any], patience: int) -> bool:
     """Whether a short training ended as its full training would: failed, or stopped by early stopping."""
-    if record.get("status") != "ok":
+    e = Evaluation.from_dict(record)
+    if not e.ok:
         return True
-    epochs, best = int(record["epochs"]), int(record.get("best_epoch") or record["epochs"])
-    return epochs < int(record["epoch_cap"]) or epochs - best >= patience
+    return e.epochs < int(e.epoch_cap or 0) or e.epochs - e.chosen_epochs >= patience
 
 
 def promoted(short: Iterable[dict[str, Any]], patience: int, share: float = PROMOTE) -> list[str]:

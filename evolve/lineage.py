@@ -23,6 +23,7 @@ from typing import Any
 
 import networkx as nx
 import pandas as pd
+
 from evonas.evolve.api import RunResult
 from evonas.evolve.draw import OPERATOR_COLORS, draw_lineage
 from evonas.evolve.formats import format_objective

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
 from evonas.evolve.formats import format_number
 
 STAT_COLUMNS = ("best", "median", "trained", "cached", "failed", "unique")

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from evonas.evolve.selection import STRATEGIES, SelectionSettings, default_selection
 from evonas.evolve.toolbox import Individual, make_toolbox
 from evonas.genome import SearchSpace, decode, textbook_genome

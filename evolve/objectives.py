@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from evonas.genome import SearchSpace, decode
 
 OBJECTIVES = ("val", "params", "latency")

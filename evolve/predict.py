@@ -25,15 +25,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from evonas.evolve.api import load_data
-from evonas.evolve.ensemble import member_paths, predicting, read_members
+from evonas.evolve.delivered import Delivered, delivered_model
 from evonas.evolve.logbook import no_success_reason
-from evonas.evolve.rundir import ENCODER, REFIT, RunDir, RunDirError
+from evonas.evolve.rundir import ENCODER, RunDir, RunDirError
 from evonas.fitness import DataError, evaluate_genome, fold_data
 from evonas.fitness.encoder import Encoded, Encoder
 from evonas.fitness.evaluate import forward
 from evonas.fitness.images import FILE, is_image_source, read_images
-from evonas.fitness.runtime import configure_tensorflow
+from evonas.fitness.runtime import import_tensorflow, in_callers_process
 from evonas.fitness.validate import read_table_file
 from evonas.genome import Architecture, decode
 
@@ -205,26 +206,22 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
         encoder = Encoder.from_dict(encoding)
     except (KeyError, TypeError, ValueError) as exc:
         raise RunDirError(f"{run.path / ENCODER} is corrupt ({exc})") from None
-    best = run.read_json("best/model.json")
-    if best is None or not run.best_model_path.is_file():
-        if id is None:
+    if id is None:
+        delivered = delivered_model(run, config.search.ensemble)
+        if delivered is None:
             raise RunDirError(f"no model to predict with in {run.path}: {_no_model_reason(run)}")
-    members = read_members(run) if id is None and config.search.ensemble > 1 else []
-    if members:
-        return _ensemble_predictor(run, config, encoder, members)
-    chosen = int(best["id"]) if id is None else int(id)
+        if delivered.ensemble:
+            return _ensemble_predictor(run, config, encoder, delivered)
+    single = delivered_model(run, ensemble=1)  # the best alone: its refit, or as the search trained it
+    chosen = int(id) if id is not None else single.ids[0]  # type: ignore[union-attr]  (checked above)
     row = _individual(run, chosen)
     arch = decode(config.space, row["genes"])
-    configure_tensorflow(config.training.tf_threads)
+    import_tensorflow()  # quietly; the caller's threads and op determinism are left as they are
     import keras
 
-    if best is not None and row["key"] == best["key"] and run.best_model_path.is_file():
-        refit = run.read_json(REFIT)
-        if refit and refit.get("status") == "ok" and refit.get("key") == row["key"]:
-            if run.refit_model_path.is_file():  # search.refit: the best, retrained on train+val rows
-                model = keras.models.load_model(run.refit_model_path)
-                return Predictor(run.path, chosen, arch, encoder, model, refitted=True)
-        return Predictor(run.path, chosen, arch, encoder, keras.models.load_model(run.best_model_path))
+    if single is not None and row["key"] == single.keys[0]:
+        model = keras.models.load_model(single.paths[0])
+        return Predictor(run.path, chosen, arch, encoder, model, refitted=single.refitted)
     data = load_data(config.data)
     if data.encoder != encoder:
         raise RunDirError(
@@ -234,33 +231,32 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
         path = os.path.join(tmp, "model.keras")
         genes = np.asarray(row["genes"], dtype=np.int64)
         rows = fold_data(data, 0, config.search.folds)  # as the search trained it (cross-validated: fold 0)
-        record = evaluate_genome(config.space, genes, rows, config.training, config.search.seed, path)
+        with in_callers_process():  # the training is deterministic; the caller's settings come back after
+            record = evaluate_genome(config.space, genes, rows, config.training, config.search.seed, path)
         if record["status"] != "ok" or not os.path.exists(path):
             raise RunDirError(f"individual #{chosen} could not be trained again: {record.get('error')}")
         model = keras.models.load_model(path)
     return Predictor(run.path, chosen, arch, encoder, model)
 
 
-def _ensemble_predictor(
-    run: RunDir, config: Any, encoder: Encoder, members: list[dict[str, Any]]
-) -> Predictor:
-    """The predictor of a run's ensemble: one Keras model averaging the members' outputs."""
+def _ensemble_predictor(run: RunDir, config: Any, encoder: Encoder, delivered: Delivered) -> Predictor:
+    """The predictor of a run's ensemble: one Keras model averaging (or weighing) the members' outputs."""
     from evonas.fitness.ensemble import average_models
 
-    members, weights = predicting(members)  # weighed: the members of positive weight
-    paths = member_paths(run, members, refitted=True)
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(p) for p in delivered.paths if not p.is_file()]
     if missing:
         raise RunDirError(f"the ensemble of {run.path} lacks {missing[0]}: resume the run to rebuild it")
-    configure_tensorflow(config.training.tf_threads)
+    import_tensorflow()
     import keras
 
-    models = [keras.models.load_model(p) for p in paths]
-    ids = tuple(int(m["id"]) for m in members)
-    model = average_models(models, [f"member_{i}" for i in ids], weights=weights)
-    arch = decode(config.space, _individual(run, ids[0])["genes"])
-    refitted = any(p.name.startswith("refit-") for p in paths)
-    return Predictor(run.path, ids[0], arch, encoder, model, refitted=refitted, members=ids)
+    models = [keras.models.load_model(p) for p in delivered.paths]
+    names = [f"member_{i}" for i in delivered.ids]
+    weights = None if delivered.weights is None else list(delivered.weights)
+    model = average_models(models, names, weights=weights)
+    arch = decode(config.space, _individual(run, delivered.ids[0])["genes"])
+    return Predictor(
+        run.path, delivered.ids[0], arch, encoder, model, refitted=delivered.refitted, members=delivered.ids
+    )
 
 
 __all__ = ["PREDICTION", "Predictor", "load_predictor", "proba_column"]

@@ -30,6 +30,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+
 from evonas.evolve.api import RunResult
 from evonas.evolve.draw import OPERATOR_COLORS, draw_lattice
 from evonas.evolve.formats import (

@@ -45,6 +45,7 @@ TEST = "test.json"
 LOCK = "lock"
 DATA = "data.json"
 ENCODER = "encoder.json"
+BEST = "best/model.json"
 REFIT = "best/refit.json"
 ENSEMBLE = "best/ensemble.json"
 

@@ -36,6 +36,8 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
+
 from evonas.evolve.budget import (
     budget_stop_line,
     end_seconds,
@@ -58,11 +60,10 @@ from evonas.evolve.formats import format_number, objective_label
 from evonas.evolve.logbook import GenerationSummary
 from evonas.evolve.loop import STATE_FORMAT, Candidate, GeneticLoop, Judged
 from evonas.evolve.objectives import FRONT, front_csv, front_rows, values_of
-from evonas.evolve.rundir import CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
+from evonas.evolve.rundir import BEST, CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
 from evonas.evolve.toolbox import Individual
 from evonas.evolve.worker import EvalTask
 from evonas.fitness import Dataset, bag_fold_models, evaluate_genome, fold_data, refit_genome, score_test
-from tqdm.auto import tqdm
 
 # 1: the generational loop's own state (before the runner asked GeneticLoop; still read, see
 # Search._legacy_state); 2: {"loop": GeneticLoop.state(), ...}
@@ -261,8 +262,8 @@ class Search:
             model = {"id": best.individual, "key": best.key, "objective": best.objective}
             if self.config.search.replicate_limit > 1:
                 model["replicates"] = best.replicates
-            if self.run.read_json("best/model.json") != model:
-                self.run.write_json("best/model.json", model)
+            if self.run.read_json(BEST) != model:
+                self.run.write_json(BEST, model)
         if self.config.search.ensemble > 1:
             self._keep_ensemble()
         if self.config.search.refit_kind == "folds":

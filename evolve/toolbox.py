@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from deap import base
+
 from evonas.evolve.objectives import values_of
 from evonas.genome import (
     SearchSpace,

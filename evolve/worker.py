@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from evonas.fitness import (
     Dataset,
     TrainSettings,
@@ -29,6 +30,7 @@ from evonas.fitness import (
     failed_record,
     fold_data,
 )
+from evonas.fitness.runtime import own_process
 from evonas.genome import SearchSpace, decode
 
 LOCAL = "local"  # the name of the dataset of a loky worker
@@ -132,6 +134,7 @@ def init_worker(
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
         _GPU["gpu"] = gpu
     keep_data(name, data)
+    own_process()  # a worker is evonas' own: gc.freeze after the imports
     configure_tensorflow(settings.tf_threads)
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import tempfile
 
+from evonas import RunConfig, RunResult, load_data, run_search
 from evonas.evolve.api import format_best
 from evonas.genome import SearchSpace, decode, diff
-
-from evonas import RunConfig, RunResult, load_data, run_search
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from evonas.fitness.export import export_model, input_names
 
 from evonas import EvonasRegressor, RunConfig, load_predictor, run_search
+from evonas.fitness.export import export_model, input_names
 
 ROOT = Path(__file__).resolve().parents[1]
 

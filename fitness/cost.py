@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from evonas.fitness.data import Dataset
 from evonas.fitness.settings import TrainSettings
 from evonas.genome import SearchSpace, decode

@@ -84,6 +84,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from evonas.fitness.embedding import Bins, fit_bins
 from evonas.fitness.embedding import width as embedding_width
 from evonas.fitness.encoder import MISSING, Encoder

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from evonas.fitness.transforms import (
     apply_quantile,
     apply_robust,

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from evonas.fitness.data import Dataset
 from evonas.fitness.ensemble import average_models
 from evonas.fitness.folds import fold_data

@@ -67,6 +67,7 @@ import re
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from evonas.fitness.encoder import MISSING, Encoder
 
 if TYPE_CHECKING:  # pragma: no cover

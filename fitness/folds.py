@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
 from evonas.fitness.data import Dataset
 
 

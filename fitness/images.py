@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from evonas.fitness.validate import DataError
 
 BUILTIN_SHAPES: dict[str, tuple[int, int, int]] = {"mnist5k": (28, 28, 1), "digits": (8, 8, 1)}

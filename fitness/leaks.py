@@ -68,6 +68,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+
 from evonas.fitness.validate import as_float, is_numeric
 
 PEARSON_LEAK = 0.999  # |Pearson r| at or above this with the target: a linear copy

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from evonas.fitness.embedding import Bins, layer_weights
 from evonas.genome import INPUT, Architecture, ConvLevel
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from evonas.fitness.model import unit_layer_names
 from evonas.genome import INPUT, Architecture
 

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+
 from evonas.fitness.data import Dataset
 from evonas.fitness.embedding import encode
 from evonas.fitness.fused import fused_updater

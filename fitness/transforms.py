@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from evonas.fitness.validate import DataError
 
 NUMERIC_TRANSFORMS = ("standard", "robust", "quantile")

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+
 from evonas.genome.architecture import INPUT, Architecture, Unit, UnitId
 from evonas.genome.conv import ConvLevel
 from evonas.genome.space import SearchSpace

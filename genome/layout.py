@@ -52,6 +52,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
+
 from evonas.genome.errors import SpaceError
 
 

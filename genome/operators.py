@@ -19,6 +19,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+
 from evonas.genome.decode import decode
 from evonas.genome.layout import CONV_LEVEL_BLOCKS, GeneLayout
 from evonas.genome.space import SearchSpace

@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
 from evonas.genome.space import SearchSpace
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from evonas.genome import SearchSpace
 
 # TensorFlow in a test process runs one thread per op, as evonas' workers do (training.tf_threads): two
@@ -194,6 +195,7 @@ def layer_feeds(model) -> dict[str, set[str]]:
 def curved_prices(rows: int):
     """A small regression table (4 normal features, a price with a curve in it and noise), as a Dataset."""
     import pandas as pd
+
     from evonas.fitness import load_dataset
 
     rng = np.random.default_rng(0)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from deap import base, tools
+
 from evonas.evolve.selection.settings import SelectionSettings
 from evonas.evolve.toolbox import Individual
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from evonas.evolve.selection.settings import SelectionSettings
 from evonas.evolve.toolbox import Individual
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from evonas.fitness.plain import turns_input_gradient
 
+from evonas.fitness.plain import turns_input_gradient
 from tests.benchmarks.conftest import run_benchmark
 
 pytestmark = pytest.mark.slow  # real trainings (more than 2 s a test)

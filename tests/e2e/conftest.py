@@ -147,6 +147,7 @@ def export_feed(encoder, rows) -> dict:
     numbers as float32 columns, text as strings (a missing level as "")."""
     import numpy as np
     import tensorflow as tf
+
     from evonas.fitness.export import input_names
 
     names = input_names(encoder)

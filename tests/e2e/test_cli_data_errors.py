@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from evonas.fitness.data import split_labels
 
+from evonas.fitness.data import split_labels
 from tests.e2e.conftest import evonas
 
 HEADER = "x,z,y\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from evonas.fitness.data import read_frame, split_labels
 
+from evonas.fitness.data import read_frame, split_labels
 from tests.e2e.conftest import evonas, export_feed
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
@@ -75,6 +75,7 @@ def members_mean(run: Path, rows_path: Path) -> np.ndarray:
     """The mean output of the members' own model files on the encoded rows (their refits here), weighted
     by their greedy-selection weights when the run has them."""
     import keras
+
     from evonas.evolve.predict import load_predictor
 
     encoder = load_predictor(run).encoder
@@ -138,6 +139,7 @@ def test_a_regression_ensemble_predicts_the_mean_of_its_members_and_export_agree
     res = evonas("export", str(run), "--to", str(exported))
     assert res.returncode == 0 and "the ensemble of #" in res.stdout, res.stderr
     import keras
+
     from evonas.evolve.predict import load_predictor
 
     encoder = load_predictor(run).encoder

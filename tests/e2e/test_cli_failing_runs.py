@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from evonas.evolve.api import check_space_fits, load_data, smallest_network_params
 from evonas.evolve.config import RunConfig
 from evonas.evolve.logbook import failure_reasons, most_common_failure, no_success_reason
-
 from tests.e2e.conftest import ALL_FAIL, evonas, jsonl
 from tests.e2e.conftest import TINY_CONFIG as TINY
 

@@ -56,6 +56,7 @@ def fold_mean(run: Path, rows_path: Path) -> np.ndarray:
     fold files kept in ``best/folds/`` (all K of each member's after the search: those the race trained and
     those trained at the end)."""
     import keras
+
     from evonas.evolve.predict import load_predictor
     from evonas.fitness.evaluate import forward
 
@@ -92,6 +93,7 @@ def test_each_delivered_network_is_its_fold_models_averaged_and_no_fold_is_train
     assert any(m["refit"]["trained"] > 0 for m in members)  # ... and the missing ones trained at the end,
     # as the race would have trained them: fold r's rows, replicate r's seed (the same model again)
     import keras
+
     from evonas.evolve.api import load_data
     from evonas.evolve.rundir import RunDir
     from evonas.fitness import evaluate_genome, fold_data
@@ -134,6 +136,7 @@ def test_predict_the_test_score_and_export_give_the_mean_of_the_fold_models(run,
     res = evonas("export", str(run), "--to", str(exported))
     assert res.returncode == 0, res.stderr
     import keras
+
     from evonas.evolve.predict import load_predictor
 
     encoder = load_predictor(run).encoder

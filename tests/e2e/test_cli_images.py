@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import tomllib
-from evonas.genome import SearchSpace
 from PIL import Image
 
+from evonas.genome import SearchSpace
 from tests.e2e.conftest import evonas, jsonl
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
@@ -127,6 +127,7 @@ def test_export_takes_images(folder, full, tmp_path) -> None:
     assert res.returncode == 0, res.stderr
     assert "input 'image': float32 images of 8x8x1" in res.stdout
     import keras
+
     from evonas.evolve.predict import load_predictor
 
     model = keras.models.load_model(tmp_path / "model.keras")

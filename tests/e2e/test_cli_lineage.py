@@ -10,9 +10,9 @@ import matplotlib.image as mpimg
 import networkx as nx
 import pydot
 import pytest
+
 from evonas.evolve.lineage import Lineage
 from evonas.genome import decode, diff
-
 from tests.e2e.conftest import copy_run, evonas
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from evonas.fitness.data import read_frame, split_labels
 
+from evonas.fitness.data import read_frame, split_labels
 from tests.e2e.conftest import evonas
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
@@ -152,3 +152,29 @@ def test_a_run_whose_every_candidate_failed_has_no_model_to_predict_with(all_fai
     res = evonas("predict", str(run), str(path))
     _one_error_line(res, "no model to predict with")
     assert "every candidate failed (most often: RuntimeError: injected fault" in res.stderr
+
+
+def test_load_predictor_leaves_the_callers_tensorflow_as_it_was(runs):
+    """A notebook that loads a predictor keeps its own TensorFlow settings: no op determinism switched
+    on, no objects frozen out of the garbage collector, also when another individual is trained again."""
+    import gc
+
+    from tensorflow.python.framework import config as tf_config
+
+    from evonas import load_predictor
+    from evonas.fitness.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    rows, _ = held_out_rows("ames")
+    best = json.loads((runs["ames"] / "best" / "model.json").read_text())
+    individuals = [json.loads(x) for x in (runs["ames"] / "individuals.jsonl").read_text().splitlines()]
+    other = next(r for r in individuals if r["status"] == "ok" and r["key"] != best["key"])
+    frozen = gc.get_freeze_count()
+    try:
+        tf_config.disable_op_determinism()
+        assert np.isfinite(load_predictor(runs["ames"]).predict(rows.head(5))).all()
+        assert not tf_config.is_op_determinism_enabled() and gc.get_freeze_count() == frozen
+        assert np.isfinite(load_predictor(runs["ames"], id=other["id"]).predict(rows.head(5))).all()
+        assert not tf_config.is_op_determinism_enabled()  # on while it trained, off again
+    finally:
+        tf.config.experimental.enable_op_determinism()  # as the other tests of this process expect

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from evonas.fitness.data import read_frame, split_labels
 
 pytestmark = pytest.mark.slow  # a Python and TensorFlow start each (more than 2 s a test)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from evonas.evolve.objectives import dominates
 from evonas.evolve.selection import STRATEGIES
 from evonas.fitness.data import read_frame
-
 from tests.e2e.conftest import dask_cluster, evonas, jsonl
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from evonas.fitness.data import read_frame, split_labels
 
+from evonas.fitness.data import read_frame, split_labels
 from tests.conftest import assert_float32_close
 from tests.e2e.conftest import evonas, export_feed
 
@@ -63,6 +63,7 @@ def test_the_run_records_both_transforms(run):
 
 def test_the_objective_is_the_rmse_of_the_inverted_val_predictions(run):
     import keras
+
     from evonas.evolve.api import load_data
     from evonas.evolve.config import RunConfig
 
@@ -77,6 +78,7 @@ def test_the_objective_is_the_rmse_of_the_inverted_val_predictions(run):
 
 def test_predict_and_export_give_the_saved_models_prices(run, tmp_path):
     import keras
+
     from evonas.fitness.encoder import Encoder
 
     rows, target = split_rows("test")

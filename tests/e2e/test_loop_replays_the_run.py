@@ -12,10 +12,10 @@ import math
 from pathlib import Path
 
 import pytest
+
 from evonas.evolve.api import load_data
 from evonas.evolve.loop import GeneticLoop
 from evonas.evolve.rundir import RunDir
-
 from tests.e2e.conftest import jsonl
 
 pytestmark = pytest.mark.slow  # reads the shared digits search (made here if no other file made it)

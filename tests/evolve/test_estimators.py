@@ -69,16 +69,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from evonas.evolve.config import ConfigError
-from evonas.evolve.estimators import EvonasClassifier, EvonasRegressor
-from evonas.evolve.rundir import RunDirError
-from evonas.fitness import DataError
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
+
+from evonas.evolve.config import ConfigError
+from evonas.evolve.estimators import EvonasClassifier, EvonasRegressor
+from evonas.evolve.rundir import RunDirError
+from evonas.fitness import DataError
 
 TINY: dict[str, Any] = {
     "population": 2,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+
 from evonas.evolve.budget import (
     budget_stop_line,
     end_seconds,

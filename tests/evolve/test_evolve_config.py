@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from evonas.evolve.config import ConfigError, RunConfig
 from evonas.genome import SearchSpace
 

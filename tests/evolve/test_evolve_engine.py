@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.evolve.config import ConfigError, SearchConfig
 from evonas.evolve.engine import SerialEngine, longest_first, make_engine
 from evonas.evolve.worker import EvalTask, run_task

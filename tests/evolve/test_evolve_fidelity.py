@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.evolve.fidelity import complete, is_short, promoted, rung_epochs
 from evonas.fitness import TrainSettings, evaluate_genome, load_dataset
 from evonas.genome import SearchSpace

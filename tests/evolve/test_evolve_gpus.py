@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.evolve.config import SearchConfig
 from evonas.evolve.engine import LocalEngine, local_gpus, make_engine
 from evonas.evolve.worker import EvalTask, claim_slot

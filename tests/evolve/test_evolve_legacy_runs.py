@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import tomli_w
 import tomllib
+
+from evonas import RunConfig, RunResult, resume_search, run_search
 from evonas.evolve.config import LEGACY_SPACE
 from evonas.evolve.rundir import RunDir
 from evonas.genome import decode
-
-from evonas import RunConfig, RunResult, resume_search, run_search
 
 
 def _as_format_1(path) -> None:

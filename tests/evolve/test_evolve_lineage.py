@@ -6,13 +6,13 @@ import matplotlib.image as mpimg
 import networkx as nx
 import pydot
 import pytest
+
 from evonas.evolve.cli import main
 from evonas.evolve.config import RunConfig
 from evonas.evolve.lineage import Lineage, ancestry, genealogy, genealogy_edges
 from evonas.evolve.report import operator_gains
 from evonas.evolve.rundir import RunDir, RunDirError
 from evonas.genome import SearchSpace, decode, diff
-
 from tests.conftest import make_genes
 
 SPACE = SearchSpace(max_levels=3, max_units=3)

@@ -6,6 +6,7 @@ import os
 
 import pandas as pd
 import pytest
+
 from evonas.evolve.config import RunConfig
 from evonas.evolve.rundir import RunDir, RunDirError, append_jsonl, read_jsonl, write_atomic
 

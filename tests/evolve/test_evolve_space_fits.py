@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from evonas.evolve.api import check_space_fits, smallest_network_params
 from evonas.evolve.config import ConfigError
 from evonas.fitness import load_dataset

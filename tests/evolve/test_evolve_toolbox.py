@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+
 from evonas.evolve.selection.tournament import select_tournament
 from evonas.evolve.toolbox import Individual, make_toolbox
 from evonas.genome import SearchSpace, decode

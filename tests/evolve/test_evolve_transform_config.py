@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import tomli_w
+
 from evonas.evolve.config import LEGACY_DATA, ConfigError, DataConfig, RunConfig
 
 

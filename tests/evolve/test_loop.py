@@ -12,6 +12,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+
 from evonas.evolve.loop import GeneticLoop
 from evonas.evolve.selection import STRATEGIES
 from evonas.genome import SearchSpace

@@ -9,6 +9,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from evonas.evolve.objectives import (
     ObjectivesError,
     dominates,
@@ -19,8 +22,6 @@ from evonas.evolve.objectives import (
     parse_objectives,
 )
 from evonas.genome import SearchSpace, random_genome
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
 values = st.one_of(st.integers(0, 6).map(float), st.just(math.inf))

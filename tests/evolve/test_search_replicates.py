@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from evonas import RunConfig, resume_search, run_search
 from evonas.evolve.api import load_data
 from evonas.evolve.rundir import RunDir
 from evonas.evolve.search import Search
 from evonas.fitness import evaluate_genome, fold_data
-
-from evonas import RunConfig, resume_search, run_search
 
 pytestmark = pytest.mark.slow  # real (tiny) searches: more than 2 s a test
 

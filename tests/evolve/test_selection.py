@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+
 from evonas.evolve.objectives import dominates, pareto_mask
 from evonas.evolve.selection import STRATEGIES, SelectionSettings, default_selection
 from evonas.evolve.selection.nsga2 import ranks_and_crowding

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from evonas.fitness import TrainSettings, evaluate_genome, load_dataset, score_test
 from evonas.fitness.evaluate import _logits, log_softmax
 from evonas.fitness.plain import softmax_cross_entropy

@@ -7,6 +7,7 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.fitness.data import DataError, Dataset, detect_task, load_dataset, read_frame, split_labels
 
 AMES_IDS = ("rownames", "Order", "PID")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.fitness.data import DataError, load_dataset, split_labels
 from evonas.fitness.validate import FLOAT32_MAX
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
 from evonas.fitness.embedding import MAX_FEATURES, encode, fit_bins, layer_weights, width
 from evonas.fitness.plain import scale_features

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.fitness.data import DataError, load_dataset, split_labels
 from evonas.fitness.encoder import Encoder
 

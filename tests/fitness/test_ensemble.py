@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from evonas.fitness.ensemble import average_models, ensemble_loss, greedy_weights
 from evonas.fitness.evaluate import score_test
-
 from tests.conftest import FLOAT32_ULPS, assert_float32_close
 
 keras = pytest.importorskip("keras")

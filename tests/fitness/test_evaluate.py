@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from evonas.fitness import TrainSettings, evaluate_genome, evaluation_seed, load_dataset, score_test
 from evonas.fitness.evaluate import PREDICT_BATCH, forward
 from evonas.genome import SearchSpace, decode
-
 from tests.conftest import curved_prices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,7 +178,8 @@ def test_swish_candidates_leave_no_gradient_functions_behind(regression_data, bu
 
 @pytest.mark.slow  # more than 2 s (tests/conftest.py FAST_LIMIT_S)
 def test_collections_between_candidates_skip_the_modules_objects(tmp_path):
-    """After set-up, TensorFlow's and Keras' objects are frozen out of the garbage collector's walk.
+    """In evonas' own processes (a worker, the command), TensorFlow's and Keras' objects are frozen out of
+    the garbage collector's walk; in a caller's process (a notebook training through the API) nothing is.
 
     Each candidate is followed by garbage collections; they must look only at what the
     candidates created, not at the ~400,000 long-lived objects of the modules.
@@ -187,9 +188,13 @@ def test_collections_between_candidates_skip_the_modules_objects(tmp_path):
 import gc, sys
 import numpy as np
 from evonas.fitness import TrainSettings, evaluate_genome, load_dataset
+from evonas.fitness.runtime import own_process
 from evonas.genome import SearchSpace, random_genome
 space, data = SearchSpace(max_levels=2, max_units=2), load_dataset("digits")
 rng = np.random.default_rng(0)
+record = evaluate_genome(space, random_genome(space, rng), data, TrainSettings(2, 1), run_seed=9)
+print(gc.get_freeze_count())  # a caller's process: nothing frozen
+own_process()
 for seed in range(3):
     record = evaluate_genome(space, random_genome(space, rng), data, TrainSettings(2, 1), run_seed=seed)
     assert record["status"] == "ok", record
@@ -200,9 +205,31 @@ print(gc.get_freeze_count(), len(gc.get_objects()))
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    frozen, walked = map(int, done.stdout.split())
+    callers, own = done.stdout.splitlines()[-2:]
+    assert int(callers) == 0
+    frozen, walked = map(int, own.split())
     assert frozen > 100_000  # TensorFlow and Keras
     assert walked < frozen / 10, (frozen, walked)
+
+
+def test_evonas_work_in_a_callers_process_leaves_op_determinism_as_it_was():
+    from tensorflow.python.framework import config as tf_config
+
+    from evonas.fitness.runtime import configure_tensorflow, import_tensorflow, in_callers_process
+
+    tf = import_tensorflow()
+    try:
+        tf_config.disable_op_determinism()
+        with in_callers_process():
+            configure_tensorflow(1)  # as every training does
+            assert tf_config.is_op_determinism_enabled()
+        assert not tf_config.is_op_determinism_enabled()  # the caller's setting is back
+        tf.config.experimental.enable_op_determinism()
+        with in_callers_process():
+            configure_tensorflow(1)
+        assert tf_config.is_op_determinism_enabled()  # on before: left on
+    finally:
+        tf.config.experimental.enable_op_determinism()  # as the other tests of this process expect
 
 
 def test_estimated_seconds_grows_with_the_network_the_steps_and_the_epochs(regression_data, build):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.fitness import TrainSettings, evaluate_genome, load_dataset
 from evonas.fitness.encoder import MISSING, Encoder
 from evonas.fitness.export import FLT_MAX, OUTPUT, export_model, input_names

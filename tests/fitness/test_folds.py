@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from evonas.fitness import FoldError, check_folds, fold_data, load_dataset
 from evonas.fitness.folds import pooled_folds
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from evonas.fitness.fused import fused_updater
 from evonas.fitness.model import make_optimizer
 from evonas.fitness.runtime import import_tensorflow
@@ -70,6 +71,7 @@ def test_a_candidate_trains_with_an_optimizer_that_has_no_fused_kernel():
     """The trainer's fallback: the Keras optimizer itself updates the model's variables."""
     tf = import_tensorflow()  # noqa: F841  (quiet import first)
     import keras
+
     from evonas.fitness import build_model, load_dataset
     from evonas.fitness.trainer import train_compiled
     from evonas.genome import SearchSpace, decode, random_genome

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from evonas.fitness import build_model, configure_tensorflow, load_dataset
 from evonas.fitness.model import make_optimizer
 from evonas.fitness.runtime import import_tensorflow

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
+
 from evonas.fitness import DataError, load_dataset
 from evonas.fitness.images import FILE, LABEL, channel_statistics, pixel_columns, read_images
-from PIL import Image
 
 
 def _digits_images(n: int = 300) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from evonas.fitness import (
     SettingsError,
     TrainSettings,
@@ -22,7 +23,6 @@ from evonas.fitness.evaluate import _train, trainer_for
 from evonas.fitness.plain import ACTIVATIONS
 from evonas.fitness.trainer import compiled_supports
 from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode
-
 from tests.conftest import curved_prices
 
 ROOT = Path(__file__).resolve().parents[2]

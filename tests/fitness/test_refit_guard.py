@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
+
+from evonas.evolve.records import Evaluation
 from evonas.fitness import TrainSettings, evaluate_genome, load_dataset, refit_genome
 from evonas.fitness.evaluate import fit_loss, train_and_val
 from evonas.genome import SearchSpace
-
 from tests.conftest import curved_prices
 
 SPACE = SearchSpace(max_levels=2, max_units=2)
@@ -43,7 +44,7 @@ def build_genes():
 
 def test_a_refit_trained_as_the_search_chose_is_kept_with_both_losses(data, trained, build_genes, tmp_path):
     record, own = trained
-    epochs = int(record.get("best_epoch") or record["epochs"])
+    epochs = Evaluation.from_dict(record).chosen_epochs
     path = tmp_path / "refit.keras"
     rec = refit_genome(SPACE, build_genes, data, SETTINGS, 0, epochs, str(path), reference_path=str(own))
     assert rec["status"] == "ok" and path.is_file(), rec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from evonas.fitness.model import optimizer_for
 from evonas.fitness.runtime import import_tensorflow
 from evonas.fitness.schedule import learning_rate, steps_per_epoch

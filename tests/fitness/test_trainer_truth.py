@@ -40,6 +40,7 @@ import math
 
 import numpy as np
 import pytest
+
 from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
 from evonas.fitness.evaluate import _logits, log_softmax
 from evonas.fitness.keras_trainer import train_keras
@@ -48,7 +49,6 @@ from evonas.fitness.plain import PlainNetwork, scale_features
 from evonas.fitness.runtime import configure_tensorflow, import_tensorflow
 from evonas.fitness.trainer import train_compiled
 from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode
-
 from tests.conftest import curved_prices
 
 tf = import_tensorflow()

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import ndtri
+
 from evonas.fitness import DataError, TrainSettings, evaluate_genome, load_dataset
 from evonas.fitness.data import split_labels
 from evonas.fitness.encoder import Encoder
@@ -23,7 +25,6 @@ from evonas.fitness.transforms import (
     smooth_clip,
 )
 from evonas.genome import SearchSpace, random_genome
-from scipy.special import ndtri
 
 SPACE = SearchSpace(max_levels=2, max_units=2, neuron_choices=(8, 16))
 FAST = TrainSettings(max_epochs=3, patience=2)
@@ -225,6 +226,7 @@ def test_a_log_target_keeps_user_units_and_standardises_the_log():
 
 def test_with_target_scale_log_is_exp_of_the_rescaled_output_minus_one():
     import keras
+
     from evonas.fitness.model import with_target_scale
 
     inp = keras.Input((2,))
@@ -256,6 +258,7 @@ def test_a_log_objective_is_the_rmse_of_the_saved_models_val_predictions(tmp_pat
 def test_the_exported_model_applies_the_numeric_transform(kind):
     import keras
     import tensorflow as tf
+
     from evonas.fitness.export import FLT_MAX, export_model, input_names
 
     rows = table()

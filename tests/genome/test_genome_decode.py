@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
 from evonas.genome import INPUT, SearchSpace, SpaceError, decode, random_genome
 
 Build = Callable[..., np.ndarray]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
 from evonas.genome import (
     SearchSpace,
     crossover_two_point,

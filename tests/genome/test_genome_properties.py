@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
 from evonas.genome import (  # noqa: E402
     SearchSpace,
     crossover_two_point,
@@ -15,8 +18,6 @@ from evonas.genome import (  # noqa: E402
     mutate_effective,
     random_genome,
 )
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 FAST = settings(max_examples=40, deadline=None)
 

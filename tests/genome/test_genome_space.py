@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+
 from evonas.genome import SearchSpace, SpaceError
 
 

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from evonas.genome import Architecture, SearchSpace, SpaceError, decode, diff, random_genome
 from evonas.genome.operators import mutate_effective
 
