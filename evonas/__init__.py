@@ -11,7 +11,15 @@ one way, ``evolve -> fitness -> genome``:
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 from typing import Any
+
+# In a source checkout the sub-packages are the folders beside evonas/ (genome/, fitness/, evolve/), so
+# a checkout on PYTHONPATH runs as itself (a benchmark's snapshot of a commit, say), whatever evonas
+# is installed; installed from a wheel they are inside evonas/ and this adds nothing.
+_CHECKOUT = Path(__file__).resolve().parents[1]
+if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "genome" / "__init__.py").is_file():
+    __path__.append(str(_CHECKOUT))  # noqa: F821  (the package's own __path__)
 
 # Everything is loaded on first use: the loop (evonas.evolve.loop) imports neither TensorFlow nor the run
 # directory, so a user driving GeneticLoop with a training of their own pays for neither; lineage and
