@@ -52,7 +52,7 @@ def run_one(name: str, budget: str, command: list[str], code: Path, folder: Path
         raise SystemExit(f"{name}: exit {done.returncode}\n{done.stderr[-2000:]}")
     journal = (out / "evaluations.jsonl").read_text().splitlines()
     individuals = [json.loads(x) for x in (out / "individuals.jsonl").read_text().splitlines()]
-    stop = [line for line in done.stdout.splitlines() if "budget" in line.lower()]
+    stop = [line for line in done.stdout.splitlines() if "the time budget of" in line]
     return {
         "table": name,
         "budget_s": parse_duration(budget),

@@ -1,12 +1,12 @@
 """Which trainer for conv genomes: Keras ``fit`` against a whole epoch in one compiled TensorFlow call.
 
-The compiled trainer of evonas (:mod:`fitness.trainer`) wins on small Dense
+The compiled trainer of evonas (:mod:`fitness.trainers.compiled`) wins on small Dense
 networks by removing ``fit``'s per-step Python overhead and by writing the
 backward pass out. Conv levels have no written-out form, so the question is
 whether the first half alone would pay on image genomes. Per genome, on the
 same model, data, batches and optimizer:
 
-- ``fit``: :func:`fitness.keras_trainer.train_keras`, what an image search runs;
+- ``fit``: :func:`fitness.trainers.keras_fit.train_keras`, what an image search runs;
 - ``compiled``: one ``tf.function`` per epoch (an explicit ``tf.while_loop`` over the
   shuffled mini-batches, ``GradientTape`` through the Keras model, the optimizer's
   ``apply``), tracing included, as the compiled trainer would pay it per candidate.
@@ -42,9 +42,9 @@ def main() -> int:
     args = parser.parse_args()
     from evonas.evolve.config import RunConfig
     from evonas.fitness.data import load_dataset
-    from evonas.fitness.keras_trainer import train_keras
     from evonas.fitness.model import build_model, optimizer_for
     from evonas.fitness.runtime import configure_tensorflow
+    from evonas.fitness.trainers.keras_fit import train_keras
     from evonas.genome import decode, random_genome, textbook_genome
 
     configure_tensorflow(args.threads)

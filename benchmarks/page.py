@@ -344,7 +344,32 @@ and generations it ran, before (commit `c828ca6`) and after the budget bounded t
 search by itself and covered the whole command:
 
 {report(folder).strip()}
+
+{budget_words(load(folder))}
 """
+
+
+def budget_words(rows: list[dict[str, Any]]) -> str:
+    """What the budget table says, computed: how far past the budget each label ended, and its trainings."""
+    by = {lab: [r for r in rows if r["label"] == lab] for lab in ("after", "before")}
+    over = {lab: [r["wall_s"] - r["budget_s"] for r in rs] for lab, rs in by.items()}
+    more = statistics.median(
+        a["trainings"] / b["trainings"]
+        for a in by["after"]
+        for b in by["before"]
+        if a["table"] == b["table"]
+    )
+    early = [r for r in by["before"] if r["wall_s"] < r["budget_s"]]
+    worst = max(by["before"], key=lambda r: r["wall_s"] - r["budget_s"])
+    return (
+        f"After, every command ended between {min(over['after']):+.0f} s and {max(over['after']):+.0f} s "
+        f"from the budget (median {statistics.median(over['after']):+.0f} s; the test scores after the refits "
+        f"are not reserved), with a median of "
+        f"{more:.1f} times the trainings of before. Before, the default 5 generations ended "
+        f"{len(early)} of {len(by['before'])} searches early (after {min(r['wall_s'] for r in early):.0f} to "
+        f"{max(r['wall_s'] for r in early):.0f} s of the 120), and {worst['table']} ended "
+        f"{worst['wall_s'] - worst['budget_s']:.0f} s past it (the refits were outside the budget then)."
+    )
 
 
 TRIED = """## Tried and dropped

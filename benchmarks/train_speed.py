@@ -27,7 +27,7 @@ Parts:
   transpose
            the layer input gradient ``dz @ kernel^T`` as ``matmul(dz, kernel, transpose_b=True)``
            and as ``(kernel @ dz^T)^T``, by batch size and kernel shape: the fraction of
-           the first form's time the second takes (``fitness.plain.times_transposed``
+           the first form's time the second takes (``fitness.trainers.plain.times_transposed``
            picks the second at batches up to 128 and kernels of 32,768 weights or more).
   turn     the same genomes trained by evonas with the input gradients as the trainer computes
            them (turned where ``turns_input_gradient`` says) and never turned, alternating;
@@ -67,9 +67,9 @@ import numpy as np
 from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
 from evonas.fitness.embedding import width as embedding_width
 from evonas.fitness.model import optimizer_for
-from evonas.fitness.plain import times_transposed, turns_input_gradient
 from evonas.fitness.runtime import configure_tensorflow
-from evonas.fitness.trainer import compile_training, without_graph_optimizer
+from evonas.fitness.trainers.compiled import compile_training, without_graph_optimizer
+from evonas.fitness.trainers.plain import times_transposed, turns_input_gradient
 from evonas.genome import INPUT, SearchSpace, decode, random_genome
 
 
@@ -419,8 +419,8 @@ def part_graph(data, space, genomes: int, epochs: int, seed: int) -> None:
 def part_step(data, space, genomes: int, seed: int, steps: int = 100) -> None:
     import tensorflow as tf
 
-    from evonas.fitness.plain import PlainNetwork
-    from evonas.fitness.trainer import FlatTraining, device_data, without_graph_optimizer
+    from evonas.fitness.trainers.compiled import FlatTraining, device_data, without_graph_optimizer
+    from evonas.fitness.trainers.plain import PlainNetwork
 
     rng = np.random.default_rng(seed)
     def per_step(arch, batch: int, update: bool) -> float:
@@ -581,7 +581,7 @@ def part_workers(data, space, seed: int) -> None:
 
 
 def part_turn(data, space, genomes: int, epochs: int, seed: int) -> None:
-    import evonas.fitness.plain as plain
+    import evonas.fitness.trainers.plain as plain
 
     rng = np.random.default_rng(seed)
     rule = plain.turns_input_gradient

@@ -64,6 +64,7 @@ from evonas.evolve.rundir import BEST, CHECKPOINT, REFIT, TEST, RunDir, RunDirEr
 from evonas.evolve.toolbox import Individual
 from evonas.evolve.worker import EvalTask
 from evonas.fitness import Dataset, bag_fold_models, evaluate_genome, fold_data, refit_genome, score_test
+from evonas.fitness.runtime import configure_tensorflow
 
 # 1: the generational loop's own state (before the runner asked GeneticLoop; still read, see
 # Search._legacy_state); 2: {"loop": GeneticLoop.state(), ...}
@@ -500,6 +501,10 @@ class Search:
         """
         label = objective_label(self.data.task)
         start = time.perf_counter() if started is None else started
+        if time_budget is not None and reserve_end and self.config.search.refit_kind is not None:
+            # the refits after the search train in this process: import TensorFlow now, inside the
+            # measured generations, not after the stop (a few seconds no reserve would foresee)
+            configure_tensorflow(self.config.training.tf_threads)
         while self.generation < last_generation:
             if trainings is not None and self.trainings >= trainings:
                 return False

@@ -98,7 +98,6 @@ from evonas.fitness.images import (
     read_images,
 )
 from evonas.fitness.leaks import find_leaks
-from evonas.fitness.plain import scale_features
 from evonas.fitness.transforms import choose_target_transform, from_model_space, to_model_space
 from evonas.fitness.validate import (
     DataError,
@@ -119,6 +118,14 @@ from evonas.genome import Architecture
 BUILTIN = {"ames", "mnist5k", "digits"}
 TASKS = ("auto", "regression", "classification")
 MAX_CLASS_LEVELS = 20  # an integer target with at most this many values is a class label
+EPSILON = 1e-7  # keras.backend.epsilon(): the floor of the Normalization layer's standard deviation
+
+
+def scale_features(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """What the model's ``Normalization`` layer computes: ``(x - mean) / max(sqrt(variance), eps)``."""
+    mean = np.asarray(mean, dtype="float32")
+    std = np.maximum(np.sqrt(np.asarray(variance, dtype="float32")), np.float32(EPSILON))
+    return ((np.asarray(x, dtype="float32") - mean) / std).astype("float32")
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,8 +165,8 @@ class Dataset:
     def model_targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the model learns them (float32): regression ones transformed, then standardised.
 
-        Both trainers call it (:func:`fitness.trainer.device_data`,
-        :func:`fitness.keras_trainer.keras_targets`); class indices pass unchanged.
+        Both trainers call it (:func:`fitness.trainers.compiled.device_data`,
+        :func:`fitness.trainers.keras_fit.keras_targets`); class indices pass unchanged.
         """
         if self.task != "regression":
             return y

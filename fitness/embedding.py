@@ -8,7 +8,7 @@ above. An MLP reading these columns (besides the values themselves) fits
 step-like and non-monotone effects of one feature with far fewer units.
 
 Here the bins are quantiles of each numeric feature's train values (after the
-model's standardisation, :func:`fitness.plain.scale_features`), at most
+model's standardisation, :func:`fitness.data.scale_features`), at most
 :data:`BINS` per feature, ties merged; a feature with fewer than two distinct
 edges gets none. They are fitted once, when the data is loaded
 (:func:`fit_bins`, train rows only), and kept in the :class:`~fitness.data.Dataset`,

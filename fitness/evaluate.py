@@ -30,12 +30,11 @@ import numpy as np
 from evonas.fitness.data import Dataset
 from evonas.fitness.ensemble import average_models
 from evonas.fitness.folds import fold_data
-from evonas.fitness.keras_trainer import train_keras
 from evonas.fitness.latency import measure_latency
 from evonas.fitness.model import build_model, optimizer_for, with_target_scale
 from evonas.fitness.runtime import configure_tensorflow
 from evonas.fitness.settings import TrainSettings
-from evonas.fitness.trainer import compiled_supports, train_compiled
+from evonas.fitness.trainers import train
 from evonas.genome import Architecture, SearchSpace, decode
 
 PREDICT_BATCH = 1024  # rows per forward call, for the test score and evonas predict alike (same numbers)
@@ -202,17 +201,6 @@ def val_rmse(model: Any, data: Dataset, best_val_loss: float) -> float:
     return rmse
 
 
-def trainer_for(arch: Architecture, trainer: str) -> str:
-    """The trainer that trains ``arch`` when ``training.trainer`` is ``trainer``.
-
-    ``"keras"`` for an architecture the compiled trainer does not support
-    (:func:`fitness.trainer.compiled_supports`), whatever the setting.
-    """
-    if trainer == "compiled" and compiled_supports(arch) is not None:
-        return "keras"
-    return trainer
-
-
 def _train(
     arch: Architecture,
     data: Dataset,
@@ -223,7 +211,7 @@ def _train(
     trainer: str = "compiled",
     horizon_epochs: int | None = None,
 ) -> tuple[Any, dict[str, list[float]]]:
-    """Build the seeded model of ``arch`` and train it with ``trainer`` (see :func:`trainer_for`).
+    """Build the seeded model of ``arch`` and train it with ``trainer`` (:func:`fitness.trainers.train`).
 
     The learning-rate schedule spans ``horizon_epochs`` epochs (the search's
     epoch cap; ``max_epochs`` by default), see :func:`fitness.model.optimizer_for`.
@@ -244,8 +232,7 @@ def _train(
         image_shape=data.image_shape,
     )
     optimizer = optimizer_for(arch, len(data.x_train), horizon_epochs or max_epochs)
-    train = train_keras if trainer_for(arch, trainer) == "keras" else train_compiled
-    history = train(model, arch, optimizer, data, max_epochs, patience, seed, restore_best)
+    history = train(trainer, model, arch, optimizer, data, max_epochs, patience, seed, restore_best)
     return model, history
 
 
@@ -456,7 +443,7 @@ def score_test(
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """``logits - logsumexp(logits)`` per row, in float64: the formula of the training and validation loss.
 
-    :func:`fitness.plain.softmax_cross_entropy` computes the same in the
+    :func:`fitness.trainers.plain.softmax_cross_entropy` computes the same in the
     compiled graph (float32): ``shifted = logits - max``, ``shifted - log(sum(exp(shifted)))``.
     """
     z = np.asarray(logits, dtype="float64")
@@ -496,6 +483,5 @@ __all__ = [
     "log_softmax",
     "objective_name",
     "score_test",
-    "trainer_for",
     "val_rmse",
 ]

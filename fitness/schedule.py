@@ -14,7 +14,7 @@ trains fewer epochs on more rows):
 
 Both decaying schedules are ``keras.optimizers.schedules.CosineDecay`` with a
 warm-up, so a saved optimizer needs no custom object, and the compiled
-trainer's fused updates (:mod:`fitness.fused`) call the same object with the
+trainer's fused updates (:mod:`fitness.trainers.fused`) call the same object with the
 same step count as Keras does (the number of updates made before this one).
 
 Example:

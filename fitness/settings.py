@@ -24,8 +24,8 @@ class TrainSettings:
         tf_threads: TensorFlow threads per worker. Fixed (not derived from the
             machine) so that results do not depend on where a candidate runs.
         trainer: ``"compiled"`` (the default: the whole training in one compiled
-            TensorFlow call, :mod:`fitness.trainer`) or ``"keras"`` (the reference:
-            ``model.fit`` with early stopping, :mod:`fitness.keras_trainer`, slower).
+            TensorFlow call, :mod:`fitness.trainers.compiled`) or ``"keras"`` (the reference:
+            ``model.fit`` with early stopping, :mod:`fitness.trainers.keras_fit`, slower).
             An architecture the compiled trainer does not support trains with Keras
             either way.
     """

@@ -64,7 +64,8 @@ def import_graph() -> nx.DiGraph:
 
 def test_the_scan_sees_the_imports_it_should():
     graph = import_graph()
-    assert graph.has_edge("fitness.evaluate", "fitness.trainer")
+    assert graph.has_edge("fitness.evaluate", "fitness.trainers")
+    assert graph.has_edge("fitness.trainers", "fitness.trainers.compiled")
     assert graph.has_edge("evolve.engine", "evolve.dask_engine")  # the lazy import in make_engine
     assert graph.has_edge("genome.space", "genome.layout")
 

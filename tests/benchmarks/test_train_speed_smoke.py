@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from evonas.fitness.plain import turns_input_gradient
+from evonas.fitness.trainers.plain import turns_input_gradient
 from tests.benchmarks.conftest import run_benchmark
 
 pytestmark = pytest.mark.slow  # real trainings (more than 2 s a test)

@@ -7,9 +7,9 @@ import pytest
 
 from evonas.fitness import build_model, evaluate_genome, load_dataset
 from evonas.fitness.cost import estimated_seconds
-from evonas.fitness.evaluate import trainer_for
 from evonas.fitness.runtime import import_tensorflow
 from evonas.fitness.settings import TrainSettings
+from evonas.fitness.trainers import trainer_for
 from evonas.genome import SearchSpace, decode, random_genome
 from tests.conftest import layer_feeds
 

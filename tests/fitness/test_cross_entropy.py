@@ -9,8 +9,8 @@ import pytest
 
 from evonas.fitness import TrainSettings, evaluate_genome, load_dataset, score_test
 from evonas.fitness.evaluate import _logits, log_softmax
-from evonas.fitness.plain import softmax_cross_entropy
 from evonas.fitness.runtime import import_tensorflow
+from evonas.fitness.trainers.plain import softmax_cross_entropy
 from evonas.genome import SearchSpace
 
 tf = import_tensorflow()

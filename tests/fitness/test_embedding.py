@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
+from evonas.fitness.data import scale_features
 from evonas.fitness.embedding import MAX_FEATURES, encode, fit_bins, layer_weights, width
-from evonas.fitness.plain import scale_features
 from evonas.fitness.runtime import import_tensorflow
 from evonas.genome import SearchSpace, decode
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evonas.fitness.fused import fused_updater
 from evonas.fitness.model import make_optimizer
 from evonas.fitness.runtime import import_tensorflow
+from evonas.fitness.trainers.fused import fused_updater
 
 
 def _variables(tf, seed: int) -> list:
@@ -73,7 +73,7 @@ def test_a_candidate_trains_with_an_optimizer_that_has_no_fused_kernel():
     import keras
 
     from evonas.fitness import build_model, load_dataset
-    from evonas.fitness.trainer import train_compiled
+    from evonas.fitness.trainers.compiled import train_compiled
     from evonas.genome import SearchSpace, decode, random_genome
 
     data = load_dataset("digits")

@@ -59,7 +59,7 @@ import pytest
 from evonas.fitness import build_model, configure_tensorflow, load_dataset
 from evonas.fitness.model import make_optimizer
 from evonas.fitness.runtime import import_tensorflow
-from evonas.fitness.trainer import compile_training
+from evonas.fitness.trainers.compiled import compile_training
 from evonas.genome import SearchSpace, decode
 
 tf = import_tensorflow()

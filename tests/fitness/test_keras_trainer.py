@@ -19,9 +19,10 @@ from evonas.fitness import (
     refit_genome,
     score_test,
 )
-from evonas.fitness.evaluate import _train, trainer_for
-from evonas.fitness.plain import ACTIVATIONS
-from evonas.fitness.trainer import compiled_supports
+from evonas.fitness.evaluate import _train
+from evonas.fitness.trainers import trainer_for
+from evonas.fitness.trainers.compiled import compiled_supports
+from evonas.fitness.trainers.plain import ACTIVATIONS
 from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode
 from tests.conftest import curved_prices
 
@@ -137,7 +138,7 @@ class NoTensorFlow:  # as on a machine without TensorFlow: any import of it fail
 sys.meta_path.insert(0, NoTensorFlow())
 import numpy as np, pandas as pd, keras
 from evonas.fitness import build_model, load_dataset
-from evonas.fitness.keras_trainer import train_keras
+from evonas.fitness.trainers.keras_fit import train_keras
 from evonas.fitness.model import make_optimizer
 from evonas.genome import SearchSpace, decode, random_genome
 assert keras.backend.backend() == "jax"

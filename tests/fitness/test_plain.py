@@ -9,9 +9,9 @@ from evonas.fitness import build_model, load_dataset
 from evonas.fitness.embedding import encode
 from evonas.fitness.embedding import width as embedding_width
 from evonas.fitness.model import make_optimizer
-from evonas.fitness.plain import PlainNetwork, _activation, scale_features, times_transposed
 from evonas.fitness.runtime import import_tensorflow
-from evonas.fitness.trainer import FlatBuffer, FlatTraining
+from evonas.fitness.trainers.compiled import FlatBuffer, FlatTraining
+from evonas.fitness.trainers.plain import PlainNetwork, _activation, scale_features, times_transposed
 from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode, random_genome
 from tests.conftest import assert_float32_close
 

@@ -2,8 +2,8 @@
 
 Real training, tiny budgets, no mocks.
 
-**Compiled against Keras.** The compiled trainer (:mod:`fitness.trainer`) and
-the Keras reference (:mod:`fitness.keras_trainer`) run the same algorithm from
+**Compiled against Keras.** The compiled trainer (:mod:`fitness.trainers.compiled`) and
+the Keras reference (:mod:`fitness.trainers.keras_fit`) run the same algorithm from
 the same initial weights (the same seeded model), but not bitwise the same
 computation: the shuffling orders differ (stateless TensorFlow shuffles against
 Keras' seeded shuffle), so do the dropout masks (one 16-bit draw per step
@@ -43,11 +43,11 @@ import pytest
 
 from evonas.fitness import TrainSettings, build_model, evaluate_genome, load_dataset
 from evonas.fitness.evaluate import _logits, log_softmax
-from evonas.fitness.keras_trainer import train_keras
 from evonas.fitness.model import optimizer_for
-from evonas.fitness.plain import PlainNetwork, scale_features
 from evonas.fitness.runtime import configure_tensorflow, import_tensorflow
-from evonas.fitness.trainer import train_compiled
+from evonas.fitness.trainers.compiled import train_compiled
+from evonas.fitness.trainers.keras_fit import train_keras
+from evonas.fitness.trainers.plain import PlainNetwork, scale_features
 from evonas.genome import KNOWN_ACTIVATIONS, SearchSpace, decode
 from tests.conftest import curved_prices
 

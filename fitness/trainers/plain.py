@@ -47,22 +47,15 @@ from typing import Any
 
 import numpy as np
 
+from evonas.fitness.data import scale_features
 from evonas.fitness.model import unit_layer_names
 from evonas.genome import INPUT, Architecture
 
-EPSILON = 1e-7  # keras.backend.epsilon(): the floor of the Normalization layer's standard deviation
 _SQRT_HALF = 1 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1 / math.sqrt(2.0 * math.pi)
 # the activations with a plain form (and a written-out derivative) below; a network using any other
-# trains with the Keras reference trainer (:func:`fitness.trainer.compiled_supports`)
+# trains with the Keras reference trainer (:func:`fitness.trainers.compiled.compiled_supports`)
 ACTIVATIONS: frozenset[str] = frozenset({"relu", "elu", "selu", "tanh", "sigmoid", "swish", "gelu", "linear"})
-
-
-def scale_features(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """What the model's ``Normalization`` layer computes: ``(x - mean) / max(sqrt(variance), eps)``."""
-    mean = np.asarray(mean, dtype="float32")
-    std = np.maximum(np.sqrt(np.asarray(variance, dtype="float32")), np.float32(EPSILON))
-    return ((np.asarray(x, dtype="float32") - mean) / std).astype("float32")
 
 
 def softmax_cross_entropy(
@@ -83,7 +76,7 @@ def softmax_cross_entropy(
     an element-wise gather and a one-hot are deterministic on a GPU as well.
     The values equal the kernel's to float32 rounding (``tests/fitness/test_plain.py``).
     The loss is ``-log_softmax(logits)[label]``: the validation loss
-    (:mod:`fitness.trainer`) and the test score (:func:`fitness.evaluate.score_test`)
+    (:mod:`fitness.trainers.compiled`) and the test score (:func:`fitness.evaluate.score_test`)
     use the same formula.
     """
     import tensorflow as tf

@@ -1,6 +1,6 @@
 """The Keras reference trainer: ``model.compile`` and ``model.fit``, with early stopping.
 
-The compiled trainer (:mod:`fitness.trainer`) writes the forward pass, the
+The compiled trainer (:mod:`fitness.trainers.compiled`) writes the forward pass, the
 gradients and the optimizer's update out by hand for speed; this trainer is
 what it stands for, done the plain Keras way:
 
@@ -14,11 +14,11 @@ what it stands for, done the plain Keras way:
   ``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)``
   and ``TerminateOnNaN``.
 
-It returns the history of :func:`fitness.trainer.train_compiled` (``loss``,
+It returns the history of :func:`fitness.trainers.compiled.train_compiled` (``loss``,
 ``val_loss`` and, for classification, ``val_accuracy``) and leaves the best
 epoch's weights in the model. It is ``[training] trainer = "keras"``, the
 fallback for an architecture the compiled trainer does not support
-(:func:`fitness.trainer.compiled_supports`), and the truth the compiled trainer
+(:func:`fitness.trainers.compiled.compiled_supports`), and the truth the compiled trainer
 is tested against (``tests/fitness/test_trainer_truth.py``).
 
 It is deterministic for a given seed: the caller seeds Keras' global generators
@@ -53,7 +53,7 @@ def train_keras(
     seed: int,
     restore_best: bool = True,
 ) -> dict[str, list[float]]:
-    """Train ``model`` with ``fit`` and early stopping; the history of :func:`fitness.trainer.train_compiled`.
+    """Train ``model`` with ``fit`` and early stopping; the history of :func:`.compiled.train_compiled`.
 
     ``seed`` is the evaluation seed: the caller has already seeded Keras with it
     (``keras.utils.set_random_seed``, before building the model), which fixes the

@@ -13,16 +13,16 @@ What keeps the per-candidate cost down (each measured, see the README's
 Performance section):
 
 - the graph computes the network and its gradients with plain TensorFlow ops
-  (:mod:`fitness.plain`: the backward pass is written out, not taped) instead
+  (:mod:`fitness.trainers.plain`: the backward pass is written out, not taped) instead
   of calling the Keras layers, so tracing it is cheap and the graph holds little
   more than the arithmetic;
 - the weights train in one flat buffer (:class:`FlatTraining`): one variable
   read and one optimizer update per step, with TensorFlow's fused kernel
-  (:mod:`fitness.fused`), however many layers the network has; the Keras model
+  (:mod:`fitness.trainers.fused`), however many layers the network has; the Keras model
   gets the best epoch's weights at the end;
 - a layer's input gradient is computed in whichever of two forms Eigen's CPU
   kernel runs faster for the batch size and kernel shape
-  (:func:`fitness.plain.times_transposed`; neutral where oneDNN computes the products);
+  (:func:`fitness.trainers.plain.times_transposed`; neutral where oneDNN computes the products);
 - the graph is written without AutoGraph (explicit ``tf.while_loop`` s), and
   TensorFlow's graph optimizer is off while a candidate trains
   (:func:`without_graph_optimizer`).
@@ -37,14 +37,15 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from evonas.fitness.data import Dataset
 from evonas.fitness.embedding import encode
-from evonas.fitness.fused import fused_updater
-from evonas.fitness.plain import ACTIVATIONS, PlainNetwork, scale_features, softmax_cross_entropy
+from evonas.fitness.trainers.fused import fused_updater
+from evonas.fitness.trainers.plain import ACTIVATIONS, PlainNetwork, scale_features, softmax_cross_entropy
 from evonas.genome import Architecture
 
 _DEVICE_DATA: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -80,11 +81,11 @@ def device_data(data: Dataset, embedding: str = "none") -> tuple[Any, ...]:
 def compiled_supports(arch: Architecture) -> str | None:
     """Why the compiled trainer cannot train ``arch`` (then the Keras reference trainer does), or None.
 
-    :class:`fitness.plain.PlainNetwork` writes out the forward pass and the
-    derivative of each activation of :data:`fitness.plain.ACTIVATIONS` (every
+    :class:`fitness.trainers.plain.PlainNetwork` writes out the forward pass and the
+    derivative of each activation of :data:`fitness.trainers.plain.ACTIVATIONS` (every
     activation a search space may name, ``genome.KNOWN_ACTIVATIONS``); any optimizer
     trains, with TensorFlow's fused kernel or else the Keras optimizer itself
-    (:mod:`fitness.fused`). So only an architecture built outside a search space,
+    (:mod:`fitness.trainers.fused`). So only an architecture built outside a search space,
     with another Keras activation, is refused, and an image network: its conv
     levels have no written-out form (``benchmarks/conv_trainer.py``
     measured what a compiled loop would save on them).
@@ -273,6 +274,17 @@ class FlatTraining:
         self._update([gradient])
 
 
+@dataclass(frozen=True)
+class CompiledTraining:
+    """One model's compiled training: calling it trains (``run``); ``function`` is its ``tf.function``."""
+
+    run: Callable[[], dict[str, list[float]]]
+    function: Any
+
+    def __call__(self) -> dict[str, list[float]]:
+        return self.run()
+
+
 def compile_training(
     model: Any,
     arch: Architecture,
@@ -282,14 +294,14 @@ def compile_training(
     patience: int,
     seed: int,
     restore_best: bool = True,
-) -> Callable[[], dict[str, list[float]]]:
-    """The training of :func:`train_compiled` as a function; its first call traces the graph.
+) -> CompiledTraining:
+    """The training of :func:`train_compiled`, to call; its first call traces the graph.
 
     Each call trains for up to ``max_epochs`` more epochs from the model's
     current weights (the optimizer's state carries over): the benchmarks call it
-    twice to time the training without the tracing. Its ``function`` attribute
-    is the ``tf.function``, for timing the tracing alone (``get_concrete_function()``). Call it inside
-    :func:`without_graph_optimizer` to train as :func:`train_compiled` does.
+    twice to time the training without the tracing. Its ``function`` is the
+    ``tf.function``, for timing the tracing alone (``get_concrete_function()``) or reading its
+    ops. Call it inside :func:`without_graph_optimizer` to train as :func:`train_compiled` does.
     """
     import tensorflow as tf
 
@@ -383,5 +395,4 @@ def compile_training(
             history["val_accuracy"] = list(rows[:, 2])
         return history
 
-    run.function = train  # type: ignore[attr-defined]  # the tf.function: benchmarks time its tracing apart
-    return run
+    return CompiledTraining(run, train)
