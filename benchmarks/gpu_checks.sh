@@ -9,15 +9,15 @@
 #      determinism; then, on the GPU, a classification and a regression candidate trained twice with the
 #      compiled trainer (fitness.evaluate.evaluate_genome, op determinism on) give identical records.
 #   2. Keras reference trainer on JAX (KERAS_BACKEND=jax): a classification and a regression candidate (batch
-#      norm, dropout) trained twice on the GPU with fitness.keras_trainer.train_keras give identical histories
+#      norm, dropout) trained twice on the GPU with evonas.fitness.trainers.keras_fit.train_keras give identical histories
 #      and bitwise identical weights; XLA runs with --xla_gpu_deterministic_ops=true.
 #
 # What works where (found on the 2-core CPU machine, TensorFlow 2.21, Keras 3.15.1, jax/jaxlib 0.10.2 CPU):
-#   - fitness.keras_trainer, fitness.model (build_model, make_optimizer) and fitness.data (load_dataset of an
+#   - fitness.trainers.keras_fit, fitness.model (build_model, make_optimizer) and fitness.data (load_dataset of an
 #     in-memory table) run under KERAS_BACKEND=jax with TensorFlow absent (an import hook refusing every
 #     tensorflow import): tests/fitness/test_keras_trainer.py::test_keras_trainer_runs_on_jax_without_tensorflow.
 #     Keras' Normalization layer imports TensorFlow only when it is already in sys.modules.
-#   - fitness.trainer / fitness.plain / fitness.fused (the compiled trainer) and fitness.runtime are TensorFlow
+#   - fitness.trainers (compiled, plain, fused) (the compiled trainer) and fitness.runtime are TensorFlow
 #     code: they do not run on JAX. So part 1 runs only where TensorFlow is installed; the GPU machines within
 #     reach carry PyTorch and JAX but not TensorFlow (and a TensorFlow wheel is too big to send), so there part 1
 #     is reported as skipped. The op check of part 1 needs no GPU (it reads the traced graph): the CPU test
@@ -47,9 +47,9 @@ if "$PY" -c 'import tensorflow' 2>/dev/null; then
     timeout 240 "$PY" -m pytest -q -p no:cacheprovider tests/fitness/test_gpu_determinism.py || status=1
     timeout 240 "$PY" - <<'EOF' || status=1
 import numpy as np, pandas as pd
-from fitness import TrainSettings, configure_tensorflow, evaluate_genome, load_dataset
-from fitness.runtime import import_tensorflow
-from genome import SearchSpace, random_genome
+from evonas.fitness import TrainSettings, configure_tensorflow, evaluate_genome, load_dataset
+from evonas.fitness.runtime import import_tensorflow
+from evonas.genome import SearchSpace, random_genome
 
 tf = import_tensorflow()
 configure_tensorflow(1)
@@ -98,9 +98,9 @@ import numpy as np
 import pandas as pd
 
 from fitness import build_model, load_dataset
-from fitness.keras_trainer import train_keras
-from fitness.model import make_optimizer
-from genome import SearchSpace, decode, random_genome
+from evonas.fitness.trainers.keras_fit import train_keras
+from evonas.fitness.model import make_optimizer
+from evonas.genome import SearchSpace, decode, random_genome
 
 assert keras.backend.backend() == "jax", keras.backend.backend()
 devices = jax.devices()

@@ -530,7 +530,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = _check_output("--out", Path(args.out), run.path, [rows_path]) if args.out else None
     if not rows_path.exists():
         raise DataError(f"rows file not found: {rows_path}")
-    configure_tensorflow(run.config().training.tf_threads)  # the command's own process: as the search
+    _configure_for(run, args.id)
     predictor = load_predictor(run.path, args.id)
     rows = predictor.read_rows(rows_path)
     frame = predictor.predict_frame(rows, proba=args.proba, where=rows_path.name)
@@ -548,6 +548,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_for(run: RunDir, id: int | None) -> None:
+    """TensorFlow as the search had it (the command's own process), before a model is loaded; not when
+    the run has no model yet, whose error comes without TensorFlow's import."""
+    if id is not None or run.best_model_path.is_file():
+        configure_tensorflow(run.config().training.tf_threads)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from evonas.evolve.predict import load_predictor
     from evonas.fitness.export import describe, export_model
@@ -556,7 +563,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = _check_output("--to", Path(args.to), run.path)
     if out.suffix != ".keras":
         raise ConfigError(f"--to {out} must end with .keras (the Keras model format)")
-    configure_tensorflow(run.config().training.tf_threads)  # the command's own process: as the search
+    _configure_for(run, args.id)
     predictor = load_predictor(run.path, args.id)
     model = export_model(predictor.encoder, predictor.keras_model)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.keras")  # same folder: os.replace is atomic

@@ -52,7 +52,9 @@ def complete(record: dict[str, Any], patience: int) -> bool:
     e = Evaluation.from_dict(record)
     if not e.ok:
         return True
-    return e.epochs < int(e.epoch_cap or 0) or e.epochs - e.chosen_epochs >= patience
+    if e.epoch_cap is None:
+        raise ValueError(f"complete() reads short trainings; the record of {e.key} has no epoch_cap")
+    return e.epochs < e.epoch_cap or e.epochs - e.chosen_epochs >= patience
 
 
 def promoted(short: Iterable[dict[str, Any]], patience: int, share: float = PROMOTE) -> list[str]:

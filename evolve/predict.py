@@ -196,6 +196,11 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
     trained again from its genes with the run's seed, data and settings, which
     gives the same network as in the search (evaluations are deterministic);
     this needs the run's dataset, and takes as long as one training.
+
+    In the caller's process it leaves TensorFlow as it finds it: no thread count, no GPU memory
+    growth, op determinism as before (``fitness.runtime.in_callers_process``). Training another
+    individual is the exception for what cannot be undone: it sets the thread count and GPU memory
+    growth when TensorFlow's runtime has not started yet (as a search would).
     """
     run = RunDir.open(run_dir)
     config = run.config()

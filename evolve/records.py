@@ -53,7 +53,8 @@ class Evaluation:
     def from_dict(cls, record: Mapping[str, Any]) -> Evaluation:
         known = {f.name for f in fields(cls)} - {"extra"}
         values = {k: v for k, v in record.items() if k in known}
-        values["status"] = record.get("status", OK)  # every journal line has one
+        # every journal line has a status; without one, a record with an objective is a success
+        values["status"] = record.get("status", OK if record.get("objective") is not None else FAILED)
         values["metrics"] = dict(record.get("metrics") or {})
         return cls(**values, extra={k: v for k, v in record.items() if k not in known})
 

@@ -104,7 +104,11 @@ def _determinism() -> Any:
 def in_callers_process() -> Iterator[None]:
     """evonas' work inside a caller's process: op determinism (which evonas' trainings switch on) is
     switched off again at the end when it was off before, so the caller's own TensorFlow code runs as
-    it did. Cheap when TensorFlow is not imported yet: then nothing is read or restored."""
+    it did. Cheap when TensorFlow is not imported yet: then nothing is read or restored.
+
+    Op determinism is one switch for the whole process: two searches in threads of one process
+    share it, and the first to end switches it off under the other when it was off before. Run
+    concurrent searches in processes (as the engines do)."""
     switch = _determinism()
     was = switch.is_op_determinism_enabled() if switch is not None else False
     try:

@@ -52,6 +52,12 @@ class ClusterClient(Cluster):
 
         return self.client.run(setup_counts)
 
+    def datasets(self) -> dict[str, list[str]]:
+        """The names of the datasets each worker keeps (the installed module's, as the engine's)."""
+        from evonas.evolve.worker import dataset_names
+
+        return self.client.run(lambda: sorted(dataset_names()))
+
     def faults(self, spec: str) -> None:
         """Set ``EVONAS_FAULTS`` in the running workers (a worker the nanny restarts gets the fixture's).
 
@@ -116,9 +122,7 @@ def test_dask_run_is_identical_to_the_local_run_and_sends_the_data_once(cluster,
     assert all(list(counts.values()) == [1] for counts in new.values()), new
     assert len({name for counts in new.values() for name in counts}) == 1
     # ... and the run removed it from the workers when it ended
-    assert cluster.client.run(lambda: sorted(__import__("evolve.worker").worker.dataset_names())) == {
-        w: [] for w in after
-    }
+    assert cluster.datasets() == {w: [] for w in after}
 
 
 def test_a_worker_killed_mid_generation_is_replaced_and_its_candidate_retried(

@@ -24,6 +24,9 @@ def test_an_evaluation_reads_a_journal_line_and_keeps_the_fields_it_does_not_nam
     )
     assert not failed.ok and failed.error == "x"
     assert Evaluation.from_dict({"key": "k4", "status": "ok", "epochs": 4, "epoch_cap": 4}).short
+    # no status (no journal line lacks one): an objective makes it a success, none a failure
+    assert Evaluation.from_dict({"key": "k5", "objective": 1.0, "epochs": 3}).ok
+    assert not Evaluation.from_dict({"key": "k6", "objective": None}).ok
     with pytest.raises(AttributeError):
         e.status = "failed"  # type: ignore[misc]  (frozen)
 
@@ -101,3 +104,14 @@ def test_the_delivered_model_is_the_ensemble_then_the_refit_then_the_best(tmp_pa
     assert d.ensemble and d.ids == (4, 7) and d.keys == ("k4", "k7") and d.weights == (3.0, 1.0)
     assert d.paths == (run.member_refit_path(4), run.member_model_path(7)) and d.refitted
     assert delivered_model(run, 1).paths == (best,)  # the same run, read as without an ensemble
+
+
+def test_fidelity_reads_only_short_trainings():
+    from evonas.evolve.fidelity import complete
+
+    short = {"key": "k", "status": "ok", "objective": 1.0, "epochs": 6, "best_epoch": 6, "epoch_cap": 6}
+    assert not complete(short, patience=2)  # still improving at its cap
+    assert complete({**short, "best_epoch": 3}, patience=2)  # early stopping would have stopped it
+    assert complete({**short, "status": "failed", "objective": None}, patience=2)
+    with pytest.raises(ValueError, match="no epoch_cap"):
+        complete({k: v for k, v in short.items() if k != "epoch_cap"}, patience=2)
