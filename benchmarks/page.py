@@ -46,7 +46,7 @@ def fmt(value: float) -> str:
 
 
 def suite() -> str:
-    from benchmarks.search_quality import write_suite_report
+    from benchmarks.report import write_suite_report
 
     results = RESULTS / "suite-5min"
     overlays = [RESULTS / d for d in ("suite-5min-ensemble", "suite-5min-images", "suite-5min-hpo")]

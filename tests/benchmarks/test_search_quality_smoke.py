@@ -98,7 +98,8 @@ def _result(directory: Path, dataset: str, method: str, seed: int | None, test: 
 
 
 def test_overlay_results_replace_a_method_and_the_suite_table_counts_wins(tmp_path):
-    from benchmarks.search_quality import load_results, main
+    from benchmarks.report import load_results
+    from benchmarks.search_quality import main
 
     base, over = tmp_path / "peers", tmp_path / "evonas"
     scores = [(10.0, 12.0, 9.0), (11.0, 12.5, 9.5), (30.0, 13.0, 9.9)]  # evonas, realmlp-td, catboost
