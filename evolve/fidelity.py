@@ -44,7 +44,7 @@ def rung_epochs(max_epochs: int) -> int:
 
 def is_short(record: dict[str, Any]) -> bool:
     """Whether ``record`` is of a short (capped) training."""
-    return Evaluation.from_dict(record).short
+    return record.get("epoch_cap") is not None
 
 
 def complete(record: dict[str, Any], patience: int) -> bool:

@@ -217,7 +217,8 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
             raise RunDirError(f"no model to predict with in {run.path}: {_no_model_reason(run)}")
         if delivered.ensemble:
             return _ensemble_predictor(run, config, encoder, delivered)
-    single = delivered_model(run, ensemble=1)  # the best alone: its refit, or as the search trained it
+    # the best alone (its refit, or as the search trained it): what was just decided, when no id is given
+    single = delivered if id is None else delivered_model(run, ensemble=1)
     chosen = int(id) if id is not None else single.ids[0]  # type: ignore[union-attr]  (checked above)
     row = _individual(run, chosen)
     arch = decode(config.space, row["genes"])

@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 
 OK = "ok"
 FAILED = "failed"
-REJECTED = "rejected"  # a refit that fitted the rows worse than the search's model (the refit guard)
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,6 @@ class Evaluation:
         refit of the network trains, and where a short training's curve was best."""
         return int(self.best_epoch or self.epochs)
 
-    @property
-    def short(self) -> bool:
-        """A short (capped) training of multi-fidelity."""
-        return self.epoch_cap is not None
-
 
 @dataclass(frozen=True)
 class Refit:
@@ -101,10 +95,6 @@ class Refit:
     @property
     def ok(self) -> bool:
         return self.status == OK
-
-    @property
-    def rejected(self) -> bool:
-        return self.status == REJECTED
 
 
 def scores(record: Mapping[str, Any]) -> dict[str, float]:
@@ -145,23 +135,22 @@ class TestRecord:
     def refit_ok(self) -> bool:
         return self.refit is not None and "error" not in self.refit
 
+    def _delivered(self) -> tuple[str, Mapping[str, Any]]:
+        """The delivered model's name and its part of ``test.json``, in the order of
+        :func:`evolve.delivered.delivered_model`."""
+        if self.ensemble is not None:
+            refit = self.ensemble.get("refit")
+            return ("ensemble refit", refit) if refit is not None else ("ensemble", self.ensemble)
+        return ("refit", self.refit or {}) if self.refit_ok else ("best", self.best)
+
     @property
     def delivered(self) -> str:
-        """What ``evonas predict`` uses, in the order :func:`evolve.delivered.delivered_model` decides it:
-        ``"ensemble refit"``, ``"ensemble"``, ``"refit"`` or ``"best"``."""
-        if self.ensemble is not None:
-            return "ensemble refit" if self.ensemble.get("refit") is not None else "ensemble"
-        return "refit" if self.refit_ok else "best"
+        """What ``evonas predict`` uses: ``"ensemble refit"``, ``"ensemble"``, ``"refit"`` or ``"best"``."""
+        return self._delivered()[0]
 
     def delivered_scores(self) -> dict[str, float]:
         """The test figures of the delivered model (:attr:`delivered`)."""
-        part = {
-            "ensemble refit": lambda: (self.ensemble or {}).get("refit") or {},
-            "ensemble": lambda: self.ensemble or {},
-            "refit": lambda: self.refit or {},
-            "best": lambda: self.best,
-        }[self.delivered]()
-        return scores(part)
+        return scores(self._delivered()[1])
 
 
-__all__ = ["FAILED", "OK", "REJECTED", "Evaluation", "Refit", "TestRecord", "scores"]
+__all__ = ["FAILED", "OK", "Evaluation", "Refit", "TestRecord", "scores"]

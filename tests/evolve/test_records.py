@@ -15,7 +15,7 @@ def test_an_evaluation_reads_a_journal_line_and_keeps_the_fields_it_does_not_nam
             "epochs": 9, "seconds": 1.5, "seed": 7, "error": None, "best_epoch": 5, "generation": 3,
             "individual": 12, "replicate": 1}  # fmt: skip
     e = Evaluation.from_dict(line)
-    assert e.ok and e.chosen_epochs == 5 and e.replicate == 1 and not e.short
+    assert e.ok and e.chosen_epochs == 5 and e.replicate == 1 and e.epoch_cap is None
     assert e.extra == {"generation": 3, "individual": 12}
     older = Evaluation.from_dict({"key": "k2", "status": "ok", "objective": 1.0, "epochs": 6})
     assert older.chosen_epochs == 6  # no best_epoch (an older journal): all it trained
@@ -23,7 +23,7 @@ def test_an_evaluation_reads_a_journal_line_and_keeps_the_fields_it_does_not_nam
         {"key": "k3", "status": "failed", "objective": None, "epochs": 0, "error": "x"}
     )
     assert not failed.ok and failed.error == "x"
-    assert Evaluation.from_dict({"key": "k4", "status": "ok", "epochs": 4, "epoch_cap": 4}).short
+    assert Evaluation.from_dict({"key": "k4", "status": "ok", "epochs": 4, "epoch_cap": 4}).epoch_cap == 4
     # no status (no journal line lacks one): an objective makes it a success, none a failure
     assert Evaluation.from_dict({"key": "k5", "objective": 1.0, "epochs": 3}).ok
     assert not Evaluation.from_dict({"key": "k6", "objective": None}).ok
@@ -36,7 +36,8 @@ def test_a_refit_record_says_how_it_was_made():
     assert rows.ok and rows.kind == "rows" and rows.epochs == 12
     folds = Refit.from_dict({"status": "ok", "kind": "folds", "folds": 5, "trained": 2, "rows": 900})
     assert folds.kind == "folds" and folds.trained == 2
-    assert Refit.from_dict({"status": "rejected", "error": "fits worse"}).rejected
+    rejected = Refit.from_dict({"status": "rejected", "error": "fits worse"})
+    assert rejected.status == "rejected" and not rejected.ok and rejected.error == "fits worse"
 
 
 BEST_ONLY = {"id": 4, "key": "k", "test_rmse": 10.0, "test_rows": 50}
