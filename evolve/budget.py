@@ -22,9 +22,12 @@ The budget covers the whole command: after the search come the refits (with
 and validation rows, one after the other in the search's process) and the test
 score. Their seconds (:func:`end_seconds`) are reserved from the start of the
 next generation's check, each refit estimated from the training it repeats: its
-seconds, scaled to the refit's epochs and rows (:func:`refit_seconds`); cross-validated,
+seconds, scaled to the refit's epochs and rows (:func:`refit_seconds`; a row sample's seconds
+scaled up to all rows first, :func:`at_full_rows`); cross-validated,
 a delivered network's fold models that the race did not train are trained then
-(:func:`folds_seconds`). A search stops when the next generation *and* that end would not fit.
+(:func:`folds_seconds`); then the test scores of the delivered models and the workers'
+shutdown (:func:`scoring_seconds`). A search stops when the next generation *and* that end
+would not fit.
 
 The cost model of :func:`fitness.estimated_seconds` is not used for the
 seconds: it assumes ``max_epochs`` for every candidate (early stopping makes
@@ -97,14 +100,28 @@ def refit_seconds(records: Iterable[Mapping[str, Any]], rows_factor: float) -> f
     (train+val rows over the rows a training fitted). 0 without a successful training.
 
     Example:
-        >>> refit_seconds([{"seconds": 10.0, "epochs": 10, "best_epoch": 6}], 1.2)
-        7.2
+        >>> refit_seconds([{"status": "ok", "seconds": 10.0, "epochs": 10, "best_epoch": 6}], 1.5)
+        9.0
     """
     ok = [r for r in records if r.get("status", "ok") == "ok" and int(r.get("epochs") or 0) > 0]
     if not ok:
         return 0.0
     per_epoch = sum(float(r.get("seconds") or 0.0) / int(r["epochs"]) for r in ok) / len(ok)
     return per_epoch * (mean_best_epoch(ok) or 1) * rows_factor
+
+
+def at_full_rows(record: Mapping[str, Any], fitted_rows: int) -> Mapping[str, Any]:
+    """A training's record with the seconds it would have taken on ``fitted_rows`` rows: a row sample's
+    (multi-fidelity's short training, ``row_cap``) scaled up by the rows; any other as it is.
+
+    Example:
+        >>> at_full_rows({"seconds": 2.0, "row_cap": 5000}, 20000)["seconds"]
+        8.0
+    """
+    cap = record.get("row_cap")
+    if not cap:
+        return record
+    return {**record, "seconds": float(record.get("seconds") or 0.0) * fitted_rows / int(cap)}
 
 
 def folds_seconds(records: Iterable[Mapping[str, Any]], missing: int) -> float:
@@ -117,6 +134,22 @@ def folds_seconds(records: Iterable[Mapping[str, Any]], missing: int) -> float:
     """
     ok = [float(r.get("seconds") or 0.0) for r in records if r.get("status", "ok") == "ok"]
     return sum(ok) / len(ok) * missing if ok and missing > 0 else 0.0
+
+
+SCORE_SECONDS = 0.5  # loading one delivered model and predicting the test rows (0.3 s on ames, 2 cores)
+CLOSE_SECONDS = 2.0  # the workers' shutdown and the outcome's lines after the test score
+
+
+def scoring_seconds(models: int) -> float:
+    """The seconds after the refits: ``models`` delivered models scored on the test rows, then the
+    engine closed. Constants, measured on the suite (``docs/performance.md``): the budget runs ended
+    3 to 8 s past the search's stop plus its reserved refits before this was reserved.
+
+    Example:
+        >>> scoring_seconds(6)
+        5.0
+    """
+    return CLOSE_SECONDS + SCORE_SECONDS * max(0, models)
 
 
 def end_seconds(refits: Iterable[float], scoring: float = 0.0) -> float:
@@ -148,7 +181,7 @@ def budget_stop_line(stop: Mapping[str, Any], run_path: Any, generations: float)
         f"evonas: the time budget of {format_duration(stop['budget'])} stopped the search after generation "
         f"{after}, {format_duration(stop['elapsed'])} in (the next generation "
         f"was expected to take {format_duration(stop['expected'])}"
-        + (f" and the refits after it {format_duration(stop['end'])}" if stop.get("end") else "")
+        + (f" and the end after it {format_duration(stop['end'])}" if stop.get("end") else "")
         + f", {left}); "
         f"continue with: evonas resume {run_path} --time-budget DURATION "
         f"(without --time-budget, up to {without})"
@@ -156,6 +189,7 @@ def budget_stop_line(stop: Mapping[str, Any], run_path: Any, generations: float)
 
 
 __all__ = [
+    "at_full_rows",
     "budget_stop_line",
     "end_seconds",
     "format_duration",
@@ -163,5 +197,6 @@ __all__ = [
     "mean_best_epoch",
     "next_generation_seconds",
     "folds_seconds",
+    "scoring_seconds",
     "refit_seconds",
 ]

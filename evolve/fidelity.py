@@ -23,6 +23,18 @@ every candidate's full training (the measured saving is in docs/benchmarks.md).
 Short records compete with full ones for selection and the best: a
 candidate that was not promoted was among the worst three quarters after a
 fifth of its training, so its (pessimistic) short objective rarely matters.
+
+On a large table the short training is a row sample instead (:func:`rung_rows`): when
+the rows a training fits are at least twice :data:`ROW_RUNG_MIN`, every new candidate
+first fits a quarter of them (at least :data:`ROW_RUNG_MIN`; :func:`fitness.row_sample`,
+the same rows for every network) with the whole epoch cap and early stopping,
+validated on all the validation rows, and its record says ``row_cap``. Such a
+training is never what the full one would be, so none is complete: the best quarter
+of every generation's short trainings train again on all rows. An epoch is then a
+quarter of the work or less and a small network stops early on its own, so the screen
+costs about a quarter of a full training without judging networks after a few hundred
+steps (an epoch cap on top of the sample would). With folds, the sample is drawn from
+each fold's train rows.
 """
 
 from __future__ import annotations
@@ -35,6 +47,8 @@ from evonas.evolve.records import Evaluation
 
 PROMOTE = 0.25  # the share of still-improving short trainings that continue
 RUNG_FRACTION = 0.2  # the short training: this share of the epoch cap
+ROW_RUNG_MIN = 5_000  # a row sample has at least this many rows ...
+ROW_FRACTION = 0.25  # ... and this share of the rows a training fits
 
 
 def rung_epochs(max_epochs: int) -> int:
@@ -42,9 +56,22 @@ def rung_epochs(max_epochs: int) -> int:
     return max(1, math.ceil(RUNG_FRACTION * max_epochs))
 
 
+def rung_rows(fitted_rows: int, minimum: int | None = None) -> int | None:
+    """Train rows of the short first training on a table whose trainings fit ``fitted_rows``: a
+    quarter of them, at least ``minimum`` (default :data:`ROW_RUNG_MIN`); None (no row sample) when
+    that is more than half of them.
+
+    Example:
+        >>> rung_rows(43_112), rung_rows(19_680), rung_rows(7_000)
+        (10778, 5000, None)
+    """
+    n = max(ROW_RUNG_MIN if minimum is None else minimum, math.ceil(ROW_FRACTION * fitted_rows))
+    return n if 2 * n <= fitted_rows else None
+
+
 def is_short(record: dict[str, Any]) -> bool:
-    """Whether ``record`` is of a short (capped) training."""
-    return record.get("epoch_cap") is not None
+    """Whether ``record`` is of a short training: capped in epochs or fitted on a row sample."""
+    return record.get("epoch_cap") is not None or record.get("row_cap") is not None
 
 
 def complete(record: dict[str, Any], patience: int) -> bool:
@@ -52,6 +79,8 @@ def complete(record: dict[str, Any], patience: int) -> bool:
     e = Evaluation.from_dict(record)
     if not e.ok:
         return True
+    if e.row_cap is not None:  # a row sample is never the full training
+        return False
     if e.epoch_cap is None:
         raise ValueError(f"complete() reads short trainings; the record of {e.key} has no epoch_cap")
     return e.epochs < e.epoch_cap or e.epochs - e.chosen_epochs >= patience
@@ -64,4 +93,14 @@ def promoted(short: Iterable[dict[str, Any]], patience: int, share: float = PROM
     return [r["key"] for r in open_[: max(1, math.ceil(share * len(open_)))]] if open_ else []
 
 
-__all__ = ["PROMOTE", "RUNG_FRACTION", "complete", "is_short", "promoted", "rung_epochs"]
+__all__ = [
+    "PROMOTE",
+    "ROW_FRACTION",
+    "ROW_RUNG_MIN",
+    "RUNG_FRACTION",
+    "complete",
+    "is_short",
+    "promoted",
+    "rung_epochs",
+    "rung_rows",
+]

@@ -29,7 +29,8 @@ class Evaluation:
 
     ``objective`` is minimised (a tuple with two objectives), None when the training failed.
     ``best_epoch`` is the epoch early stopping restored (None for an older journal or a failure);
-    ``epoch_cap`` is set for a short training of multi-fidelity; ``replicate`` is which training of
+    ``epoch_cap`` (or ``row_cap``, a row sample's rows) is set for a short training of
+    multi-fidelity; ``replicate`` is which training of
     the network it is (0: the first; with folds, its fold). ``extra`` keeps every other field
     (``generation``, ``individual``, ``worker``, ``latency_ms``, ...).
     """
@@ -45,6 +46,7 @@ class Evaluation:
     error: str | None = None
     best_epoch: int | None = None
     epoch_cap: int | None = None
+    row_cap: int | None = None
     replicate: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -39,12 +39,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from evonas.evolve.budget import (
+    at_full_rows,
     budget_stop_line,
     end_seconds,
     folds_seconds,
     mean_best_epoch,
     next_generation_seconds,
     refit_seconds,
+    scoring_seconds,
 )
 from evonas.evolve.config import RunConfig, resolve_workers
 from evonas.evolve.engine import longest_first, make_engine, model_path_for
@@ -55,7 +57,7 @@ from evonas.evolve.ensemble import (
     score_members,
     weigh_members,
 )
-from evonas.evolve.fidelity import is_short, promoted, rung_epochs
+from evonas.evolve.fidelity import is_short, promoted, rung_epochs, rung_rows
 from evonas.evolve.formats import format_number, objective_label
 from evonas.evolve.logbook import GenerationSummary
 from evonas.evolve.loop import STATE_FORMAT, Candidate, GeneticLoop, Judged
@@ -70,6 +72,7 @@ from evonas.fitness.runtime import configure_tensorflow
 # Search._legacy_state); 2: {"loop": GeneticLoop.state(), ...}
 CHECKPOINT_FORMAT = 2
 Slot = tuple[str, int]  # (architecture key, replicate): one evaluation
+Job = tuple[Candidate, int | None, int | None]  # a training: its candidate, epoch cap and row sample
 
 
 class Search:
@@ -164,21 +167,27 @@ class Search:
         threshold = self._threshold()
         self.run.models_dir.mkdir(exist_ok=True)
         training = self.config.training
-        cap = rung_epochs(training.max_epochs) if self.config.search.multi_fidelity else None
-        if cap is not None and cap >= training.max_epochs:
-            cap = None
+        cap = rows = None
+        if self.config.search.multi_fidelity:  # the short first training: a row sample, else fewer epochs
+            rows = rung_rows(self.fitted_rows())
+            cap = rung_epochs(training.max_epochs) if rows is None else None
+            if cap is not None and cap >= training.max_epochs:
+                cap = None
         label = f"gen {self.generation + 1}"
-        jobs = []
+        jobs: list[Job] = []
         for c in todo:
             if (c.key, c.replicate) not in self.records:
-                first = c.replicate == 0
-                jobs.append((c, cap if first else self.records[(c.key, 0)].get("epoch_cap")))
+                first = self.records.get((c.key, 0), {})  # a further replicate trains as the first did
+                short = (cap, rows) if c.replicate == 0 else (first.get("epoch_cap"), first.get("row_cap"))
+                jobs.append((c, *short))
         self._train(jobs, threshold, len(todo), label if todo[0].replicate == 0 else f"{label} race")
         first = [c for c in todo if c.replicate == 0]
-        if cap is not None and first:  # the second stage: the best short trainings that still improved
+        if (cap is not None or rows is not None) and first:  # the second stage: the best short trainings
             short = [self.short[(c.key, 0)] for c in first if (c.key, 0) in self.short]
             keys = set(promoted(short, training.patience))
-            again = [(c, None) for c in first if c.key in keys and is_short(self.records[(c.key, 0)])]
+            again: list[Job] = [
+                (c, None, None) for c in first if c.key in keys and is_short(self.records[(c.key, 0)])
+            ]
             self._train(again, threshold, len(again), f"{label} full")
         objectives = self.config.search.objectives
         told: dict[int, Any] = {}
@@ -187,10 +196,8 @@ class Search:
             told[c.id] = values_of(record, objectives) if record.get("status") == "ok" else None
         return told
 
-    def _train(
-        self, jobs: list[tuple[Candidate, int | None]], threshold: float, total: int, label: str
-    ) -> None:
-        """Train each candidate (with its epoch cap), journal and keep each record."""
+    def _train(self, jobs: list[Job], threshold: float, total: int, label: str) -> None:
+        """Train each candidate (with its epoch cap and row sample), journal and keep each record."""
         latency = "latency" in self.config.search.objectives
         models = self.run.models_dir
         folds = self.config.search.refit_kind == "folds"  # every fold model is kept: it may be delivered
@@ -204,8 +211,9 @@ class Search:
                 latency,
                 c.replicate,
                 self.config.search.folds,
+                rows,
             )
-            for i, (c, cap) in enumerate(jobs)
+            for i, (c, cap, rows) in enumerate(jobs)
         ]
         tasks = longest_first(tasks, self.space, self.data, self.config.training)
         bar = tqdm(
@@ -283,6 +291,7 @@ class Search:
             self.config.search.seed,
             model_path=path,
             epoch_cap=record.get("epoch_cap"),  # a short training's record: short
+            row_cap=record.get("row_cap"),
         )
 
     def _keep_ensemble(self) -> None:
@@ -329,8 +338,18 @@ class Search:
         if s.search.refit_kind == "folds":
             key = self.loop.key_of(genes)
             paths = [str(self.run.fold_model_path(key, r)) for r in range(s.search.folds)]
-            cap = self.records.get((key, 0), {}).get("epoch_cap")
-            return bag_fold_models(s.space, genes, self.data, s.training, s.search.seed, path, paths, cap)
+            first = self.records.get((key, 0), {})
+            return bag_fold_models(
+                s.space,
+                genes,
+                self.data,
+                s.training,
+                s.search.seed,
+                path,
+                paths,
+                first.get("epoch_cap"),
+                first.get("row_cap"),
+            )
         epochs = self.refit_epochs(self.loop.key_of(genes))
         return refit_genome(
             s.space, genes, self.data, s.training, s.search.seed, epochs, path, reference_path=reference
@@ -442,26 +461,44 @@ class Search:
     def end_seconds(self) -> float:
         """The seconds the command is expected to need after the last generation (:mod:`evolve.budget`):
         with ``search.refit``, the refit of the best and of each other ensemble member (cross-validated:
-        the fold models of theirs that the race did not train)."""
+        the fold models of theirs that the race did not train); then the test scores and the close."""
         kind = self.config.search.refit_kind
-        if kind is None or self.best is None:
+        if self.best is None:
             return 0.0
         keys = dict.fromkeys([self.best.key, *(m["key"] for m in self.top(self.config.search.ensemble))])
+        scoring = scoring_seconds(len(keys) + (kind is not None))  # the best as trained, then the delivered
+        if kind is None:
+            return scoring
+        fitted = self.fitted_rows()
         if kind == "folds":
-            trained = {key: [r for (k, _), r in self.records.items() if k == key] for key in keys}
+            trained = {
+                key: [at_full_rows(r, fitted) for (k, _), r in self.records.items() if k == key]
+                for key in keys
+            }
             return end_seconds(
-                folds_seconds(rs, self.config.search.folds - sum(r.get("status") == "ok" for r in rs))
-                for rs in trained.values()
+                (
+                    folds_seconds(rs, self.config.search.folds - sum(r.get("status") == "ok" for r in rs))
+                    for rs in trained.values()
+                ),
+                scoring,
             )
         pooled = len(self.data.y_train) + len(self.data.y_val)
-        fitted = len(self.data.y_train)
-        if self.config.search.folds > 1:  # a fold trains on the other folds' rows
-            fitted = pooled * (self.config.search.folds - 1) / self.config.search.folds
         factor = pooled / max(1.0, fitted)
         records = self.records
         return end_seconds(
-            refit_seconds([r for (k, _), r in records.items() if k == key], factor) for key in keys
+            (
+                refit_seconds([at_full_rows(r, fitted) for (k, _), r in records.items() if k == key], factor)
+                for key in keys
+            ),
+            scoring,
         )
+
+    def fitted_rows(self) -> int:
+        """The rows a full training fits: the train rows, or a fold's (the other folds' rows)."""
+        folds = self.config.search.folds
+        if folds > 1:
+            return (len(self.data.y_train) + len(self.data.y_val)) * (folds - 1) // folds
+        return len(self.data.y_train)
 
     def _write_front(self, rows: list[dict[str, Any]]) -> None:
         """With two objectives: take ``rows`` (the individuals since the last call, in order) and

@@ -52,6 +52,8 @@ class EvalTask:
     ``latency``: time the trained network's predictions (``search.objectives`` has ``latency``).
     ``replicate``: the evaluation's replicate (0: the key's first; another seed for each).
     ``folds``: with K > 1, replicate r trains on fold r of K (:func:`fitness.fold_data`).
+    ``row_cap``: the short first training of multi-fidelity on a large table fits that many train
+    rows (:func:`fitness.row_sample`), or None (all of them).
     """
 
     index: int
@@ -62,6 +64,7 @@ class EvalTask:
     latency: bool = False
     replicate: int = 0
     folds: int = 1
+    row_cap: int | None = None
 
 
 def claim_slot(slots_dir: str) -> int:
@@ -194,6 +197,7 @@ def run_task(
             epoch_cap=task.epoch_cap,
             latency=task.latency,
             replicate=task.replicate,
+            row_cap=task.row_cap,
         )
     if task.folds > 1:
         record["fold"] = task.replicate

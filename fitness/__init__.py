@@ -18,7 +18,7 @@ from evonas.fitness.evaluate import (
     refit_genome,
     score_test,
 )
-from evonas.fitness.folds import FoldError, check_folds, fold_data
+from evonas.fitness.folds import FoldError, check_folds, fold_data, row_sample
 from evonas.fitness.model import build_model, unit_layer_names
 from evonas.fitness.runtime import configure_tensorflow, import_tensorflow
 from evonas.fitness.settings import SettingsError, TrainSettings
@@ -39,6 +39,7 @@ __all__ = [
     "evaluation_seed",
     "failed_record",
     "fold_data",
+    "row_sample",
     "import_tensorflow",
     "load_dataset",
     "objective_name",

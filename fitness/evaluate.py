@@ -29,7 +29,7 @@ import numpy as np
 
 from evonas.fitness.data import Dataset
 from evonas.fitness.ensemble import average_models
-from evonas.fitness.folds import fold_data
+from evonas.fitness.folds import fold_data, row_sample
 from evonas.fitness.latency import measure_latency
 from evonas.fitness.model import build_model, optimizer_for, with_target_scale
 from evonas.fitness.runtime import configure_tensorflow
@@ -105,13 +105,16 @@ def evaluate_genome(
     epoch_cap: int | None = None,
     latency: bool = False,
     replicate: int = 0,
+    row_cap: int | None = None,
 ) -> dict[str, Any]:
     """Decode, build, train and score one genome; never raises for a bad candidate.
 
     ``epoch_cap`` (multi-fidelity, :mod:`evolve.fidelity`) stops the training
     after that many epochs; the learning-rate schedule still spans
     ``settings.max_epochs``, so the epochs trained are exactly the first ones of
-    the full training (the record then has ``epoch_cap``). ``latency``: time the
+    the full training (the record then has ``epoch_cap``). ``row_cap`` fits that many of
+    the train rows alone (:func:`fitness.row_sample`, the same rows for every network;
+    the record then has ``row_cap``, when it is fewer than the train rows). ``latency``: time the
     trained network's predictions too (:mod:`fitness.latency`; ``latency_ms`` and
     ``latency_spread_ms`` in the record of a success). ``replicate``: which evaluation of
     this architecture it is (:func:`evaluation_seed`: another seed for each).
@@ -126,7 +129,13 @@ def evaluate_genome(
     """
     start = time.perf_counter()
     arch = decode(space, genes)
+    if row_cap is not None and row_cap < len(data.y_train):
+        data = row_sample(data, row_cap)
+    else:
+        row_cap = None
     record = failed_record(space, genes, data, run_seed, None, replicate)
+    if row_cap is not None:
+        record["row_cap"] = int(row_cap)
     if record["params"] > space.max_params:
         record["error"] = f"too many parameters: {record['params']:,} > max_params {space.max_params:,}"
         record["seconds"] = round(time.perf_counter() - start, 3)
@@ -343,6 +352,7 @@ def bag_fold_models(
     model_path: str,
     fold_paths: Sequence[str],
     epoch_cap: int | None = None,
+    row_cap: int | None = None,
 ) -> dict[str, Any]:
     """The K fold models of ``genes`` averaged into one model, saved at ``model_path``.
 
@@ -351,7 +361,7 @@ def bag_fold_models(
     on the other folds' rows and early-stopped on fold ``r`` (replicate ``r`` of the
     search, :func:`fitness.fold_data`). It is read from ``fold_paths[r]`` when the search
     kept it there, else trained here and saved there, which gives the model the search
-    would have (same rows, same seed, ``epoch_cap`` as the search's). The average is one
+    would have (same rows, same seed, ``epoch_cap`` and ``row_cap`` as the search's). The average is one
     Keras model (:func:`fitness.ensemble.average_models`): regression predictions in the
     target's units, or class probabilities. Returns ``{"key", "status", "kind": "folds",
     "folds", "trained", "rows", "seconds", "error"}`` (``trained``: fold models trained
@@ -370,7 +380,7 @@ def bag_fold_models(
             continue
         rows = fold_data(data, r, folds)
         trained = evaluate_genome(
-            space, genes, rows, settings, run_seed, path, epoch_cap=epoch_cap, replicate=r
+            space, genes, rows, settings, run_seed, path, epoch_cap=epoch_cap, replicate=r, row_cap=row_cap
         )
         record["trained"] += 1
         if trained["status"] != "ok" or not os.path.isfile(path):

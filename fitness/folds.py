@@ -1,4 +1,4 @@
-"""Cross-validation folds of a run's train and validation rows (``search.folds``).
+"""Views of a run's rows for one training: cross-validation folds (``search.folds``) and row samples.
 
 The train and validation rows are pooled and each pooled row goes to fold
 ``hash % K``, where ``hash`` is the content hash that decided its split
@@ -13,6 +13,12 @@ once, so every fold's network reads rows as the delivered one does; they are
 statistics of the inputs, not choices made on a validation score). Replicate
 ``r`` of a network in a cross-validated search (:mod:`evolve.loop`) is its training
 on fold ``r``, early-stopped on that fold's rows.
+
+A row sample (:func:`row_sample`) keeps ``n`` of a dataset's train rows, the same ``n``
+for every network: the short first training of multi-fidelity on a large table
+(:mod:`evolve.fidelity`) fits them alone, validated on all the validation rows. The
+rows kept are those whose content hash, mixed, is smallest: the rows' content decides
+which are kept, not their order in the file (a fold's sample is drawn from its train rows).
 """
 
 from __future__ import annotations
@@ -90,4 +96,30 @@ def fold_data(data: Dataset, fold: int, k: int) -> Dataset:
     )
 
 
-__all__ = ["FoldError", "check_folds", "fold_data", "pooled_folds"]
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: an order unrelated to hash % K (folds, split)
+
+
+def row_sample(data: Dataset, n: int) -> Dataset:
+    """``data`` with ``n`` of its train rows (all of them when it has ``n`` or fewer), the validation
+    and test rows as they are. The rows kept: the smallest mixed row hashes (see the module
+    docstring), in their order in ``data``; without row hashes, a fixed pseudo-random draw."""
+    rows = len(data.y_train)
+    if n >= rows:
+        return data
+    if n < 1:
+        raise ValueError(f"a row sample needs at least one row, got {n}")
+    if data.hash_train is not None:
+        with np.errstate(over="ignore"):  # the multiplication wraps modulo 2**64, as it should
+            mixed = data.hash_train.astype(np.uint64) * _MIX
+        keep = np.sort(np.argsort(mixed, kind="stable")[:n])
+    else:
+        keep = np.sort(np.random.default_rng(0).permutation(rows)[:n])
+    return dataclasses.replace(
+        data,
+        x_train=data.x_train[keep],
+        y_train=data.y_train[keep],
+        hash_train=None if data.hash_train is None else data.hash_train[keep],
+    )
+
+
+__all__ = ["FoldError", "check_folds", "fold_data", "pooled_folds", "row_sample"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from evonas.evolve import fidelity
 from tests.e2e.conftest import DIGITS_SEARCH, evonas
 
 pytestmark = pytest.mark.slow  # real searches (more than 2 s a test)
@@ -71,3 +72,32 @@ def test_stopped_between_the_two_stages_and_resumed_is_the_uninterrupted_run(uni
     resumed = [r for r in journal(run) if r["generation"] == 1]
     trained_again = resumed[len(short) + 1 :]  # only the missing full ones, in completion order
     assert {r["key"]: r["objective"] for r in trained_again} == {r["key"]: r["objective"] for r in full[1:]}
+
+
+def test_on_a_large_table_the_short_trainings_fit_a_row_sample(tmp_path, monkeypatch):
+    """With the minimum of a row sample lowered to 200 rows, digits' train rows make a large table: every
+    new candidate first fits a quarter of them with the whole epoch cap, the best quarter then all rows.
+    (In this process: the patched minimum reaches the search; the serial engine trains here too.)"""
+    monkeypatch.setattr(fidelity, "ROW_RUNG_MIN", 200)
+    run = tmp_path / "rows"
+    res = evonas("run", *TINY, "--generations", "1", "--out", str(run))
+    assert res.returncode == 0, res.stderr
+    train_rows = json.loads((run / "data.json").read_text())["rows"]["train"]
+    sample = fidelity.rung_rows(train_rows)
+    assert sample is not None and 200 <= sample <= train_rows // 2
+    records = journal(run)
+    for generation in (0, 1):
+        mine = [r for r in records if r["generation"] == generation]
+        short = [r for r in mine if r.get("row_cap") is not None]
+        full = [r for r in mine if r.get("row_cap") is None]
+        assert short and all(r["row_cap"] == sample and r.get("epoch_cap") is None for r in short)
+        assert all(r["epochs"] <= 5 for r in mine)  # the whole epoch cap (5), not a fifth of it
+        open_ = sorted(
+            (r for r in short if r["status"] == "ok"), key=lambda r: (r["objective"], r["individual"])
+        )
+        assert len(full) == max(1, -(-len(open_) // 4))  # none is complete: a sample is not all rows
+        assert {r["key"] for r in full} == {r["key"] for r in open_[: len(full)]}
+    last = {r["key"]: r for r in records}
+    for ind in map(json.loads, (run / "individuals.jsonl").read_text().splitlines()):
+        if ind["status"] == "ok":
+            assert ind["objective"] == last[ind["key"]]["objective"]

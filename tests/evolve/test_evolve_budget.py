@@ -7,6 +7,9 @@ from types import SimpleNamespace
 import pytest
 
 from evonas.evolve.budget import (
+    CLOSE_SECONDS,
+    SCORE_SECONDS,
+    at_full_rows,
     budget_stop_line,
     end_seconds,
     folds_seconds,
@@ -14,6 +17,7 @@ from evonas.evolve.budget import (
     makespan,
     next_generation_seconds,
     refit_seconds,
+    scoring_seconds,
 )
 from evonas.evolve.config import ConfigError, RunConfig, default_ensemble, parse_duration
 
@@ -97,11 +101,17 @@ def test_the_refits_after_the_search_are_reserved_from_the_trainings_they_repeat
     assert refit_seconds(folds, 1.0) == pytest.approx(3.0 * 8)  # the mean epoch cost, the mean best epoch
     assert refit_seconds([{"status": "failed", "seconds": 1.0, "epochs": 0}], 1.0) == 0.0
     assert end_seconds([12.0, 5.0, 3.0], scoring=1.0) == 21.0
+    # then the delivered models scored on the test rows and the engine closed (measured constants)
+    assert scoring_seconds(6) == CLOSE_SECONDS + 6 * SCORE_SECONDS and scoring_seconds(0) == CLOSE_SECONDS
+    # a row sample's training (multi-fidelity on a large table) counts as if it had fitted every row
+    sample = {**stopped_early, "row_cap": 5_000}
+    assert refit_seconds([at_full_rows(sample, 20_000)], 1.0) == pytest.approx(4 * 12.0)
+    assert at_full_rows(stopped_early, 20_000) is stopped_early
     # cross-validated: the fold models the race did not train, each as long as the network's trainings
     assert folds_seconds(folds, 3) == pytest.approx(90.0)
     assert folds_seconds(folds, 0) == 0.0 and folds_seconds([], 3) == 0.0
     stop = {"budget": 300.0, "generation": 3, "elapsed": 200.0, "expected": 60.0, "end": 45.0, "left": 100.0}
     line = budget_stop_line(stop, "runs/x", float("inf"))
     assert "after generation 3, 3 min 20 s in" in line
-    assert "the next generation was expected to take 1 min and the refits after it 45 s" in line
+    assert "the next generation was expected to take 1 min and the end after it 45 s" in line
     assert "(without --time-budget, up to generation 5)" in line

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evonas.evolve.fidelity import complete, is_short, promoted, rung_epochs
+from evonas.evolve.fidelity import complete, is_short, promoted, rung_epochs, rung_rows
 from evonas.fitness import TrainSettings, evaluate_genome, load_dataset
 from evonas.genome import SearchSpace
 
@@ -73,3 +73,31 @@ def test_a_short_training_is_the_start_of_the_full_one(table, build, trainer):
     )
     first = evaluate_genome(space, genes, table, settings, run_seed=3, epoch_cap=1)
     assert first["epochs"] == 1 and first["objective"] > full["objective"]
+
+
+def test_a_row_sample_on_large_tables_only_a_quarter_at_least_the_minimum():
+    assert rung_rows(43_112) == 10_778  # a quarter
+    assert rung_rows(19_680) == 5_000  # the minimum
+    assert rung_rows(10_000) == 5_000 and rung_rows(9_999) is None  # never more than half
+    assert rung_rows(1_000, minimum=200) == 250
+
+
+def test_a_row_sample_is_short_and_never_complete():
+    sample = {**_short("a", 1.0, epochs=3, best=1, cap=None), "row_cap": 5000}
+    assert sample["epoch_cap"] is None and is_short(sample)
+    assert not complete(sample, patience=1)  # early stopping ended it, but on a quarter of the rows
+    assert complete({**sample, "status": "failed", "objective": None}, patience=1)
+    assert promoted([sample], patience=1) == ["a"]
+
+
+def test_a_row_sample_training_fits_the_sample_and_says_so(table, build):
+    space = SearchSpace(max_levels=1, max_units=1)
+    genes = build(space, n_levels=1, n_units=(1,), neurons={(0, 0): 3})
+    settings = TrainSettings(max_epochs=3, patience=2)
+    rows = len(table.y_train)
+    sample = evaluate_genome(space, genes, table, settings, run_seed=3, row_cap=rows // 4)
+    full = evaluate_genome(space, genes, table, settings, run_seed=3)
+    assert sample["status"] == full["status"] == "ok"
+    assert sample["row_cap"] == rows // 4 and "row_cap" not in full
+    assert sample["objective"] != full["objective"]
+    assert "row_cap" not in evaluate_genome(space, genes, table, settings, run_seed=3, row_cap=rows)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evonas.fitness import FoldError, check_folds, fold_data, load_dataset
+from evonas.fitness import FoldError, check_folds, fold_data, load_dataset, row_sample
 from evonas.fitness.folds import pooled_folds
 
 
@@ -72,3 +72,22 @@ def test_a_fold_count_the_data_cannot_give_is_one_clear_error():
     tiny = load_dataset(frame(40, 5), "y")
     with pytest.raises(FoldError, match="search.folds = 500 is more than the"):
         check_folds(tiny, 500)
+
+
+def test_a_row_sample_is_decided_by_the_rows_content_not_their_order():
+    rows = frame(600, 4)
+    data = load_dataset(rows, "y")
+    sample = row_sample(data, 100)
+    assert len(sample.y_train) == 100 and len(set(sample.hash_train.tolist())) == 100
+    assert set(sample.hash_train.tolist()) <= set(data.hash_train.tolist())
+    kept = np.isin(data.hash_train, sample.hash_train)
+    assert np.array_equal(sample.x_train, data.x_train[kept])  # in their order in the data
+    assert np.array_equal(sample.y_train, data.y_train[kept])
+    assert sample.x_val is data.x_val and sample.x_test is data.x_test and sample.encoder is data.encoder
+    shuffled = row_sample(load_dataset(rows.sample(frac=1.0, random_state=5), "y"), 100)
+    assert set(shuffled.hash_train.tolist()) == set(sample.hash_train.tolist())
+    # not the rows of the smallest hashes (those are a fold's pattern): a draw across the hashes
+    assert set(sample.hash_train.tolist()) != set(np.sort(data.hash_train)[:100].tolist())
+    assert row_sample(data, len(data.y_train)) is data
+    fold = fold_data(data, 1, 3)  # a fold's sample: from its own train rows
+    assert set(row_sample(fold, 50).hash_train.tolist()) <= set(fold.hash_train.tolist())
