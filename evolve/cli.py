@@ -30,14 +30,15 @@ from evonas.evolve.api import (
     run_search,
 )
 from evonas.evolve.budget import format_duration
-from evonas.evolve.config import ConfigError, RunConfig, parse_duration
+from evonas.evolve.config import ConfigError, RunConfig, SearchConfig, parse_duration
+from evonas.evolve.fidelity import short_training
 from evonas.evolve.formats import describe_refit, format_number, format_test_score, objective_label
 from evonas.evolve.logbook import no_success_reason
 from evonas.evolve.objectives import read_front
 from evonas.evolve.records import TestRecord
 from evonas.evolve.rundir import RunDir, RunDirError, write_atomic
 from evonas.evolve.selection import STRATEGIES
-from evonas.fitness import DataError, Dataset, SettingsError, objective_name
+from evonas.fitness import DataError, Dataset, SettingsError, fitted_rows, objective_name
 from evonas.fitness.runtime import configure_tensorflow, own_process
 from evonas.genome import SpaceError
 
@@ -258,7 +259,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{s.describe_generations(s.time_budget is not None)} after the initial one, seed {s.seed}"
         + (f", time budget {format_duration(parse_duration(s.time_budget))}" if s.time_budget else "")
         + (f", ensemble of the {s.ensemble} best" if s.ensemble > 1 else "")
-        + (", multi-fidelity" if s.multi_fidelity else "")
+        + _fidelity_words(s, data, config.training.max_epochs)
         + (f", up to {s.replicates} replicates of the best" if s.replicates > 1 and s.folds == 1 else "")
         + (f", {s.folds}-fold cross-validated fitness (raced)" if s.folds > 1 else "")
         + (f", objectives {','.join(s.objectives)}" if len(s.objectives) > 1 else "")
@@ -370,6 +371,15 @@ def _sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _fidelity_words(s: SearchConfig, data: Dataset, max_epochs: int) -> str:
+    """``", multi-fidelity (...)"``: the short first training this run's candidates get, or ``""``."""
+    cap, rows = short_training(s.multi_fidelity, fitted_rows(data, s.folds), max_epochs)
+    if rows is not None:
+        return f", multi-fidelity (a sample of {rows:,} train rows first, the best quarter on all)"
+    epochs = f"{cap} epoch{'s' if cap != 1 else ''}"
+    return f", multi-fidelity ({epochs} first, the best quarter in full)" if cap is not None else ""
 
 
 def _print_outcome(result: RunResult, k: int) -> None:

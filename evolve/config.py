@@ -217,7 +217,10 @@ class SearchConfig:
     validation rows that also selected the members did no better: ``docs/benchmarks.md``).
     ``multi_fidelity``: successive halving
     inside each generation (:mod:`evolve.fidelity`): every new candidate trains a
-    fifth of the epoch cap, the best quarter of those still improving train in full.
+    fifth of the epoch cap, the best quarter of those still improving train in full;
+    on a table whose trainings fit 10,000 rows or more, the short training is a row
+    sample instead (a quarter of the rows). ``"auto"``: the row sample on such a table,
+    nothing on a smaller one.
     ``objectives``: ``["val"]`` (the default), ``["val", "params"]`` or
     ``["val", "latency"]`` (also written ``"val,params"``; :mod:`evolve.objectives`);
     with two, the run keeps its Pareto front in ``front.csv``. ``selection``: a
@@ -252,7 +255,7 @@ class SearchConfig:
     time_budget: str | float | None = None
     ensemble: int | None = None
     ensemble_weights: str | None = None
-    multi_fidelity: bool = False
+    multi_fidelity: bool | str = False
     objectives: tuple[str, ...] = ("val",)
     selection: str | None = None
     textbook: bool | None = None
@@ -310,8 +313,10 @@ class SearchConfig:
             choices = ", ".join(ENSEMBLE_WEIGHTS)
             got = self.ensemble_weights
             raise ConfigError(f"search.ensemble_weights must be one of {choices}, got {got!r}")
-        if not isinstance(self.multi_fidelity, bool):
-            raise ConfigError(f"search.multi_fidelity must be true or false, got {self.multi_fidelity!r}")
+        if not isinstance(self.multi_fidelity, bool) and self.multi_fidelity != "auto":
+            raise ConfigError(
+                f'search.multi_fidelity must be true, false or "auto", got {self.multi_fidelity!r}'
+            )
         if self.textbook is not None and not isinstance(self.textbook, bool):
             raise ConfigError(f"search.textbook must be true or false, got {self.textbook!r}")
 

@@ -69,6 +69,29 @@ def rung_rows(fitted_rows: int, minimum: int | None = None) -> int | None:
     return n if 2 * n <= fitted_rows else None
 
 
+def short_training(setting: bool | str, fitted_rows: int, max_epochs: int) -> tuple[int | None, int | None]:
+    """The short first training of a new candidate, as ``(epoch cap, row sample)``; ``(None, None)``:
+    none, every candidate trains in full once.
+
+    ``setting`` is ``search.multi_fidelity``: true, a row sample on a table whose trainings fit
+    ``fitted_rows`` rows when :func:`rung_rows` gives one, else a fifth of ``max_epochs``;
+    ``"auto"``, the row sample where there is one and nothing else; false, nothing.
+
+    Example:
+        >>> short_training(True, 1_000, 30), short_training(True, 43_112, 30)
+        ((6, None), (None, 10778))
+        >>> short_training("auto", 1_000, 30), short_training("auto", 43_112, 30)
+        ((None, None), (None, 10778))
+    """
+    if setting is False:
+        return None, None
+    rows = rung_rows(fitted_rows)
+    if rows is not None or setting == "auto":
+        return None, rows
+    cap = rung_epochs(max_epochs)
+    return (cap if cap < max_epochs else None), None
+
+
 def is_short(record: dict[str, Any]) -> bool:
     """Whether ``record`` is of a short training: capped in epochs or fitted on a row sample."""
     return record.get("epoch_cap") is not None or record.get("row_cap") is not None
@@ -103,4 +126,5 @@ __all__ = [
     "promoted",
     "rung_epochs",
     "rung_rows",
+    "short_training",
 ]

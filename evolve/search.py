@@ -57,7 +57,7 @@ from evonas.evolve.ensemble import (
     score_members,
     weigh_members,
 )
-from evonas.evolve.fidelity import is_short, promoted, rung_epochs, rung_rows
+from evonas.evolve.fidelity import is_short, promoted, short_training
 from evonas.evolve.formats import format_number, objective_label
 from evonas.evolve.logbook import GenerationSummary
 from evonas.evolve.loop import STATE_FORMAT, Candidate, GeneticLoop, Judged
@@ -65,7 +65,15 @@ from evonas.evolve.objectives import FRONT, front_csv, front_rows, values_of
 from evonas.evolve.rundir import BEST, CHECKPOINT, REFIT, TEST, RunDir, RunDirError, write_atomic
 from evonas.evolve.toolbox import Individual
 from evonas.evolve.worker import EvalTask
-from evonas.fitness import Dataset, bag_fold_models, evaluate_genome, fold_data, refit_genome, score_test
+from evonas.fitness import (
+    Dataset,
+    bag_fold_models,
+    evaluate_genome,
+    fitted_rows,
+    fold_data,
+    refit_genome,
+    score_test,
+)
 from evonas.fitness.runtime import configure_tensorflow
 
 # 1: the generational loop's own state (before the runner asked GeneticLoop; still read, see
@@ -167,12 +175,7 @@ class Search:
         threshold = self._threshold()
         self.run.models_dir.mkdir(exist_ok=True)
         training = self.config.training
-        cap = rows = None
-        if self.config.search.multi_fidelity:  # the short first training: a row sample, else fewer epochs
-            rows = rung_rows(self.fitted_rows())
-            cap = rung_epochs(training.max_epochs) if rows is None else None
-            if cap is not None and cap >= training.max_epochs:
-                cap = None
+        cap, rows = short_training(self.config.search.multi_fidelity, self.fitted_rows(), training.max_epochs)
         label = f"gen {self.generation + 1}"
         jobs: list[Job] = []
         for c in todo:
@@ -495,10 +498,7 @@ class Search:
 
     def fitted_rows(self) -> int:
         """The rows a full training fits: the train rows, or a fold's (the other folds' rows)."""
-        folds = self.config.search.folds
-        if folds > 1:
-            return (len(self.data.y_train) + len(self.data.y_val)) * (folds - 1) // folds
-        return len(self.data.y_train)
+        return fitted_rows(self.data, self.config.search.folds)
 
     def _write_front(self, rows: list[dict[str, Any]]) -> None:
         """With two objectives: take ``rows`` (the individuals since the last call, in order) and

@@ -18,7 +18,7 @@ from evonas.fitness.evaluate import (
     refit_genome,
     score_test,
 )
-from evonas.fitness.folds import FoldError, check_folds, fold_data, row_sample
+from evonas.fitness.folds import FoldError, check_folds, fitted_rows, fold_data, row_sample
 from evonas.fitness.model import build_model, unit_layer_names
 from evonas.fitness.runtime import configure_tensorflow, import_tensorflow
 from evonas.fitness.settings import SettingsError, TrainSettings
@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_genome",
     "evaluation_seed",
     "failed_record",
+    "fitted_rows",
     "fold_data",
     "row_sample",
     "import_tensorflow",

@@ -96,6 +96,13 @@ def fold_data(data: Dataset, fold: int, k: int) -> Dataset:
     )
 
 
+def fitted_rows(data: Dataset, k: int) -> int:
+    """The rows one training fits: the train rows, or with ``k`` > 1 folds a fold's (the other folds')."""
+    if k <= 1:
+        return len(data.y_train)
+    return (len(data.y_train) + len(data.y_val)) * (k - 1) // k
+
+
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: an order unrelated to hash % K (folds, split)
 
 
@@ -122,4 +129,4 @@ def row_sample(data: Dataset, n: int) -> Dataset:
     )
 
 
-__all__ = ["FoldError", "check_folds", "fold_data", "pooled_folds", "row_sample"]
+__all__ = ["FoldError", "check_folds", "fitted_rows", "fold_data", "pooled_folds", "row_sample"]

@@ -1,4 +1,4 @@
-"""The examples in the docstrings of the budget's and fidelity's rules are true (they are read as documentation)."""
+"""The examples in the docstrings of the budget's and fidelity's rules hold (they are documentation)."""
 
 from __future__ import annotations
 

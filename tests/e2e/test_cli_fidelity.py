@@ -26,7 +26,7 @@ def uninterrupted(tmp_path_factory):
     run = tmp_path_factory.mktemp("fidelity") / "full"
     res = evonas("run", *TINY, "--generations", "1", "--out", str(run))
     assert res.returncode == 0, res.stderr
-    assert "multi-fidelity" in res.stdout
+    assert "multi-fidelity (1 epoch first, the best quarter in full)" in res.stdout
     return run
 
 
@@ -85,6 +85,7 @@ def test_on_a_large_table_the_short_trainings_fit_a_row_sample(tmp_path, monkeyp
     train_rows = json.loads((run / "data.json").read_text())["rows"]["train"]
     sample = fidelity.rung_rows(train_rows)
     assert sample is not None and 200 <= sample <= train_rows // 2
+    assert f"multi-fidelity (a sample of {sample:,} train rows first, the best quarter on all)" in res.stdout
     records = journal(run)
     for generation in (0, 1):
         mine = [r for r in records if r["generation"] == generation]

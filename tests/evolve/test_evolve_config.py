@@ -45,6 +45,7 @@ def test_toml_round_trip(tmp_path):
         ({"search": {"population": "8"}}, "search.population"),
         ({"data": {"images": "yes"}}, "data.images must be true or false"),
         ({"search": {"textbook": 1}}, "search.textbook must be true or false"),
+        ({"search": {"multi_fidelity": "rows"}}, 'search.multi_fidelity must be true, false or "auto"'),
         ({"search": {"replicates": 0}}, "search.replicates must be an integer >= 1"),
         ({"search": {"refit": "yes"}}, 'search.refit must be true, false, "rows" or "folds"'),
         ({"search": {"refit": "folds"}}, 'search.refit = "folds" needs search.folds > 1'),
