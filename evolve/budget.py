@@ -111,17 +111,24 @@ def refit_seconds(records: Iterable[Mapping[str, Any]], rows_factor: float) -> f
 
 
 def at_full_rows(record: Mapping[str, Any], fitted_rows: int) -> Mapping[str, Any]:
-    """A training's record with the seconds it would have taken on ``fitted_rows`` rows: a row sample's
-    (multi-fidelity's short training, ``row_cap``) scaled up by the rows; any other as it is.
+    """A training's record as if it had fitted ``fitted_rows`` rows: a row sample's (multi-fidelity's
+    short training, ``row_cap``) with its seconds scaled up by the rows, and its best epoch scaled down
+    (as many steps on more rows: fewer epochs, at least 1); any other record as it is.
 
     Example:
-        >>> at_full_rows({"seconds": 2.0, "row_cap": 5000}, 20000)["seconds"]
-        8.0
+        >>> full = at_full_rows({"seconds": 2.0, "epochs": 10, "best_epoch": 8, "row_cap": 5000}, 20000)
+        >>> full["seconds"], full["best_epoch"]
+        (8.0, 2)
     """
     cap = record.get("row_cap")
     if not cap:
         return record
-    return {**record, "seconds": float(record.get("seconds") or 0.0) * fitted_rows / int(cap)}
+    factor = fitted_rows / int(cap)
+    best = record.get("best_epoch") or record.get("epochs")
+    scaled = {**record, "seconds": float(record.get("seconds") or 0.0) * factor}
+    if best:
+        scaled["best_epoch"] = max(1, round(int(best) / factor))
+    return scaled
 
 
 def folds_seconds(records: Iterable[Mapping[str, Any]], missing: int) -> float:

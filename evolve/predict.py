@@ -237,8 +237,20 @@ def load_predictor(run_dir: str | os.PathLike[str], id: int | None = None) -> Pr
         path = os.path.join(tmp, "model.keras")
         genes = np.asarray(row["genes"], dtype=np.int64)
         rows = fold_data(data, 0, config.search.folds)  # as the search trained it (cross-validated: fold 0)
+        # its key's first training as journaled last (a short one of multi-fidelity stays short)
+        first = [r for r in run.evaluations() if r.get("key") == row["key"] and not r.get("replicate")]
+        short = first[-1] if first else {}
         with in_callers_process():  # the training is deterministic; the caller's settings come back after
-            record = evaluate_genome(config.space, genes, rows, config.training, config.search.seed, path)
+            record = evaluate_genome(
+                config.space,
+                genes,
+                rows,
+                config.training,
+                config.search.seed,
+                path,
+                epoch_cap=short.get("epoch_cap"),
+                row_cap=short.get("row_cap"),
+            )
         if record["status"] != "ok" or not os.path.exists(path):
             raise RunDirError(f"individual #{chosen} could not be trained again: {record.get('error')}")
         model = keras.models.load_model(path)

@@ -11,10 +11,10 @@ touches the run directory and the engines. One generation, as the runner runs it
     individuals.jsonl, best/model.keras (the incumbent's), best/ensemble/, checkpoint.json, front.csv
 
 With ``search.multi_fidelity`` a generation's new networks first train a fifth of the
-epochs and the best quarter of those still improving train in full (:mod:`evolve.fidelity`)
-before the loop is told. With ``search.replicates`` > 1 a replicate trains with another
-seed (:func:`fitness.evaluation_seed`) and its record carries ``replicate``; the saved
-model of a network is its first replicate's. Stop rules are arguments of
+epochs (on a large table: a row sample) and the best quarter of those still improving train
+in full (:mod:`evolve.fidelity`) before the loop is told. With ``search.replicates`` > 1 a
+replicate trains with another seed (:func:`fitness.evaluation_seed`) and its record carries
+``replicate``; the saved model of a network is its first replicate's. Stop rules are arguments of
 :meth:`Search.run_generations`: the last generation, a time budget (:mod:`evolve.budget`:
 stop at the generation boundary where the next generation and the refits after the search
 would not fit) and a number of trainings. With ``search.folds`` = K > 1 replicate r of a
@@ -474,10 +474,8 @@ class Search:
             return scoring
         fitted = self.fitted_rows()
         if kind == "folds":
-            trained = {
-                key: [at_full_rows(r, fitted) for (k, _), r in self.records.items() if k == key]
-                for key in keys
-            }
+            # the fold models still to train fit what the key's first training fitted (a sample stays one)
+            trained = {key: [r for (k, _), r in self.records.items() if k == key] for key in keys}
             return end_seconds(
                 (
                     folds_seconds(rs, self.config.search.folds - sum(r.get("status") == "ok" for r in rs))
@@ -565,8 +563,10 @@ class Search:
 
     def refit_epochs(self, key: str) -> int:
         """The epochs of a refit of ``key``: those early stopping chose, the mean over its replicates
-        (rounded; each replicate's best epoch, or its epochs when it has none)."""
-        return mean_best_epoch(r for (k, _), r in self.records.items() if k == key) or 1
+        (rounded; each replicate's best epoch, or its epochs when it has none; a row sample's scaled to
+        as many steps on all rows, :func:`evolve.budget.at_full_rows`)."""
+        fitted = self.fitted_rows()  # a row sample's best epoch, in epochs of all rows
+        return mean_best_epoch(at_full_rows(r, fitted) for (k, _), r in self.records.items() if k == key) or 1
 
     def refit_best(self) -> dict[str, Any] | None:
         """With ``search.refit``: train the final best again on train+val rows, once (``best/refit.*``).

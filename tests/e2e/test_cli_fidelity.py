@@ -74,16 +74,29 @@ def test_stopped_between_the_two_stages_and_resumed_is_the_uninterrupted_run(uni
     assert {r["key"]: r["objective"] for r in trained_again} == {r["key"]: r["objective"] for r in full[1:]}
 
 
-def test_on_a_large_table_the_short_trainings_fit_a_row_sample(tmp_path, monkeypatch):
-    """With the minimum of a row sample lowered to 200 rows, digits' train rows make a large table: every
-    new candidate first fits a quarter of them with the whole epoch cap, the best quarter then all rows.
-    (In this process: the patched minimum reaches the search; the serial engine trains here too.)"""
+@pytest.fixture
+def large(monkeypatch):
+    """Digits' train rows made a large table: the minimum of a row sample lowered to 200 rows (in this
+    process: the serial engine trains here, so the patched minimum reaches every training)."""
     monkeypatch.setattr(fidelity, "ROW_RUNG_MIN", 200)
-    run = tmp_path / "rows"
-    res = evonas("run", *TINY, "--generations", "1", "--out", str(run))
+
+
+@pytest.fixture(scope="module")
+def rows_uninterrupted(tmp_path_factory):
+    run = tmp_path_factory.mktemp("fidelity") / "rows"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fidelity, "ROW_RUNG_MIN", 200)
+        res = evonas("run", *TINY, "--generations", "1", "--out", str(run))
     assert res.returncode == 0, res.stderr
+    return run, res
+
+
+def test_on_a_large_table_the_short_trainings_fit_a_row_sample(rows_uninterrupted):
+    """Every new candidate first fits a quarter of the train rows with the whole epoch cap, the best
+    quarter of each generation then all rows."""
+    run, res = rows_uninterrupted
     train_rows = json.loads((run / "data.json").read_text())["rows"]["train"]
-    sample = fidelity.rung_rows(train_rows)
+    sample = fidelity.rung_rows(train_rows, minimum=200)
     assert sample is not None and 200 <= sample <= train_rows // 2
     assert f"multi-fidelity (a sample of {sample:,} train rows first, the best quarter on all)" in res.stdout
     records = journal(run)
@@ -92,7 +105,7 @@ def test_on_a_large_table_the_short_trainings_fit_a_row_sample(tmp_path, monkeyp
         short = [r for r in mine if r.get("row_cap") is not None]
         full = [r for r in mine if r.get("row_cap") is None]
         assert short and all(r["row_cap"] == sample and r.get("epoch_cap") is None for r in short)
-        assert all(r["epochs"] <= 5 for r in mine)  # the whole epoch cap (5), not a fifth of it
+        assert any(r["epochs"] > 1 for r in short)  # the whole epoch cap (5), not a fifth of it (1)
         open_ = sorted(
             (r for r in short if r["status"] == "ok"), key=lambda r: (r["objective"], r["individual"])
         )
@@ -102,3 +115,23 @@ def test_on_a_large_table_the_short_trainings_fit_a_row_sample(tmp_path, monkeyp
     for ind in map(json.loads, (run / "individuals.jsonl").read_text().splitlines()):
         if ind["status"] == "ok":
             assert ind["objective"] == last[ind["key"]]["objective"]
+
+
+def test_a_row_sample_run_stopped_between_the_stages_resumes_as_uninterrupted(
+    rows_uninterrupted, large, tmp_path
+):
+    run = tmp_path / "stopped"
+    first = evonas("run", *TINY, "--generations", "1", "--time-budget", "1s", "--out", str(run))
+    assert first.returncode == 0, first.stderr
+    assert json.loads((run / "checkpoint.json").read_text())["generation"] == 0
+    later = [r for r in journal(rows_uninterrupted[0]) if r["generation"] == 1]
+    short = [r for r in later if r.get("row_cap") is not None]
+    with (run / "evaluations.jsonl").open("a") as out:  # generation 1's samples, not its full trainings
+        for record in short:
+            out.write(json.dumps(record) + "\n")
+    done = evonas("resume", str(run))
+    assert done.returncode == 0, done.stderr
+    uninterrupted = rows_uninterrupted[0] / "individuals.jsonl"
+    assert (run / "individuals.jsonl").read_text() == uninterrupted.read_text()
+    trained_again = [r for r in journal(run) if r["generation"] == 1][len(short) :]
+    assert trained_again and all(r.get("row_cap") is None for r in trained_again)  # only the full ones

@@ -104,8 +104,9 @@ def test_the_refits_after_the_search_are_reserved_from_the_trainings_they_repeat
     # then the delivered models scored on the test rows and the engine closed (measured constants)
     assert scoring_seconds(6) == CLOSE_SECONDS + 6 * SCORE_SECONDS and scoring_seconds(0) == CLOSE_SECONDS
     # a row sample's training (multi-fidelity on a large table) counts as if it had fitted every row
-    sample = {**stopped_early, "row_cap": 5_000}
-    assert refit_seconds([at_full_rows(sample, 20_000)], 1.0) == pytest.approx(4 * 12.0)
+    # (as many steps: its 8 best epochs on 5,000 rows are 2 on 20,000, each 4 times as long)
+    sample = {**stopped_early, "best_epoch": 8, "row_cap": 5_000}
+    assert refit_seconds([at_full_rows(sample, 20_000)], 1.0) == pytest.approx(2 * 4 * 2.0)
     assert at_full_rows(stopped_early, 20_000) is stopped_early
     # cross-validated: the fold models the race did not train, each as long as the network's trainings
     assert folds_seconds(folds, 3) == pytest.approx(90.0)
