@@ -216,7 +216,7 @@ def run_evonas(
         )
         # the runner's stop rules: random search is generation 0 alone; genetic, the trainings or the minutes
         search.run_generations(
-            0 if random_only else 10**9,
+            0 if random_only else math.inf,
             time_budget=None if minutes is None else minutes * 60,
             trainings=budget if minutes is None else None,
             reserve_end=whole,  # else M minutes of search, the refits after them (as the figures before)

@@ -35,6 +35,7 @@ from evonas.fitness.model import build_model, optimizer_for, with_target_scale
 from evonas.fitness.runtime import configure_tensorflow
 from evonas.fitness.settings import TrainSettings
 from evonas.fitness.trainers import train
+from evonas.fitness.transforms import to_model_space
 from evonas.genome import Architecture, SearchSpace, decode
 
 PREDICT_BATCH = 1024  # rows per forward call, for the test score and evonas predict alike (same numbers)
@@ -163,7 +164,10 @@ def evaluate_genome(
         else:
             best = int(np.argmin(val_loss))
             if data.task == "regression":
-                rmse = val_rmse(model, data, float(val_loss[best]))
+                smear = smearing_factor(model, data) if settings.smearing else None
+                if smear is not None:
+                    record["smear"] = smear
+                rmse = val_rmse(model, data, float(val_loss[best]), smear)
                 record["objective"] = rmse
                 record["metrics"] = {"val_rmse": rmse}
             else:
@@ -178,7 +182,7 @@ def evaluate_genome(
                 except Exception as exc:
                     record["latency_error"] = f"{type(exc).__name__}: {exc}"
             if model_path is not None and record["objective"] < save_below:
-                _save(model, data, model_path)
+                _save(model, data, model_path, record.get("smear"))
     except Exception as exc:  # a bad candidate is a record, not a crash
         record["status"] = "failed"
         record["objective"] = None
@@ -191,7 +195,22 @@ def evaluate_genome(
     return record
 
 
-def val_rmse(model: Any, data: Dataset, best_val_loss: float) -> float:
+def smearing_factor(model: Any, data: Dataset) -> float | None:
+    """Duan's smearing factor of a trained log-target regression model (``training.smearing``): the mean
+    of ``exp`` of its residuals in ``log1p`` units on its train rows; None without a log target, or when
+    the factor is not a finite positive number."""
+    if data.task != "regression" or data.target_transform != "log":
+        return None
+    out = np.asarray(forward(model, data.x_train), dtype="float64").reshape(-1)
+    residuals = to_model_space(data.y_train.astype("float64"), "log") - (
+        out * data.target_std + data.target_mean
+    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        factor = float(np.mean(np.exp(residuals)))
+    return factor if math.isfinite(factor) and factor > 0 else None
+
+
+def val_rmse(model: Any, data: Dataset, best_val_loss: float, smear: float | None = None) -> float:
     """The validation RMSE in the target's units of a trained (best-epoch) regression model.
 
     Without a target transform it is ``sqrt(val MSE) * target_std`` (the loss is
@@ -202,7 +221,10 @@ def val_rmse(model: Any, data: Dataset, best_val_loss: float) -> float:
     if data.target_transform == "none":
         return float(math.sqrt(best_val_loss) * data.target_std)
     out = np.asarray(model(data.x_val, training=False), dtype="float64")
-    err = data.from_model_outputs(out) - data.y_val.astype("float64")
+    pred = data.from_model_outputs(out)
+    if smear is not None:  # exp(z) * smear - 1
+        pred = (pred + 1.0) * smear - 1.0
+    err = pred - data.y_val.astype("float64")
     with np.errstate(over="ignore", invalid="ignore"):
         rmse = float(np.sqrt(np.mean(err**2)))
     if not math.isfinite(rmse):
@@ -245,10 +267,11 @@ def _train(
     return model, history
 
 
-def _save(model: Any, data: Dataset, path: str) -> None:
-    """Save a trained model; a regression model is wrapped to predict in the target's units."""
+def _save(model: Any, data: Dataset, path: str, smear: float | None = None) -> None:
+    """Save a trained model; a regression model is wrapped to predict in the target's units (``smear``:
+    its smearing factor, :func:`smearing_factor`)."""
     if data.task == "regression":
-        model = with_target_scale(model, data.target_mean, data.target_std, data.target_transform)
+        model = with_target_scale(model, data.target_mean, data.target_std, data.target_transform, smear)
     model.save(path)
 
 
@@ -312,7 +335,10 @@ def refit_genome(
         if len(losses) < epochs or not np.all(np.isfinite(losses)):
             record["error"] = f"non-finite loss after {len(losses)} of {epochs} epochs"
         else:
-            _save(model, data, model_path)
+            smear = smearing_factor(model, both) if settings.smearing else None  # on its own train rows
+            if smear is not None:
+                record["smear"] = smear
+            _save(model, data, model_path, smear)
             record["status"] = "ok"
     except Exception as exc:
         record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

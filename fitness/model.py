@@ -171,13 +171,18 @@ def _conv_block(layers_mod, levels: tuple[ConvLevel, ...], readout: str, flat, i
 
 
 def with_target_scale(
-    model: keras.Model, target_mean: float, target_std: float, target_transform: str = "none"
+    model: keras.Model,
+    target_mean: float,
+    target_std: float,
+    target_transform: str = "none",
+    smear: float | None = None,
 ) -> keras.Model:
     """Wrap a regression model so that it predicts in the target's own units.
 
     The inverse of :meth:`fitness.data.Dataset.model_targets`: ``Rescaling(std, mean)``,
-    then for a ``"log"`` target ``exp`` and ``- 1`` (built-in layers only, so
-    the saved model loads with ``safe_mode`` and no custom objects).
+    then for a ``"log"`` target ``exp``, times ``smear`` when given (Duan's smearing
+    factor, ``training.smearing``), and ``- 1`` (built-in layers only, so the saved model
+    loads with ``safe_mode`` and no custom objects).
     """
     import keras
 
@@ -188,7 +193,7 @@ def with_target_scale(
     out = layers.Rescaling(scale=float(target_std), offset=float(target_mean), name=name)(model.output)
     if target_transform == "log":
         out = layers.Activation("exponential", name="target_exp")(out)
-        out = layers.Rescaling(scale=1.0, offset=-1.0, name="target_units")(out)
+        out = layers.Rescaling(scale=float(smear or 1.0), offset=-1.0, name="target_units")(out)
     return keras.Model(model.input, out, name=model.name)
 
 
