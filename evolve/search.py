@@ -180,8 +180,8 @@ class Search:
         jobs: list[Job] = []
         for c in todo:
             if (c.key, c.replicate) not in self.records:
-                first = self.records.get((c.key, 0), {})  # a further replicate trains as the first did
-                short = (cap, rows) if c.replicate == 0 else (first.get("epoch_cap"), first.get("row_cap"))
+                known = self.records.get((c.key, 0), {})  # a further replicate trains as the first did
+                short = (cap, rows) if c.replicate == 0 else (known.get("epoch_cap"), known.get("row_cap"))
                 jobs.append((c, *short))
         self._train(jobs, threshold, len(todo), label if todo[0].replicate == 0 else f"{label} race")
         first = [c for c in todo if c.replicate == 0]
