@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evonas.evolve.config import RunConfig
+from evonas.evolve.config import RunConfig, for_dataset
 from evonas.evolve.rundir import RunDir
 from evonas.evolve.search import Search
 from evonas.fitness import load_dataset
@@ -30,14 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-epochs", type=int, default=5)
     args = parser.parse_args(argv)
     data = load_dataset(args.dataset)
-    cfg = (
-        RunConfig()
-        .with_overrides(
+    cfg = for_dataset(
+        RunConfig().with_overrides(
             data={"dataset": args.dataset},
             search={"population": args.population, "ensemble": args.ensemble, "seed": 1, "engine": "serial"},
             training={"max_epochs": args.max_epochs},
-        )
-        .for_data(data.image_shape is not None)
+        ),
+        data,
     )
     with tempfile.TemporaryDirectory(prefix="evonas-scoring-") as tmp:
         run = RunDir.create(Path(tmp) / "run", cfg)

@@ -86,7 +86,7 @@ from benchmarks.report import (
     write_suite_report,
 )
 from evonas.evolve.api import describe_data
-from evonas.evolve.config import ConfigError, RunConfig
+from evonas.evolve.config import ConfigError, RunConfig, for_dataset
 from evonas.evolve.ensemble import member_paths, read_members
 from evonas.evolve.records import TestRecord
 from evonas.evolve.rundir import DATA, REFIT, RunDir
@@ -193,9 +193,8 @@ def run_evonas(
         budget if random_only else (10 if budget >= 20 or minutes is not None else max(3, budget // 2))
     )
     extra = {section: dict(values) for section, values in (overrides or {}).items()}
-    cfg = (
-        RunConfig()
-        .with_overrides(
+    cfg = for_dataset(
+        RunConfig().with_overrides(
             data={"dataset": dataset, **extra.pop("data", {})},
             search={"seed": seed, "population": population, **extra.pop("search", {})},
             training={
@@ -204,8 +203,8 @@ def run_evonas(
                 **extra.pop("training", {}),
             },
             **extra,
-        )
-        .for_data(data.image_shape is not None)
+        ),
+        data,
     )
     run = RunDir.create(workdir / ("random" if random_only else "genetic"), cfg)
     start = time.perf_counter()

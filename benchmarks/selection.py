@@ -42,7 +42,7 @@ from typing import Any
 
 from benchmarks.peers import DATASETS, SUITE, load_table
 from evonas.evolve.api import describe_data
-from evonas.evolve.config import RunConfig
+from evonas.evolve.config import RunConfig, for_dataset
 from evonas.evolve.objectives import front_rows, hypervolume_2d
 from evonas.evolve.rundir import DATA, RunDir
 from evonas.evolve.search import Search
@@ -66,7 +66,9 @@ def run_one(
     if args.engine:
         search["engine"] = args.engine
     training = {"max_epochs": args.max_epochs} if args.max_epochs else {}
-    cfg = RunConfig().with_overrides(data={"dataset": table}, search=search, training=training)
+    cfg = for_dataset(
+        RunConfig().with_overrides(data={"dataset": table}, search=search, training=training), data
+    )
     run = RunDir.create(work / f"{mode}-{table}-{method}-{seed}", cfg)
     start = time.perf_counter()
     with run.lock():

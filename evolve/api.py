@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from evonas.evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig, parse_duration
+from evonas.evolve.config import ConfigError, DataConfig, RunConfig, SearchConfig, for_dataset, parse_duration
 from evonas.evolve.engine import make_engine, quiet_worker_restarts
 from evonas.evolve.formats import format_number, objective_label
 from evonas.evolve.logbook import by_generation, no_success_reason
@@ -144,7 +144,7 @@ def run_search(
     """
     started = time.perf_counter() if started is None else started
     data = data if data is not None else load_data(config.data)
-    config = config.for_data(images=data.image_shape is not None)
+    config = for_dataset(config, data)
     budget = config.search.time_budget
     budget = None if budget is None else parse_duration(budget)
     check_space_fits(config.space, data)

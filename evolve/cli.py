@@ -30,7 +30,7 @@ from evonas.evolve.api import (
     run_search,
 )
 from evonas.evolve.budget import format_duration
-from evonas.evolve.config import ConfigError, RunConfig, SearchConfig, parse_duration
+from evonas.evolve.config import ConfigError, RunConfig, SearchConfig, for_dataset, parse_duration
 from evonas.evolve.fidelity import short_training
 from evonas.evolve.formats import describe_refit, format_number, format_test_score, objective_label
 from evonas.evolve.logbook import no_success_reason
@@ -40,7 +40,7 @@ from evonas.evolve.rundir import RunDir, RunDirError, write_atomic
 from evonas.evolve.selection import STRATEGIES
 from evonas.fitness import DataError, Dataset, SettingsError, fitted_rows, objective_name
 from evonas.fitness.runtime import configure_tensorflow, own_process
-from evonas.genome import SpaceError
+from evonas.genome import SearchSpace, SpaceError
 
 USER_ERRORS = (ConfigError, DataError, RunDirError, SettingsError, SpaceError)
 
@@ -241,7 +241,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()  # the time budget covers the whole command, data loading included
     config = _config_from_args(args)
     data = load_data(config.data)  # bad data fails here, before anything is written
-    config = config.for_data(images=data.image_shape is not None)
+    config = for_dataset(config, data)
     check_space_fits(config.space, data)
     out = Path(args.out) if args.out else default_out(config)
     RunDir.check_new(out)
@@ -262,6 +262,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         + (f", time budget {format_duration(parse_duration(s.time_budget))}" if s.time_budget else "")
         + (f", ensemble of the {s.ensemble} best" if s.ensemble > 1 else "")
         + _fidelity_words(s, data, config.training.max_epochs)
+        + _batch_words(config.space, data, s.folds)
+        + (
+            ", Duan's smearing on the log target"
+            if config.training.smearing is True and data.target_transform == "log"
+            else ""
+        )
         + (f", up to {s.replicates} replicates of the best" if s.replicates > 1 and s.folds == 1 else "")
         + (f", {s.folds}-fold cross-validated fitness (raced)" if s.folds > 1 else "")
         + (f", objectives {','.join(s.objectives)}" if len(s.objectives) > 1 else "")
@@ -382,6 +388,17 @@ def _fidelity_words(s: SearchConfig, data: Dataset, max_epochs: int) -> str:
         return f", multi-fidelity (a sample of {rows:,} train rows first, the best quarter on all)"
     epochs = f"{cap} epoch{'s' if cap != 1 else ''}"
     return f", multi-fidelity ({epochs} first, the best quarter in full)" if cap is not None else ""
+
+
+def _batch_words(space: SearchSpace, data: Dataset, folds: int) -> str:
+    """``", batch sizes 64-2048 (...)"``: the batch-size choices when ``space.batch_scale`` scaled them."""
+    if (space.batch_scale or 1) == 1:
+        return ""
+    batches = space.batches
+    return (
+        f", batch sizes {batches[0]}-{batches[-1]} (x{space.batch_scale} for "
+        f"{fitted_rows(data, folds):,} rows a training)"
+    )
 
 
 def _print_outcome(result: RunResult, k: int) -> None:

@@ -27,7 +27,7 @@ import tomllib
 
 from evonas.evolve.objectives import ObjectivesError, parse_objectives
 from evonas.evolve.selection import STRATEGIES, default_selection
-from evonas.fitness import SettingsError, TrainSettings
+from evonas.fitness import Dataset, SettingsError, TrainSettings, fitted_rows
 from evonas.fitness.transforms import NUMERIC_TRANSFORMS, TARGET_TRANSFORMS
 from evonas.genome import SearchSpace, SpaceError
 
@@ -430,14 +430,20 @@ class RunConfig:
         space = {k: v for k, v in LEGACY_SPACE.items() if k not in saved.get("space", {})}
         if space:
             config = replace(config, space=SearchSpace.from_dict({**config.space.to_dict(), **space}))
+        if "smearing" not in saved.get("training", {}):  # written before training.smearing existed
+            config = replace(config, training=replace(config.training, smearing=False))
+        if "batch_scale" not in saved.get("space", {}):  # written before the batch sizes scaled with rows
+            config = replace(config, space=replace(config.space, batch_scale=1))
         if config.search.ensemble is None:  # written before search.ensemble existed: the single best
             config = replace(config, search=replace(config.search, ensemble=1))
         return config
 
-    def for_data(self, images: bool) -> RunConfig:
+    def for_data(self, images: bool, rows: int | None = None) -> RunConfig:
         """The configuration a run starts with on its data: ``space.max_conv_levels``
-        (:meth:`genome.SearchSpace.for_images`), ``search.textbook`` and
-        ``search.ensemble`` (:func:`default_ensemble`) set.
+        (:meth:`genome.SearchSpace.for_images`), ``space.batch_scale`` from the ``rows`` one
+        training fits (:meth:`genome.SearchSpace.for_rows`) and ``training.smearing``
+        (:meth:`fitness.TrainSettings.for_rows`; both left as they are without ``rows``),
+        ``search.textbook`` and ``search.ensemble`` (:func:`default_ensemble`) set.
 
         Raises:
             ConfigError: conv levels asked for on a table.
@@ -446,12 +452,15 @@ class RunConfig:
             space = self.space.for_images(images)
         except SpaceError as exc:
             raise ConfigError(str(exc)) from None
+        training = self.training
+        if rows is not None:
+            space, training = space.for_rows(rows), training.for_rows(rows)
         search = self.search if self.search.textbook is not None else replace(self.search, textbook=images)
         if search.ensemble is None:
             search = replace(search, ensemble=default_ensemble(search.population, search.generations))
-        if space is self.space and search is self.search:
+        if space is self.space and search is self.search and training is self.training:
             return self
-        return replace(self, space=space, search=search)
+        return replace(self, space=space, search=search, training=training)
 
     def dumps(self) -> str:
         return tomli_w.dumps(self.to_dict())
@@ -462,6 +471,12 @@ class RunConfig:
         for table, values in tables.items():
             d.setdefault(table, {}).update({k: v for k, v in values.items() if v is not None})
         return RunConfig.from_dict(d)
+
+
+def for_dataset(config: RunConfig, data: Dataset) -> RunConfig:
+    """``config`` resolved on ``data`` (:meth:`RunConfig.for_data`): images or a table, and the rows
+    one training fits (:func:`fitness.fitted_rows`, with ``search.folds``)."""
+    return config.for_data(images=data.image_shape is not None, rows=fitted_rows(data, config.search.folds))
 
 
 def legacy_genes(genes: Any, space: SearchSpace) -> Any:
@@ -486,6 +501,7 @@ __all__ = [
     "RunConfig",
     "SearchConfig",
     "default_ensemble",
+    "for_dataset",
     "legacy_genes",
     "parse_duration",
     "resolve_workers",

@@ -48,7 +48,7 @@ from evonas.evolve.budget import (
     refit_seconds,
     scoring_seconds,
 )
-from evonas.evolve.config import RunConfig, resolve_workers
+from evonas.evolve.config import RunConfig, for_dataset, resolve_workers
 from evonas.evolve.engine import longest_first, make_engine, model_path_for
 from evonas.evolve.ensemble import (
     keep_member_models,
@@ -103,7 +103,7 @@ class Search:
     ) -> None:
         self.run = run
         # image data: conv levels and the textbook start, as run_search saves them (a no-op for a saved run)
-        config = config.for_data(images=data.image_shape is not None)
+        config = for_dataset(config, data)
         self.config = config
         # genes that cannot matter on this data are fixed (genomes decode alike with config.space)
         self.space = config.space.for_data(data.task, embeddable=bool(data.ple_bins))

@@ -130,6 +130,7 @@ def evaluate_genome(
     """
     start = time.perf_counter()
     arch = decode(space, genes)
+    smears = settings.smears(len(data.y_train))  # decided on the rows of the full training
     if row_cap is not None and row_cap < len(data.y_train):
         data = row_sample(data, row_cap)
     else:
@@ -164,7 +165,7 @@ def evaluate_genome(
         else:
             best = int(np.argmin(val_loss))
             if data.task == "regression":
-                smear = smearing_factor(model, data) if settings.smearing else None
+                smear = smearing_factor(model, data) if smears else None
                 if smear is not None:
                     record["smear"] = smear
                 rmse = val_rmse(model, data, float(val_loss[best]), smear)
@@ -335,7 +336,8 @@ def refit_genome(
         if len(losses) < epochs or not np.all(np.isfinite(losses)):
             record["error"] = f"non-finite loss after {len(losses)} of {epochs} epochs"
         else:
-            smear = smearing_factor(model, both) if settings.smearing else None  # on its own train rows
+            # fitted on its own train rows
+            smear = smearing_factor(model, both) if settings.smears(len(both.y_train)) else None
             if smear is not None:
                 record["smear"] = smear
             _save(model, data, model_path, smear)

@@ -82,7 +82,7 @@ def decode(space: SearchSpace, genes: np.ndarray) -> Architecture:
         outputs=tuple(sorted(outputs)),
         optimizer=space.optimizers[int(g[layout.optimizer][0])],
         learning_rate=space.learning_rates[int(g[layout.learning_rate][0])],
-        batch_size=space.batch_sizes[int(g[layout.batch_size][0])],
+        batch_size=space.batches[int(g[layout.batch_size][0])],
         weight_decay=space.weight_decays[int(g[layout.weight_decay][0])],
         schedule=space.lr_schedules[int(g[layout.lr_schedule][0])],
         label_smoothing=space.label_smoothings[int(g[layout.label_smoothing][0])],

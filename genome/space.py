@@ -41,6 +41,12 @@ MAX_LEVELS_LIMIT = 16
 MAX_UNITS_LIMIT = 16
 MAX_CONV_LEVELS_LIMIT = 8
 IMAGE_CONV_LEVELS = 4  # the conv levels of an image run whose space leaves max_conv_levels unset
+# space.batch_scale unset: the batch-size choices double for every doubling of a training's rows past
+# this many, so the smallest choice never takes more than about 2,800 steps an epoch, as many as
+# batch 16 on the 43,112 rows of cpssw8, where it cost no more seconds than 64 or 256
+# (python -m benchmarks.batch_rows: docs/search.md, "Large tables")
+BATCH_ROWS = 32_000
+MAX_BATCH_SCALE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,13 @@ class SearchSpace:
         dropout_choices: Dropout rates after a unit (sorted, unique, in [0, 1)).
         optimizers: Optimizer names (``sgd`` means SGD with momentum 0.9).
         learning_rates: Learning-rate choices (sorted, unique, > 0).
-        batch_sizes: Batch-size choices (sorted, unique, >= 1).
+        batch_sizes: Batch-size choices (sorted, unique, >= 1), before ``batch_scale``.
+        batch_scale: Every batch-size choice is multiplied by it (a power of two, 1..64).
+            Unset (``None``), a run sets it from the rows one training fits
+            (:meth:`for_rows`): 1 up to :data:`BATCH_ROWS` rows, then doubling with
+            every doubling of the rows, so the smallest choice keeps about as many
+            steps per epoch as on a table of that size; the run's saved
+            configuration holds the value it took. 1 uses ``batch_sizes`` as they are.
         weight_decays: Decoupled weight-decay choices (sorted, unique, in [0, 1)):
             each step shrinks every weight by ``weight_decay * learning_rate``
             before the optimizer's update, whatever the optimizer (as AdamW does).
@@ -93,6 +105,7 @@ class SearchSpace:
     optimizers: tuple[str, ...] = ("adam", "adamw", "rmsprop", "sgd")
     learning_rates: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
     batch_sizes: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
+    batch_scale: int | None = None
     weight_decays: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1)
     lr_schedules: tuple[str, ...] = ("constant", "cosine", "onecycle")
     label_smoothings: tuple[float, ...] = (0.0, 0.1)
@@ -147,6 +160,11 @@ class SearchSpace:
         batches = _numbers(self.batch_sizes, "batch_sizes", integer=True)
         _check_min(batches, "batch_sizes", 1, ">= 1")
         set_(self, "batch_sizes", batches)
+        if self.batch_scale is not None:
+            scale = _int(self.batch_scale, "batch_scale", 1, MAX_BATCH_SCALE)
+            if scale & (scale - 1):
+                raise SpaceError(f"space.batch_scale must be a power of two (1, 2, 4 ... 64), got {scale}")
+            set_(self, "batch_scale", scale)
 
         set_(
             self,
@@ -165,9 +183,30 @@ class SearchSpace:
         return self.max_conv_levels or 0
 
     @property
+    def batches(self) -> tuple[int, ...]:
+        """The batch sizes the batch-size gene chooses from: ``batch_sizes`` times ``batch_scale``
+        (1 while it is unset)."""
+        scale = self.batch_scale or 1
+        return tuple(b * scale for b in self.batch_sizes)
+
+    @property
     def layout(self) -> GeneLayout:
         """The gene layout of this space (cached per space)."""
         return layout_for(self)
+
+    def for_rows(self, rows: int) -> SearchSpace:
+        """The space a run starts with on a table whose trainings fit ``rows`` rows: an unset
+        ``batch_scale`` set to :func:`batch_scale_for` ``rows`` (a set one is kept).
+
+        Example:
+            >>> SearchSpace().for_rows(100_000).batches
+            (64, 128, 256, 512, 1024, 2048)
+            >>> SearchSpace().for_rows(40_000).batch_scale
+            1
+        """
+        if self.batch_scale is not None:
+            return self
+        return dataclasses.replace(self, batch_scale=batch_scale_for(rows))
 
     def for_data(self, task: str, embeddable: bool = True) -> SearchSpace:
         """The space a run searches on its data: genes that cannot matter there are fixed.
@@ -226,6 +265,19 @@ class SearchSpace:
             if key not in known:
                 raise SpaceError(f"unknown key 'space.{key}' (known: {', '.join(known)})")
         return cls(**dict(d))
+
+
+def batch_scale_for(rows: int) -> int:
+    """The ``batch_scale`` of a table whose trainings fit ``rows`` rows: 1 up to :data:`BATCH_ROWS`,
+    then the power of two nearest ``rows / BATCH_ROWS`` (on a log scale), at most :data:`MAX_BATCH_SCALE`.
+
+    Example:
+        >>> [batch_scale_for(n) for n in (500, 32_000, 45_000, 46_000, 100_000, 300_000)]
+        [1, 1, 1, 2, 4, 8]
+    """
+    if rows <= BATCH_ROWS:
+        return 1
+    return min(MAX_BATCH_SCALE, 2 ** round(math.log2(rows / BATCH_ROWS)))
 
 
 def _is_int(value: object) -> bool:

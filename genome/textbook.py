@@ -11,7 +11,8 @@ log scale, names when the space has them, else its first choice):
 - image data: two conv levels of 32 and 64 filters, 3x3, relu, each followed by
   a 2x2 max pooling, then flattened;
 - one Dense level of one unit of 128 neurons, relu, dropout 0.2;
-- Adam, learning rate 1e-3, batch size 64, no weight decay, a constant rate, no
+- Adam, learning rate 1e-3, batch size 64 (times ``space.batch_scale`` on a large
+  table), no weight decay, a constant rate, no
   label smoothing, no embedding; no extra connection.
 
 Example:

@@ -1,4 +1,4 @@
-"""The examples in the docstrings of the budget's and fidelity's rules hold (they are documentation)."""
+"""The examples in the docstrings of the budget, fidelity and batch-scale rules hold (they are docs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["evonas.evolve.budget", "evonas.evolve.fidelity"]
+MODULES = ["evonas.evolve.budget", "evonas.evolve.fidelity", "evonas.genome.space"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -94,3 +94,41 @@ def test_for_data_sets_the_conv_levels_and_the_textbook_start(tmp_path):
     assert RunConfig.load(path) == images
     with pytest.raises(ConfigError, match="max_conv_levels = 2 needs image data"):
         cfg.with_overrides(space={"max_conv_levels": 2}).for_data(images=False)
+
+
+def _table(rows: int):
+    import numpy as np
+    import pandas as pd
+
+    from evonas.fitness import load_dataset
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=rows), "w": rng.normal(size=rows)})
+    frame["y"] = frame["x"] * 2 + rng.normal(size=rows)
+    return load_dataset(frame, "y")
+
+
+def test_a_run_scales_the_batch_sizes_by_the_rows_a_training_fits_and_saves_the_scale(tmp_path):
+    from evonas.evolve.config import for_dataset
+    from evonas.fitness import fitted_rows
+    from evonas.genome.space import batch_scale_for
+
+    small, large = _table(600), _table(100_000)  # 70,000 train rows: the choices x2
+    assert for_dataset(RunConfig(), small).space.batch_scale == 1
+    cfg = for_dataset(RunConfig(), large)
+    assert cfg.space.batch_scale == 2 and cfg.space.batches[0] == 32
+    # folds: a training fits the other folds' rows of train+val
+    folds = for_dataset(RunConfig().with_overrides(search={"folds": 5}), large).space.batch_scale
+    assert folds == batch_scale_for(fitted_rows(large, 5)) == batch_scale_for(68_000)
+    # what the user set stays, and the saved configuration reads back the same (resume keeps it)
+    assert for_dataset(RunConfig().with_overrides(space={"batch_scale": 1}), large).space.batch_scale == 1
+    path = tmp_path / "c.toml"
+    path.write_text(cfg.dumps())
+    assert RunConfig.load_saved(path) == cfg == for_dataset(RunConfig.load_saved(path), small)
+
+
+def test_a_saved_configuration_from_before_the_scale_reads_as_unscaled(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(RunConfig().for_data(images=False).dumps())
+    assert "batch_scale" not in path.read_text()
+    assert RunConfig.load_saved(path).space.batch_scale == 1

@@ -40,7 +40,7 @@ def test_write_atomic_replaces_whole_file_and_leaves_no_temporaries(tmp_path):
 
 
 def test_create_refuses_existing_runs_and_foreign_directories(tmp_path):
-    cfg = RunConfig().for_data(images=False)  # as every run saves it: resolved on its data
+    cfg = RunConfig().for_data(images=False, rows=1000)  # as every run saves it: resolved on its data
     run = RunDir.create(tmp_path / "r", cfg)
     assert run.config() == cfg
     with pytest.raises(RunDirError, match="already holds an evonas run"):

@@ -45,6 +45,34 @@ def test_the_factor_is_fitted_on_the_train_rows_and_saved_in_the_model(wages, bu
     assert refit["status"] == "ok" and refit["smear"] > 1.0 and refit["smear"] != b["smear"]  # train+val rows
 
 
-def test_smearing_must_be_true_or_false():
-    with pytest.raises(SettingsError, match="training.smearing must be true or false"):
+def test_smearing_must_be_true_false_or_auto():
+    with pytest.raises(SettingsError, match='training.smearing must be true, false or "auto"'):
         TrainSettings(smearing="yes")
+
+
+def test_auto_smears_where_a_training_fits_smear_rows_or_more():
+    from evonas.fitness.settings import SMEAR_ROWS
+
+    auto = TrainSettings()
+    assert auto.smearing == "auto"
+    assert not auto.smears(SMEAR_ROWS - 1) and auto.smears(SMEAR_ROWS)
+    assert auto.for_rows(SMEAR_ROWS).smearing is True and auto.for_rows(600).smearing is False
+    assert TrainSettings(smearing=False).smears(10**6) is False
+    assert TrainSettings(smearing=True).for_rows(10).smearing is True
+
+
+def test_a_run_decides_auto_once_from_its_rows_and_saves_it(tmp_path):
+    from evonas.evolve.config import RunConfig, for_dataset
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=20_000)})
+    frame["y"] = np.exp(frame["a"] + rng.normal(scale=0.3, size=20_000))
+    large = load_dataset(frame, "y", target_transform="log")  # 14,000 train rows
+    config = for_dataset(RunConfig(), large)
+    assert config.training.smearing is True
+    path = tmp_path / "config.toml"
+    path.write_text(config.dumps())
+    assert RunConfig.load_saved(path).training.smearing is True
+    # a configuration saved before training.smearing existed keeps the predictions it had
+    path.write_text(config.dumps().replace("smearing = true\n", ""))
+    assert RunConfig.load_saved(path).training.smearing is False
