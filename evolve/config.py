@@ -149,6 +149,9 @@ LEGACY_SPACE = {
 REFIT_KINDS = ("rows", "folds")  # search.refit, besides true and false
 ENSEMBLE_WEIGHTS = ("greedy", "equal")  # search.ensemble_weights
 # search.ensemble unset: DEFAULT_ENSEMBLE members once a search trains this many candidates, else 1
+# search.textbook unset: on for a table whose trainings fit this many rows or more, where a random
+# generation 0 of large networks can take most of a short budget (cpssw8: docs/benchmarks.md, large tables)
+TEXTBOOK_ROWS = 10_000
 DEFAULT_GENERATIONS = 5  # search.generations when unset and no time budget bounds the search
 DEFAULT_ENSEMBLE = 5
 ENSEMBLE_FROM_CANDIDATES = 50
@@ -228,7 +231,8 @@ class SearchConfig:
     ``nsga2``); unset, ``nsga2`` for two objectives and ``tournament`` for one.
     ``textbook``: generation 0 starts with the textbook network of the space
     (:func:`genome.textbook_genome`) and ``population - 1`` random genomes; unset,
-    on for image data and off for a table (:meth:`RunConfig.for_data`).
+    on for image data and for a table whose trainings fit :data:`TEXTBOOK_ROWS` rows or
+    more, off for a smaller table (:meth:`RunConfig.for_data`).
     ``replicates``: the most evaluations of one architecture (a new seed each,
     :func:`fitness.evaluation_seed`); with more than 1 the best are raced
     (:mod:`evolve.loop`): the incumbent gets one more replicate per generation and a
@@ -443,7 +447,8 @@ class RunConfig:
         (:meth:`genome.SearchSpace.for_images`), ``space.batch_scale`` from the ``rows`` one
         training fits (:meth:`genome.SearchSpace.for_rows`) and ``training.smearing``
         (:meth:`fitness.TrainSettings.for_rows`; both left as they are without ``rows``),
-        ``search.textbook`` and ``search.ensemble`` (:func:`default_ensemble`) set.
+        ``search.textbook`` (from ``images`` and ``rows``) and ``search.ensemble``
+        (:func:`default_ensemble`) set.
 
         Raises:
             ConfigError: conv levels asked for on a table.
@@ -455,7 +460,9 @@ class RunConfig:
         training = self.training
         if rows is not None:
             space, training = space.for_rows(rows), training.for_rows(rows)
-        search = self.search if self.search.textbook is not None else replace(self.search, textbook=images)
+        search = self.search
+        if search.textbook is None:
+            search = replace(search, textbook=images or (rows is not None and rows >= TEXTBOOK_ROWS))
         if search.ensemble is None:
             search = replace(search, ensemble=default_ensemble(search.population, search.generations))
         if space is self.space and search is self.search and training is self.training:

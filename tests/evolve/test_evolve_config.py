@@ -108,7 +108,7 @@ def _table(rows: int):
     return load_dataset(frame, "y")
 
 
-def test_a_run_scales_the_batch_sizes_by_the_rows_a_training_fits_and_saves_the_scale(tmp_path):
+def test_a_run_adapts_to_the_rows_a_training_fits_and_saves_what_it_decided(tmp_path):
     from evonas.evolve.config import for_dataset
     from evonas.fitness import fitted_rows
     from evonas.genome.space import batch_scale_for
@@ -117,6 +117,9 @@ def test_a_run_scales_the_batch_sizes_by_the_rows_a_training_fits_and_saves_the_
     assert for_dataset(RunConfig(), small).space.batch_scale == 1
     cfg = for_dataset(RunConfig(), large)
     assert cfg.space.batch_scale == 2 and cfg.space.batches[0] == 32
+    # a large table's generation 0 starts from the textbook network too, unless the user says not to
+    assert cfg.search.textbook is True and for_dataset(RunConfig(), small).search.textbook is False
+    assert for_dataset(RunConfig().with_overrides(search={"textbook": False}), large).search.textbook is False
     # folds: a training fits the other folds' rows of train+val
     folds = for_dataset(RunConfig().with_overrides(search={"folds": 5}), large).space.batch_scale
     assert folds == batch_scale_for(fitted_rows(large, 5)) == batch_scale_for(68_000)
