@@ -102,7 +102,8 @@ class Search:
         log: Callable[[str], None] = print,
     ) -> None:
         self.run = run
-        # image data: conv levels and the textbook start, as run_search saves them (a no-op for a saved run)
+        # resolved on its data (conv levels, textbook start, batch scale, smearing) as run_search saves it;
+        # a no-op for a saved run
         config = for_dataset(config, data)
         self.config = config
         # genes that cannot matter on this data are fixed (genomes decode alike with config.space)
