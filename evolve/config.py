@@ -27,7 +27,7 @@ import tomllib
 
 from evonas.evolve.objectives import ObjectivesError, parse_objectives
 from evonas.evolve.selection import STRATEGIES, default_selection
-from evonas.fitness import Dataset, SettingsError, TrainSettings, fitted_rows
+from evonas.fitness import LARGE_ROWS, Dataset, SettingsError, TrainSettings, fitted_rows
 from evonas.fitness.transforms import NUMERIC_TRANSFORMS, TARGET_TRANSFORMS
 from evonas.genome import SearchSpace, SpaceError
 
@@ -149,9 +149,6 @@ LEGACY_SPACE = {
 REFIT_KINDS = ("rows", "folds")  # search.refit, besides true and false
 ENSEMBLE_WEIGHTS = ("greedy", "equal")  # search.ensemble_weights
 # search.ensemble unset: DEFAULT_ENSEMBLE members once a search trains this many candidates, else 1
-# search.textbook unset: on for a table whose trainings fit this many rows or more, where a random
-# generation 0 of large networks can take most of a short budget (cpssw8: docs/benchmarks.md, large tables)
-TEXTBOOK_ROWS = 10_000
 DEFAULT_GENERATIONS = 5  # search.generations when unset and no time budget bounds the search
 DEFAULT_ENSEMBLE = 5
 ENSEMBLE_FROM_CANDIDATES = 50
@@ -231,8 +228,9 @@ class SearchConfig:
     ``nsga2``); unset, ``nsga2`` for two objectives and ``tournament`` for one.
     ``textbook``: generation 0 starts with the textbook network of the space
     (:func:`genome.textbook_genome`) and ``population - 1`` random genomes; unset,
-    on for image data and for a table whose trainings fit :data:`TEXTBOOK_ROWS` rows or
-    more, off for a smaller table (:meth:`RunConfig.for_data`).
+    on for image data and for a table whose trainings fit :data:`fitness.LARGE_ROWS` rows or
+    more (a random generation 0 of large networks can take most of a short budget there),
+    off for a smaller table (:meth:`RunConfig.for_data`).
     ``replicates``: the most evaluations of one architecture (a new seed each,
     :func:`fitness.evaluation_seed`); with more than 1 the best are raced
     (:mod:`evolve.loop`): the incumbent gets one more replicate per generation and a
@@ -462,7 +460,7 @@ class RunConfig:
             space, training = space.for_rows(rows), training.for_rows(rows)
         search = self.search
         if search.textbook is None:
-            search = replace(search, textbook=images or (rows is not None and rows >= TEXTBOOK_ROWS))
+            search = replace(search, textbook=images or (rows is not None and rows >= LARGE_ROWS))
         if search.ensemble is None:
             search = replace(search, ensemble=default_ensemble(search.population, search.generations))
         if space is self.space and search is self.search and training is self.training:

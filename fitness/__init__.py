@@ -21,10 +21,11 @@ from evonas.fitness.evaluate import (
 from evonas.fitness.folds import FoldError, check_folds, fitted_rows, fold_data, row_sample
 from evonas.fitness.model import build_model, unit_layer_names
 from evonas.fitness.runtime import configure_tensorflow, import_tensorflow
-from evonas.fitness.settings import SettingsError, TrainSettings
+from evonas.fitness.settings import LARGE_ROWS, SettingsError, TrainSettings
 
 __all__ = [
     "BUILTIN",
+    "LARGE_ROWS",
     "DataError",
     "Dataset",
     "FoldError",

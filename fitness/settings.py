@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 TRAINERS = ("compiled", "keras")  # the values of ``training.trainer``
-# training.smearing = "auto": on where a training fits this many rows or more (measured: docs/benchmarks.md,
-# better than off on both large tables, 6 of 6 seeds; worse on ames in 2 of 3 and sacramento in 1 of 1)
-SMEAR_ROWS = 10_000
+# a large table: a training fits this many rows or more. There training.smearing = "auto" smears (better
+# than off on both large tables, 6 of 6 seeds; worse on ames in 2 of 3 and sacramento in 1 of 1) and an
+# unset search.textbook starts from the textbook network (evolve.config; docs/benchmarks.md, large tables)
+LARGE_ROWS = 10_000
 
 
 class SettingsError(ValueError):
@@ -37,7 +38,7 @@ class TrainSettings:
             on: ``exp`` of the mean log is the median, not the mean, and the RMSE scores the
             mean. The factor is fitted on the train rows (the refit's: train+val), recorded
             as ``smear``, and part of the saved model. ``"auto"`` (the default): on where a
-            training fits :data:`SMEAR_ROWS` rows or more (a run decides once, from its data,
+            training fits :data:`LARGE_ROWS` rows or more (a run decides once, from its data,
             and saves true or false, :meth:`for_rows`; a direct call of
             :func:`fitness.evaluate_genome` decides from the rows it is given). False leaves
             predictions as they are.
@@ -63,7 +64,7 @@ class TrainSettings:
 
     def smears(self, rows: int) -> bool:
         """Whether a training that fits ``rows`` rows multiplies its predictions by the smearing factor."""
-        return self.smearing if isinstance(self.smearing, bool) else rows >= SMEAR_ROWS
+        return self.smearing if isinstance(self.smearing, bool) else rows >= LARGE_ROWS
 
     def for_rows(self, rows: int) -> TrainSettings:
         """The settings of a run whose trainings fit ``rows`` rows: ``smearing = "auto"`` decided."""
@@ -81,4 +82,4 @@ class TrainSettings:
         return cls(**dict(d))
 
 
-__all__ = ["SMEAR_ROWS", "TRAINERS", "SettingsError", "TrainSettings"]
+__all__ = ["LARGE_ROWS", "TRAINERS", "SettingsError", "TrainSettings"]

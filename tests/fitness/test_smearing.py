@@ -50,13 +50,13 @@ def test_smearing_must_be_true_false_or_auto():
         TrainSettings(smearing="yes")
 
 
-def test_auto_smears_where_a_training_fits_smear_rows_or_more():
-    from evonas.fitness.settings import SMEAR_ROWS
+def test_auto_smears_where_a_training_fits_large_rows_or_more():
+    from evonas.fitness import LARGE_ROWS
 
     auto = TrainSettings()
     assert auto.smearing == "auto"
-    assert not auto.smears(SMEAR_ROWS - 1) and auto.smears(SMEAR_ROWS)
-    assert auto.for_rows(SMEAR_ROWS).smearing is True and auto.for_rows(600).smearing is False
+    assert not auto.smears(LARGE_ROWS - 1) and auto.smears(LARGE_ROWS)
+    assert auto.for_rows(LARGE_ROWS).smearing is True and auto.for_rows(600).smearing is False
     assert TrainSettings(smearing=False).smears(10**6) is False
     assert TrainSettings(smearing=True).for_rows(10).smearing is True
 
